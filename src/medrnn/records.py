@@ -1,0 +1,55 @@
+"""Frozen record types: what a reader returns, before any task or tensor exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Point annotations of a record: sample index and symbol (e.g. WFDB beat labels)."""
+
+    sample: np.ndarray  # (n,) int64, sample index of each annotation
+    symbol: tuple[str, ...]  # (n,) annotation symbols, e.g. "N", "V", "+"
+    aux_note: tuple[str, ...] = ()  # (n,) free text such as rhythm changes "(AFIB"
+
+    def __len__(self) -> int:
+        return len(self.symbol)
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """A multi-lead physiological signal (ECG, EEG) with optional reference annotations.
+
+    `signal` is float32 with shape (n_leads, n_samples), in physical units (`units`).
+    """
+
+    signal: np.ndarray
+    sfreq_hz: float
+    lead_names: tuple[str, ...]
+    record_id: str
+    patient_id: str
+    units: tuple[str, ...] = ()
+    annotations: Annotations | None = None
+    source: str = ""  # path the record was read from, for error messages
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.sfreq_hz
+
+    def lead(self, name: str) -> np.ndarray:
+        """Return one lead by name, or raise listing the leads the record has."""
+        from medrnn.errors import InvalidRecordError
+
+        if name not in self.lead_names:
+            raise InvalidRecordError(
+                f"{self.source or self.record_id}: lead {name!r} not found; the record has {list(self.lead_names)}"
+            )
+        return self.signal[self.lead_names.index(name)]
