@@ -1,0 +1,1 @@
+"""Command-line interface: one thin file per subcommand, no logic here."""

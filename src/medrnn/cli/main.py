@@ -1,0 +1,63 @@
+"""`medrnn` entry point: mounts one typer app or command per subcommand file."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from medrnn import __version__
+from medrnn.cli import data, predict, report, train
+from medrnn.errors import MedrnnError
+
+app = typer.Typer(
+    name="medrnn",
+    help=(
+        "Recurrent neural networks for medical sequences.\n\n"
+        "Typical session:\n\n"
+        "  medrnn data list                      # which datasets are under the data root\n\n"
+        "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model\n\n"
+        "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n\n"
+        "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.command("train")(train.train_command)
+app.command("predict")(predict.predict_command)
+app.command("report")(report.report_command)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the medrnn version."""
+    typer.echo(__version__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, standalone_mode=False)
+    except MedrnnError as err:
+        typer.echo(f"error: {err}", err=True)
+        return 2
+    except typer.Exit as stop:
+        return int(stop.exit_code or 0)
+    except SystemExit as stop:  # click raises this for --help and usage errors
+        return int(stop.code or 0)
+    except Exception as err:  # click.ClickException (usage errors) carries its own exit code
+        code = getattr(err, "exit_code", None)
+        if code is None:
+            raise
+        if hasattr(err, "show"):
+            err.show()
+        return int(code)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
