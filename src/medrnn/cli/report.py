@@ -1,0 +1,21 @@
+"""`medrnn report`: render a run folder into one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from medrnn.report.html import write_report
+
+
+def report_command(
+    run_dir: Path = typer.Argument(..., help="Run folder written by `medrnn train` (must hold metrics.json)."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the HTML file (default: RUN_DIR/report.html)."),
+) -> None:
+    """Write an HTML report (metrics with 95% CIs, confusion matrix, ROC/PR curves, ECG strip) for a run.
+
+    Example: medrnn report runs/mitdb_lstm
+    """
+    path = write_report(run_dir, out)
+    typer.echo(str(path))

@@ -1,0 +1,5 @@
+"""Pydantic run configuration, saved as YAML beside every run."""
+
+from medrnn.config.schema import MITDB_DS1, MITDB_DS2, BeatDataConfig, ModelConfig, RunConfig, TrainConfig, load_config, save_config
+
+__all__ = ["MITDB_DS1", "MITDB_DS2", "BeatDataConfig", "ModelConfig", "RunConfig", "TrainConfig", "load_config", "save_config"]

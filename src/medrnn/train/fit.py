@@ -1,0 +1,102 @@
+"""Fit loop on Lightning: seeded loaders, early stopping and checkpoints on a validation metric."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from sklearn.utils.class_weight import compute_class_weight
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from medrnn.config import TrainConfig
+from medrnn.data.batch import collate
+from medrnn.train.module import ClassifierModule
+
+MAX_WEIGHT_RATIO = 100.0  # a class with 8 examples would otherwise outweigh 40,000 normal beats 5,000:1
+
+
+def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
+    """Per-class loss (or sampling) weights: none, balanced (n / (k * n_c)) or its square root; capped."""
+    weights = np.ones(num_classes)
+    if mode == "none":
+        return weights
+    present = np.unique(y)
+    weights[present] = compute_class_weight("balanced", classes=present, y=y)
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    weights = np.minimum(weights, weights[present].min() * MAX_WEIGHT_RATIO)
+    return weights / weights[present].mean()
+
+
+@dataclass
+class FitResult:
+    module: ClassifierModule
+    best_checkpoint: str
+    best_score: float
+    epochs: int
+    seconds: float
+
+
+def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_weights: np.ndarray | None = None) -> DataLoader:
+    generator = torch.Generator().manual_seed(config.seed)
+    sampler = None
+    if sampler_weights is not None:
+        sampler = WeightedRandomSampler(torch.as_tensor(sampler_weights, dtype=torch.double), len(sampler_weights), generator=generator)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        collate_fn=collate,
+        generator=generator,
+        num_workers=config.num_workers,
+    )
+
+
+def fit_classifier(
+    model: nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    y_train: np.ndarray,
+    num_classes: int,
+    config: TrainConfig,
+    run_dir: Path,
+) -> FitResult:
+    """Train `model` with Lightning and load the best checkpoint's weights back into it."""
+    start = time.perf_counter()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    loss_weights = class_weights(y_train, num_classes, config.class_weighting)
+    sampler_weights = None
+    if config.sampler == "balanced":
+        sampler_weights = class_weights(y_train, num_classes, "balanced")[y_train]
+    module = ClassifierModule(model, config, num_classes, torch.as_tensor(loss_weights, dtype=torch.float32))
+    mode = "max" if config.monitor == "val_macro_f1" else "min"
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode, save_top_k=1)
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        num_nodes=config.num_nodes,
+        deterministic=config.deterministic,
+        callbacks=[EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience), checkpoint],
+        logger=CSVLogger(run_dir, name="logs"),
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+        default_root_dir=run_dir,
+    )
+    trainer.fit(module, _loader(train_set, config, True, sampler_weights), _loader(val_set, config, False))
+    # Lightning's own checkpoint; weights_only=True refuses anything but tensors and plain containers
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    module.eval()
+    best = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
+    return FitResult(module, checkpoint.best_model_path, best, trainer.current_epoch, time.perf_counter() - start)

@@ -1,0 +1,6 @@
+"""Pure numpy transforms, plus fit/transform classes whose fitted state ends in `_`."""
+
+from medrnn.transforms.ecg import bandpass, beat_windows, rr_context, RR_FEATURE_NAMES
+from medrnn.transforms.standardize import Standardizer
+
+__all__ = ["RR_FEATURE_NAMES", "Standardizer", "bandpass", "beat_windows", "rr_context"]

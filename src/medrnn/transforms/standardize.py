@@ -1,0 +1,40 @@
+"""Feature standardisation fitted on the training split only; state is saved in the artifact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medrnn.errors import NotFittedError, ShapeError
+
+
+class Standardizer:
+    """Per-column (x - mean) / scale; sklearn's StandardScaler would do, but its state must live in JSON."""
+
+    def __init__(self, eps: float = 1e-6) -> None:
+        self.eps = eps
+
+    def fit(self, x: np.ndarray) -> Standardizer:
+        if x.ndim != 2:
+            raise ShapeError(f"Standardizer.fit expects (n, features), got {x.shape}")
+        self.mean_ = x.mean(axis=0).astype(np.float32)
+        self.scale_ = np.maximum(x.std(axis=0), self.eps).astype(np.float32)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "mean_"):
+            raise NotFittedError("Standardizer used before fit()")
+        if x.ndim != 2 or x.shape[1] != self.mean_.shape[0]:
+            raise ShapeError(f"expected (n, {self.mean_.shape[0]}) features, got {x.shape}")
+        return ((x - self.mean_) / self.scale_).astype(np.float32)
+
+    def state_dict(self) -> dict[str, list[float]]:
+        if not hasattr(self, "mean_"):
+            raise NotFittedError("Standardizer has no state before fit()")
+        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, list[float]]) -> Standardizer:
+        obj = cls()
+        obj.mean_ = np.asarray(state["mean"], dtype=np.float32)
+        obj.scale_ = np.asarray(state["scale"], dtype=np.float32)
+        return obj

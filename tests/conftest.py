@@ -1,0 +1,32 @@
+"""Shared fixtures: small real data from the data root; skips only when the files are genuinely absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medrnn import paths
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test writes caches into one session temp dir, never into the user's ~/.cache."""
+    monkeypatch.setenv("MEDRNN_CACHE", str(tmp_path_factory.getbasetemp() / "medrnn-cache"))
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def mitdb_dir() -> Path:
+    """The MIT-BIH folder under the data root; skip with the reason when it is not there."""
+    folder = paths.dataset_dir("mitdb")
+    if not (folder / "100.hea").exists():
+        pytest.skip(f"MIT-BIH not found under the data root ({folder}); run `medrnn data fetch mitdb` or set MEDRNN_DATA")
+    return folder
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

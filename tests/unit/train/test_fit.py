@@ -1,0 +1,84 @@
+"""Training on small real beats: quick (one short run), overfit one batch, same seed -> same result, L1/optimisers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medrnn.config import BeatDataConfig, TrainConfig
+from medrnn.data.batch import BeatDataset, collate
+from medrnn.data.mitdb import load_beats
+from medrnn.models import create_model
+from medrnn.predict import predict_proba
+from medrnn.train import ClassifierModule, class_weights, fit_classifier
+from medrnn.transforms import Standardizer
+
+
+@pytest.fixture(scope="module")
+def small_beats(mitdb_dir: Path):
+    """64 real beats of each of N, S, V from records 209 (many S) and 119 (many V)."""
+    beats, errors = load_beats(["119", "209"], BeatDataConfig(), data_dir=mitdb_dir, cache=False)
+    assert not errors
+    rng = np.random.default_rng(0)
+    pick = np.concatenate([rng.choice(np.flatnonzero(beats.y == c), 64, replace=False) for c in (0, 1, 2)])
+    sub = beats.subset(np.sort(pick))
+    static = Standardizer().fit(sub.rr).transform(sub.rr)
+    return sub, static
+
+
+def _config(**kw) -> TrainConfig:
+    base = dict(max_epochs=2, batch_size=64, progress=False, patience=50, accelerator="cpu", devices=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def _fit(small_beats, tmp_path: Path, config: TrainConfig, name: str = "lstm"):
+    beats, static = small_beats
+    model = create_model(name, input_size=1, num_classes=5, hidden_size=16, num_static=static.shape[1])
+    ds = BeatDataset(beats.x, static, beats.y)
+    return fit_classifier(model, ds, ds, beats.y, 5, config, tmp_path)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_quick_fit_runs_with_each_optimiser(small_beats, tmp_path: Path, optimizer: str) -> None:
+    result = _fit(small_beats, tmp_path, _config(optimizer=optimizer, max_epochs=1, l1=1e-5, weight_decay=1e-4))
+    assert Path(result.best_checkpoint).exists()
+    assert np.isfinite(result.best_score)
+
+
+def test_overfit_one_batch(small_beats, tmp_path: Path) -> None:
+    beats, static = small_beats
+    result = _fit(small_beats, tmp_path, _config(max_epochs=80, lr=1e-2, monitor="val_loss", class_weighting="none"))
+    probs, _ = predict_proba(result.module.model, beats.x, static)
+    assert (probs.argmax(1) == beats.y).mean() >= 0.98
+
+
+def test_same_seed_same_model(small_beats, tmp_path: Path) -> None:
+    beats, static = small_beats
+    runs = [_fit(small_beats, tmp_path / str(i), _config(seed=7)) for i in range(2)]
+    p = [predict_proba(r.module.model, beats.x, static)[0] for r in runs]
+    assert np.array_equal(p[0], p[1])
+    other = _fit(small_beats, tmp_path / "other", _config(seed=8))
+    assert not np.array_equal(p[0], predict_proba(other.module.model, beats.x, static)[0])
+
+
+def test_class_weights_balance_and_cap() -> None:
+    y = np.array([0] * 1000 + [1] * 10 + [2] * 1)
+    none, bal, sqrt = (class_weights(y, 4, m) for m in ("none", "balanced", "sqrt"))
+    assert none.tolist() == [1, 1, 1, 1]
+    assert bal[1] / bal[0] == pytest.approx(100)  # inverse frequency
+    assert bal[2] / bal[0] == pytest.approx(100)  # capped: 1000:1 would swamp the loss
+    assert sqrt[1] / sqrt[0] == pytest.approx(10)
+    assert bal[3] == 1  # absent class untouched
+
+
+def test_l1_penalty_is_added_to_the_loss(small_beats) -> None:
+    beats, static = small_beats
+    batch = collate([BeatDataset(beats.x, static, beats.y)[i] for i in range(8)])
+    model = create_model("rnn", input_size=1, num_classes=5, hidden_size=8, num_static=static.shape[1]).eval()  # no dropout noise
+    plain = ClassifierModule(model, _config(), 5).training_step(batch, 0)
+    penalised = ClassifierModule(model, _config(l1=1e-3), 5).training_step(batch, 0)
+    weights = sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
+    assert penalised.item() == pytest.approx(plain.item() + 1e-3 * weights.item(), rel=1e-4)
