@@ -70,8 +70,9 @@ class TrainConfig(_Strict):
     max_epochs: int = Field(20, ge=1)
     patience: int = Field(4, ge=1)
     monitor: Literal["val_macro_f1", "val_loss"] = "val_macro_f1"
-    class_weighting: Literal["none", "balanced", "sqrt"] = "sqrt"
+    class_weighting: Literal["none", "balanced", "sqrt"] = "balanced"
     sampler: Literal["none", "balanced"] = "none"
+    augment: bool = False  # random gain, noise and time jitter on training beats
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"

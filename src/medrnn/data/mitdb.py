@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from medrnn import paths
 from medrnn.config import BeatDataConfig
 from medrnn.config.schema import MITDB_DS1, MITDB_DS2
+from medrnn.datasets import mitdb_patient_id
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.tasks.beats import AAMI_CLASSES, BeatSet, extract_beats
@@ -33,7 +34,8 @@ def _load_one(record_path: Path, config: BeatDataConfig, cache: bool) -> BeatSet
         with np.load(cache_file, allow_pickle=False) as z:
             dropped = json.loads(str(z["dropped"]))
             return BeatSet(z["x"], z["rr"], z["y"], z["sample"], z["record"], float(z["sfreq_hz"]), dropped)
-    record = read_wfdb(record_path, expected_sfreq_hz=config.sfreq_hz, leads=[config.lead])
+    patient = mitdb_patient_id(record_path.name) if config.dataset == "mitdb" else None
+    record = read_wfdb(record_path, expected_sfreq_hz=config.sfreq_hz, leads=[config.lead], patient_id=patient)
     beats = extract_beats(record, config)
     if cache:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 
 from medrnn.artifact import save_artifact
@@ -84,6 +85,7 @@ def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool =
     for rid, err in errors.items():
         log.warning("record %s skipped: %s", rid, err)
 
+    L.seed_everything(config.train.seed, workers=True, verbose=False)  # before the model initialises its weights
     train_ids, val_ids = split_validation_records(train_all, data_cfg.val_records, config.train.seed)
     train = train_all.subset(np.isin(train_all.record, train_ids))
     val = train_all.subset(np.isin(train_all.record, val_ids))

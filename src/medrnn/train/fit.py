@@ -32,7 +32,8 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
     if mode == "sqrt":
         weights = np.sqrt(weights)
     weights = np.minimum(weights, weights[present].min() * MAX_WEIGHT_RATIO)
-    return weights / weights[present].mean()
+    weights[present] /= weights[present].mean()
+    return weights
 
 
 @dataclass

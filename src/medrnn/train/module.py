@@ -11,6 +11,7 @@ from torchmetrics.classification import MulticlassF1Score
 from medrnn.config import TrainConfig
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError
+from medrnn.train.augment import augment_batch
 
 
 class ClassifierModule(L.LightningModule):
@@ -32,6 +33,8 @@ class ClassifierModule(L.LightningModule):
         return sum(p.abs().sum() for p in weights)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        if self.config.augment:
+            batch = augment_batch(batch)
         logits = self(batch)
         loss = F.cross_entropy(logits, batch.y, weight=self.class_weights)
         if self.config.l1 > 0:

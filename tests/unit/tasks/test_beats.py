@@ -72,5 +72,5 @@ def test_unknown_symbol_and_missing_annotations_are_errors(record_119) -> None:
 
 
 def test_missing_lead_is_named(record_119) -> None:
-    with pytest.raises(InvalidRecordError, match="lead 'V1' not found"):
-        extract_beats(record_119, BeatDataConfig(lead="V1"))
+    with pytest.raises(InvalidRecordError, match="lead 'V2' not found"):
+        extract_beats(record_119, BeatDataConfig(lead="V2"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -36,6 +37,7 @@ def _config(**kw) -> TrainConfig:
 
 def _fit(small_beats, tmp_path: Path, config: TrainConfig, name: str = "lstm"):
     beats, static = small_beats
+    L.seed_everything(config.seed, verbose=False)  # weights are initialised here, before fit seeds the loaders
     model = create_model(name, input_size=1, num_classes=5, hidden_size=16, num_static=static.shape[1])
     ds = BeatDataset(beats.x, static, beats.y)
     return fit_classifier(model, ds, ds, beats.y, 5, config, tmp_path)
