@@ -33,7 +33,7 @@ MODELS = {
     "rnn": {"model": {"name": "rnn"}},
     "lstm": {"model": {"name": "lstm"}},
     "gru": {"model": {"name": "gru"}},
-    "best": {"model": {"name": "lstm", "bidirectional": True, "attention": True, "frontend": "conv"}, "data": {"template_channel": True}},
+    "best": {"model": {"name": "lstm", "bidirectional": True, "attention": True, "frontend": "conv"}, "data": {"channels": "raw+template"}},
 }
 # the article's plain recipe first, then one design choice added at a time
 ABLATION = {

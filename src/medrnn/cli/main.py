@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, standalone_mode=False)
+        # with standalone_mode=False click returns the code of a typer.Exit instead of raising it
+        result = app(args=args, standalone_mode=False)
     except MedrnnError as err:
         typer.echo(f"error: {err}", err=True)
         return 2
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(err, "show"):
             err.show()
         return int(code)
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from medrnn.report.html import write_report
-
 
 def report_command(
     run_dir: Path = typer.Argument(..., help="Run folder written by `medrnn train` (must hold metrics.json)."),
@@ -15,7 +13,9 @@ def report_command(
 ) -> None:
     """Write an HTML report (metrics with 95% CIs, confusion matrix, ROC/PR curves, ECG strip) for a run.
 
-    Example: medrnn report runs/mitdb_lstm
+    Example: medrnn report runs/mitdb   (writes runs/mitdb/report.html)
     """
+    from medrnn.report.html import write_report  # matplotlib only when a report is drawn
+
     path = write_report(run_dir, out)
     typer.echo(str(path))

@@ -51,7 +51,12 @@ def train_command(
     result = run_beat_experiment(cfg, out, progress=progress)
     from medrnn.metrics import MetricReport
 
-    typer.echo(f"beats per class: {result.counts}")
+    typer.echo("beats per class (AAMI) and set:")
+    for name, counts in result.counts.items():
+        typer.echo(f"  {name:10s} " + "  ".join(f"{c} {n:>6,}" for c, n in counts.items()))
+    for name, dropped in result.dropped.items():
+        for reason, n in dropped.items():
+            typer.echo(f"  {name}: {n} beats dropped ({reason})")
     typer.echo(MetricReport.from_dict(result.metrics).table())
     typer.echo(f"run folder: {out}  (artifact: {out / 'model'})")
     if report:

@@ -33,7 +33,9 @@ class BeatDataConfig(_Strict):
     downsample: int = Field(2, ge=1, description="keep every k-th sample after anti-alias filtering")
     rr_features: bool = True  # previous/next/local/record-mean RR, raw and as ratios
     local_rr_beats: int = Field(10, ge=1)
-    template_channel: bool = False  # second channel: beat minus the record's median beat
+    # "raw": the beat window; "template": the beat minus the record's median beat (patient-adaptive);
+    # "raw+template": both as two channels
+    channels: Literal["raw", "template", "raw+template"] = "raw"
     train_records: list[str] = list(MITDB_DS1)  # DS1: training, validation records held out of it
     test_records: list[str] = list(MITDB_DS2)  # DS2: touched only for the final evaluation
     val_records: int = Field(4, ge=1, description="training records held out (whole) for validation")

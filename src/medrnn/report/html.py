@@ -42,6 +42,9 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: 0.8em; overflow-x: a
 <h1>{{ title }}</h1>
 <h2>Run summary</h2>
 <table>{% for key, value in summary %}<tr><th>{{ key }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
+{% if count_rows %}<h2>Beats per class and set</h2>
+<table><tr><th>set</th>{% for c in count_classes %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for name, cells in count_rows %}<tr><td>{{ name }}</td>{% for v in cells %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 {% if extras %}<h2>Other entries in metrics.json</h2>
 <table>{% for key, value in extras %}<tr><th>{{ key }}</th><td>{{ value }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Per-class metrics (one vs rest)</h2>
@@ -71,6 +74,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     out = run_dir / "report.html" if out is None else Path(out)
     report, extras = _load_metrics(run_dir / "metrics.json")
+    count_rows = _count_rows(run_dir / "metrics.json", report.class_names)
     images = {"confusion": _png(plot_confusion(report.confusion, report.class_names))}
     predictions = run_dir / "predictions.npz"
     if predictions.exists():
@@ -120,6 +124,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         title=f"medrnn report: {run_dir.resolve().name}",
         summary=summary,
         extras=extras,
+        count_rows=count_rows,
+        count_classes=report.class_names,
         class_columns=[c for c, _ in CLASS_COLUMNS],
         class_rows=class_rows,
         overall_rows=overall_rows,
@@ -177,6 +183,14 @@ def _load_metrics(path: Path) -> tuple[MetricReport, list[tuple[str, str]]]:
         f"{path}: expected a MetricReport dict (with 'per_class', 'overall', 'ci', ...) or one under the key 'test'; "
         f"found keys {sorted(data) if isinstance(data, dict) else type(data).__name__}"
     )
+
+
+def _count_rows(path: Path, class_names: list[str]) -> list[tuple[str, list[str]]]:
+    """Rows of the class-count table from metrics.json's data.counts ({set: {class: n}}), if present."""
+    counts = json.loads(path.read_text(encoding="utf-8")).get("data", {}).get("counts", {})
+    if not isinstance(counts, dict):
+        return []
+    return [(str(name), [f"{int(c.get(k, 0)):,}" for k in class_names]) for name, c in counts.items() if isinstance(c, dict)]
 
 
 def _load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:

@@ -127,11 +127,10 @@ def extract_beats(
     post = round(config.post_s * record.sfreq_hz)
     windows, kept = beat_windows(lead.astype(np.float32), peaks, pre, post)
     windows = windows[:, :: config.downsample]
-    channels = [windows]
-    if config.template_channel:
-        # patient-adaptive: most beats are the patient's normal ones, so the median beat is their template
-        channels.append(windows - np.median(windows, axis=0, keepdims=True))
-    x = np.stack(channels, axis=-1).astype(np.float32)  # (n, time, channels)
+    # patient-adaptive: most beats are the patient's normal ones, so the median beat is their template
+    template = windows - np.median(windows, axis=0, keepdims=True)
+    chosen = {"raw": [windows], "template": [template], "raw+template": [windows, template]}[config.channels]
+    x = np.stack(chosen, axis=-1).astype(np.float32)  # (n, time, channels)
     rr = rr_context(peaks, record.sfreq_hz, config.local_rr_beats)[kept]
     n_edge = int((~kept).sum())
     return BeatSet(

@@ -33,6 +33,7 @@ class ExperimentResult:
     counts: dict[str, dict[str, int]]
     timings: dict[str, float]
     val_records: tuple[str, ...]
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     read_errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,7 +51,6 @@ def _strip(beats: BeatSet, probs: np.ndarray, config: RunConfig, window_s: float
         ends = np.searchsorted(samples, samples + win)
         counts = np.cumsum(np.concatenate([[0], ab]))[ends] - np.cumsum(np.concatenate([[0], ab]))[np.arange(len(samples))]
         i = int(np.argmax(counts))
-        # a strip that also shows a second kind of ectopy reads better; the count is enough here
         if counts[i] > best_n:
             best_rec, best_start, best_n = str(rec), int(samples[i]) - int(0.5 * config.data.sfreq_hz), int(counts[i])
     record = read_wfdb(paths.dataset_dir(config.data.dataset) / best_rec, leads=[config.data.lead])
@@ -126,4 +126,4 @@ def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool =
         "timings": timings,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return ExperimentResult(run_dir, metrics["test"], counts, timings, val_ids, errors)
+    return ExperimentResult(run_dir, metrics["test"], counts, timings, val_ids, dropped, errors)

@@ -105,6 +105,6 @@ def test_report_command_writes_and_echoes_path(tmp_path):
 def test_report_command_help_and_missing_run(tmp_path):
     runner = CliRunner()
     help_text = runner.invoke(_cli(), ["--help"]).output
-    assert "medrnn report runs/mitdb_lstm" in help_text and "--out" in help_text
+    assert "medrnn report runs/mitdb" in help_text and "--out" in help_text
     result = runner.invoke(_cli(), [str(tmp_path / "nope")])
     assert isinstance(result.exception, MedrnnError)

@@ -50,7 +50,7 @@ def test_extract_beats_on_record_119(record_119) -> None:
 
 
 def test_template_channel_and_detected_peaks(record_119) -> None:
-    cfg = BeatDataConfig(template_channel=True)
+    cfg = BeatDataConfig(channels="raw+template")
     peaks = record_119.annotations.sample[10:50]
     beats = extract_beats(record_119, cfg, peaks=peaks)
     assert beats.x.shape[2] == 2

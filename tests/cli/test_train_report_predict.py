@@ -1,0 +1,73 @@
+"""The main job through the CLI on a few real records: train -> metrics/artifact/report -> predict new records."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medrnn.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(mitdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    cfg = {
+        "data": {"train_records": ["106", "119", "209", "220", "118"], "test_records": ["200", "232"], "val_records": 1},
+        "model": {"name": "lstm", "hidden_size": 16, "attention": True, "frontend": "conv"},
+        "train": {"max_epochs": 1, "batch_size": 128},
+        "bootstrap": 50,
+    }
+    (out / "in.yaml").write_text(yaml.safe_dump(cfg))
+    code = main(["train", "mitdb", "-c", str(out / "in.yaml"), "--out", str(out / "run"), "--seed", "3", "--no-progress"])
+    assert code == 0
+    return out / "run"
+
+
+def test_train_writes_a_complete_run_folder(run_dir: Path) -> None:
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "report.html", "model/weights.safetensors", "model/artifact.json"):
+        assert (run_dir / name).exists(), name
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["train"]["seed"] == 3 and saved["model"]["name"] == "lstm"  # flags override the file, all resolved
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["n_groups"] == 2 and metrics["test"]["ci_unit"] == "group"
+    assert set(metrics["data"]["test_records"]) == {"200", "232"}
+    assert not set(metrics["data"]["validation_records"]) & set(metrics["data"]["train_records"])
+    meta = json.loads((run_dir / "model" / "artifact.json").read_text())
+    assert meta["preprocessing"]["beats"]["lead"] == "MLII" and meta["class_names"] == ["N", "S", "V", "F", "Q"]
+
+
+def test_report_command_rewrites_the_page(run_dir: Path, tmp_path: Path) -> None:
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "data:image/png;base64," in page and "jκ" in page or "jkappa" in page
+
+
+def test_predict_new_records_reports_bad_ones_and_goes_on(run_dir: Path, mitdb_dir: Path, tmp_path: Path) -> None:
+    # a new record: the signal without its reference annotations
+    for ext in ("hea", "dat"):
+        shutil.copy(mitdb_dir / f"100.{ext}", tmp_path / f"100.{ext}")
+    (tmp_path / "broken.hea").write_text("broken 1 360 650000\nbroken.dat 212 200 11 1024 0 0 0 MLII\n")
+    out = tmp_path / "beats.csv"
+    code = main(["predict", "--artifact", str(run_dir / "model"), str(tmp_path / "100"), str(tmp_path / "broken"), "--out", str(out)])
+    assert code == 1  # one record failed
+    rows = list(csv.DictReader(out.open()))
+    assert 2200 <= len(rows) <= 2300  # record 100 has 2273 beats; XQRS finds nearly all of them
+    assert {"record", "sample", "time_s", "class", "p_N", "p_S", "p_V", "p_F", "p_Q"} == set(rows[0])
+    errors = json.loads(out.with_suffix(".errors.json").read_text())
+    assert "broken" in next(iter(errors)) and "broken.dat" in next(iter(errors.values()))
+
+
+def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for cmd in (["train", "--help"], ["predict", "--help"], ["report", "--help"], ["data", "--help"], ["--help"]):
+        assert main(cmd) == 0
+        assert "medrnn" in capsys.readouterr().out
+
+
+def test_unknown_task_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "eeg"]) == 2
+    assert "unknown task 'eeg'; available: mitdb" in capsys.readouterr().err
