@@ -35,7 +35,7 @@ class BeatDataConfig(_Strict):
     local_rr_beats: int = Field(10, ge=1)
     # "raw": the beat window; "template": the beat minus the record's median beat (patient-adaptive);
     # "raw+template": both as two channels
-    channels: Literal["raw", "template", "raw+template"] = "raw"
+    channels: Literal["raw", "template", "raw+template"] = "template"
     train_records: list[str] = list(MITDB_DS1)  # DS1: training, validation records held out of it
     test_records: list[str] = list(MITDB_DS2)  # DS2: touched only for the final evaluation
     val_records: int = Field(4, ge=1, description="training records held out (whole) for validation")
@@ -51,7 +51,7 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
     attention: bool = False
     attention_size: int = 32
-    frontend: Literal["none", "conv"] = "none"
+    frontend: Literal["none", "conv"] = "conv"
     frontend_channels: int = 32
     frontend_layers: int = 2
     frontend_stride: int = 2
@@ -69,12 +69,12 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights")
     batch_size: int = Field(256, ge=1)
-    max_epochs: int = Field(20, ge=1)
+    max_epochs: int = Field(15, ge=1)
     patience: int = Field(4, ge=1)
     monitor: Literal["val_macro_f1", "val_loss"] = "val_macro_f1"
     class_weighting: Literal["none", "balanced", "sqrt"] = "balanced"
     sampler: Literal["none", "balanced"] = "none"
-    augment: bool = False  # random gain, noise and time jitter on training beats
+    augment: bool = True  # random gain, noise and time jitter on training beats
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"
