@@ -26,15 +26,15 @@ def _edit_header(base: Path, old: str, new: str) -> None:
 # --- the real record -------------------------------------------------------------------------------
 
 
-def test_reads_record_100(mitdb_folder: Path) -> None:
-    record = read_wfdb(mitdb_folder / "100")
+def test_reads_record_100(mitdb_dir: Path) -> None:
+    record = read_wfdb(mitdb_dir / "100")
     assert record.signal.shape == (2, 650000)
     assert record.signal.dtype == np.float32
     assert record.sfreq_hz == 360.0
     assert record.lead_names == ("MLII", "V5")
     assert record.units == ("mV", "mV")
     assert record.record_id == record.patient_id == "100"
-    assert record.source == str(mitdb_folder / "100")
+    assert record.source == str(mitdb_dir / "100")
     assert -5 < float(record.signal.min()) < float(record.signal.max()) < 5  # millivolts, not ADC units
     ann = record.annotations
     assert ann is not None and len(ann) == 2274
@@ -44,17 +44,17 @@ def test_reads_record_100(mitdb_folder: Path) -> None:
     assert ann.symbol.count("N") == 2239 and ann.symbol.count("A") == 33 and ann.symbol.count("V") == 1
 
 
-def test_hea_path_leads_patient_and_no_annotations(mitdb_folder: Path) -> None:
-    record = read_wfdb(mitdb_folder / "202.hea", leads=["V1"], patient_id="201", annotation_extension=None)
+def test_hea_path_leads_patient_and_no_annotations(mitdb_dir: Path) -> None:
+    record = read_wfdb(mitdb_dir / "202.hea", leads=["V1"], patient_id="201", annotation_extension=None)
     assert record.signal.shape == (1, 650000)
     assert record.lead_names == ("V1",)
     assert (record.record_id, record.patient_id) == ("202", "201")
     assert record.annotations is None
 
 
-def test_lead_order_follows_request(mitdb_folder: Path) -> None:
-    both = read_wfdb(mitdb_folder / "100", annotation_extension=None)
-    swapped = read_wfdb(str(mitdb_folder / "100"), leads=["V5", "MLII"], annotation_extension=None)
+def test_lead_order_follows_request(mitdb_dir: Path) -> None:
+    both = read_wfdb(mitdb_dir / "100", annotation_extension=None)
+    swapped = read_wfdb(str(mitdb_dir / "100"), leads=["V5", "MLII"], annotation_extension=None)
     assert swapped.lead_names == ("V5", "MLII")
     np.testing.assert_array_equal(swapped.signal[::-1], both.signal)
 
@@ -112,7 +112,7 @@ def test_header_sample_count_mismatch(record_copy: Copy) -> None:
         read_wfdb(base)
 
 
-def test_signal_length_differs_from_header(mitdb_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signal_length_differs_from_header(mitdb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = wfdb.rdrecord
 
     def short(*args: object, **kwargs: object) -> wfdb.Record:
@@ -122,7 +122,7 @@ def test_signal_length_differs_from_header(mitdb_folder: Path, monkeypatch: pyte
 
     monkeypatch.setattr(wfdb, "rdrecord", short)
     with pytest.raises(InvalidRecordError, match=r"100\.dat: read 1,000 samples, header declares 650,000"):
-        read_wfdb(mitdb_folder / "100")
+        read_wfdb(mitdb_dir / "100")
 
 
 @pytest.mark.parametrize(
@@ -167,15 +167,15 @@ def test_nan_samples(record_copy: Copy) -> None:
     assert read_wfdb(base, leads=["V5"]).signal.shape == (1, 650000)  # the other lead is intact
 
 
-def test_unexpected_sampling_rate(mitdb_folder: Path) -> None:
+def test_unexpected_sampling_rate(mitdb_dir: Path) -> None:
     with pytest.raises(InvalidRecordError, match=r"100\.hea: sampling rate 360 Hz, expected 250 Hz \(resample"):
-        read_wfdb(mitdb_folder / "100", expected_sfreq_hz=250)
-    assert read_wfdb(mitdb_folder / "100", expected_sfreq_hz=360.0, annotation_extension=None).sfreq_hz == 360.0
+        read_wfdb(mitdb_dir / "100", expected_sfreq_hz=250)
+    assert read_wfdb(mitdb_dir / "100", expected_sfreq_hz=360.0, annotation_extension=None).sfreq_hz == 360.0
 
 
-def test_missing_lead(mitdb_folder: Path) -> None:
+def test_missing_lead(mitdb_dir: Path) -> None:
     with pytest.raises(InvalidRecordError, match=r"lead\(s\) \['V1'\] not found; the record has \['MLII', 'V5'\]"):
-        read_wfdb(mitdb_folder / "100", leads=["MLII", "V1"])
+        read_wfdb(mitdb_dir / "100", leads=["MLII", "V1"])
 
 
 # --- annotations ---------------------------------------------------------------------------------------
