@@ -80,7 +80,7 @@ def test_l1_penalty_is_added_to_the_loss(small_beats) -> None:
     beats, static = small_beats
     batch = collate([BeatDataset(beats.x, static, beats.y)[i] for i in range(8)])
     model = create_model("rnn", input_size=1, num_classes=5, hidden_size=8, num_static=static.shape[1]).eval()  # no dropout noise
-    plain = ClassifierModule(model, _config(), 5).training_step(batch, 0)
-    penalised = ClassifierModule(model, _config(l1=1e-3), 5).training_step(batch, 0)
+    plain = ClassifierModule(model, _config(augment=False), 5).training_step(batch, 0)
+    penalised = ClassifierModule(model, _config(l1=1e-3, augment=False), 5).training_step(batch, 0)
     weights = sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
     assert penalised.item() == pytest.approx(plain.item() + 1e-3 * weights.item(), rel=1e-4)
