@@ -122,7 +122,7 @@ def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool =
         "test": report.to_dict(),
         "data": {"counts": counts, "dropped_beats": dropped, "read_errors": errors, "validation_records": list(val_ids),
                  "train_records": list(train_ids), "test_records": list(data_cfg.test_records)},
-        "training": {"epochs": fit.epochs, "best_val": fit.best_score, "monitor": config.train.monitor},
+        "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_score, "monitor": config.train.monitor},
         "timings": timings,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

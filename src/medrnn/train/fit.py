@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from medrnn.config import TrainConfig
 from medrnn.data.batch import collate
+from medrnn.train.checkpoint import SafetensorsCheckpoint
 from medrnn.train.module import ClassifierModule
 
 MAX_WEIGHT_RATIO = 100.0  # a class with 8 examples would otherwise outweigh 40,000 normal beats 5,000:1
@@ -41,8 +42,9 @@ class FitResult:
     module: ClassifierModule
     best_checkpoint: str
     best_score: float
-    epochs: int
+    epochs: int  # epochs run (early stopping may end before max_epochs)
     seconds: float
+    best_epoch: int | None = None
 
 
 def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_weights: np.ndarray | None = None) -> DataLoader:
@@ -79,7 +81,7 @@ def fit_classifier(
         sampler_weights = class_weights(y_train, num_classes, "balanced")[y_train]
     module = ClassifierModule(model, config, num_classes, torch.as_tensor(loss_weights, dtype=torch.float32))
     mode = "max" if config.monitor == "val_macro_f1" else "min"
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode, save_top_k=1)
+    checkpoint = SafetensorsCheckpoint(run_dir / "checkpoints" / "best.safetensors", monitor=config.monitor, mode=mode)
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
         accelerator=config.accelerator,
@@ -91,13 +93,12 @@ def fit_classifier(
         logger=CSVLogger(run_dir, name="logs"),
         enable_progress_bar=config.progress,
         enable_model_summary=False,
+        enable_checkpointing=False,  # best weights go to safetensors (SafetensorsCheckpoint), never a pickle
         log_every_n_steps=50,
         default_root_dir=run_dir,
     )
     trainer.fit(module, _loader(train_set, config, True, sampler_weights), _loader(val_set, config, False))
-    # Lightning's own checkpoint; weights_only=True refuses anything but tensors and plain containers
-    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
+    checkpoint.restore(module)
     module.eval()
-    best = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
-    return FitResult(module, checkpoint.best_model_path, best, trainer.current_epoch, time.perf_counter() - start)
+    best = checkpoint.best_score if checkpoint.best_score is not None else float("nan")
+    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch + 1, time.perf_counter() - start, checkpoint.best_epoch)

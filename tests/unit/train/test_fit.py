@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from medrnn.config import BeatDataConfig, TrainConfig
 from medrnn.data.batch import BeatDataset, collate
@@ -46,7 +47,10 @@ def _fit(small_beats, tmp_path: Path, config: TrainConfig, name: str = "lstm"):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
 def test_quick_fit_runs_with_each_optimiser(small_beats, tmp_path: Path, optimizer: str) -> None:
     result = _fit(small_beats, tmp_path, _config(optimizer=optimizer, max_epochs=1, l1=1e-5, weight_decay=1e-4))
-    assert Path(result.best_checkpoint).exists()
+    best = Path(result.best_checkpoint)
+    assert best.suffix == ".safetensors" and best.exists()  # never a pickle
+    saved = load_file(best)
+    assert all(torch.equal(saved[k], v) for k, v in result.module.state_dict().items())
     assert np.isfinite(result.best_score)
 
 

@@ -1,0 +1,43 @@
+"""Best-weights checkpoint in safetensors, chosen on a validation metric.
+
+Lightning's ModelCheckpoint writes pickles (torch.save); medrnn never unpickles, so the best weights
+are kept the same way every artifact is: a safetensors file, reloaded without executing anything.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning as L
+from safetensors.torch import load_file, save_file
+
+
+class SafetensorsCheckpoint(L.Callback):
+    """After each validation, write the module's weights to `path` when `monitor` improves."""
+
+    def __init__(self, path: str | Path, monitor: str, mode: str = "max") -> None:
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+
+    def _better(self, score: float) -> bool:
+        if math.isnan(score):
+            return False
+        if self.best_score is None:
+            return True
+        return score > self.best_score if self.mode == "max" else score < self.best_score
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if self._better(score) and trainer.is_global_zero:
+            self.best_score, self.best_epoch = score, trainer.current_epoch
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            save_file({k: v.detach().cpu().contiguous() for k, v in pl_module.state_dict().items()}, self.path)
+
+    def restore(self, pl_module: L.LightningModule) -> None:
+        """Load the best weights back into the module (no-op if validation never ran)."""
+        if self.path.exists():
+            pl_module.load_state_dict(load_file(self.path))
