@@ -7,7 +7,7 @@ global figure state leaks and nothing needs a display.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,16 +78,22 @@ def _check_scores(y_true: Any, y_score: Any, class_names: Sequence[str]) -> tupl
     return y_true, y_score
 
 
+def _one_vs_rest(y_true: np.ndarray, class_names: Sequence[str]) -> Iterator[tuple[int, str, Any, np.ndarray]]:
+    """(index, name, colour, positive mask) of every class that has both positives and negatives."""
+    for k, (name, color) in enumerate(zip(class_names, _class_colors(len(class_names)))):
+        positive = y_true == k
+        if positive.any() and not positive.all():
+            yield k, name, color, positive
+
+
 def plot_roc(y_true: Any, y_score: Any, class_names: Sequence[str]) -> Figure:
     """One-vs-rest ROC curve per class present in y_true, AUROC in the legend."""
     y_true, y_score = _check_scores(y_true, y_score, class_names)
     fig = _figure(5.5, 4.6)
     ax = fig.add_subplot()
-    for k, (name, color) in enumerate(zip(class_names, _class_colors(len(class_names)))):
-        positive = y_true == k
-        if positive.any() and not positive.all():
-            fpr, tpr, _ = roc_curve(positive, y_score[:, k])
-            ax.plot(fpr, tpr, color=color, label=f"{name} (AUROC {auc(fpr, tpr):.3f}, n={int(positive.sum())})")
+    for k, name, color, positive in _one_vs_rest(y_true, class_names):
+        fpr, tpr, _ = roc_curve(positive, y_score[:, k])
+        ax.plot(fpr, tpr, color=color, label=f"{name} (AUROC {auc(fpr, tpr):.3f}, n={int(positive.sum())})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="chance")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (FPR)", ylabel="sensitivity (TPR)")
     ax.set_title("ROC, one vs rest")
@@ -100,13 +106,11 @@ def plot_pr(y_true: Any, y_score: Any, class_names: Sequence[str]) -> Figure:
     y_true, y_score = _check_scores(y_true, y_score, class_names)
     fig = _figure(5.5, 4.6)
     ax = fig.add_subplot()
-    for k, (name, color) in enumerate(zip(class_names, _class_colors(len(class_names)))):
-        positive = y_true == k
-        if positive.any() and not positive.all():
-            precision, recall, _ = precision_recall_curve(positive, y_score[:, k])
-            ap = average_precision_score(positive, y_score[:, k])
-            label = f"{name} (AUPRC {ap:.3f}, prevalence {positive.mean():.3f})"
-            ax.step(recall, precision, where="post", color=color, label=label)
+    for k, name, color, positive in _one_vs_rest(y_true, class_names):
+        precision, recall, _ = precision_recall_curve(positive, y_score[:, k])
+        ap = average_precision_score(positive, y_score[:, k])
+        label = f"{name} (AUPRC {ap:.3f}, prevalence {positive.mean():.3f})"
+        ax.step(recall, precision, where="post", color=color, label=label)
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="sensitivity (recall)", ylabel="+P (precision)")
     ax.set_title("Precision-recall, one vs rest")
     ax.legend(loc="lower left", fontsize=8)

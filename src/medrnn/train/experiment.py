@@ -12,10 +12,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 
+from medrnn import paths
 from medrnn.artifact import save_artifact
 from medrnn.config import RunConfig, save_config
 from medrnn.data.batch import BeatDataset
 from medrnn.data.mitdb import load_beats, split_validation_records
+from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.models import create_model
 from medrnn.predict import predict_proba
@@ -39,17 +41,13 @@ class ExperimentResult:
 
 def _strip(beats: BeatSet, probs: np.ndarray, config: RunConfig, window_s: float = 10.0) -> dict[str, Any]:
     """Pick the 10 s test strip with the most non-N reference beats, for the report's ECG plot."""
-    from medrnn.io import read_wfdb
-    from medrnn import paths
-
-    abnormal = beats.y > 0
     best_rec, best_start, best_n = str(beats.record[0]), int(beats.sample[0]), -1
     win = int(window_s * config.data.sfreq_hz)
     for rec in np.unique(beats.record):
         sel = beats.record == rec
-        samples, ab = beats.sample[sel], abnormal[sel]
-        ends = np.searchsorted(samples, samples + win)
-        counts = np.cumsum(np.concatenate([[0], ab]))[ends] - np.cumsum(np.concatenate([[0], ab]))[np.arange(len(samples))]
+        samples = beats.sample[sel]
+        abnormal_before = np.concatenate([[0], np.cumsum(beats.y[sel] > 0)])  # abnormal beats before index i
+        counts = abnormal_before[np.searchsorted(samples, samples + win)] - abnormal_before[:-1]  # in [s_i, s_i + win)
         i = int(np.argmax(counts))
         if counts[i] > best_n:
             best_rec, best_start, best_n = str(rec), int(samples[i]) - int(0.5 * config.data.sfreq_hz), int(counts[i])
