@@ -16,6 +16,8 @@ class _Strict(BaseModel):
 
 
 # MIT-BIH inter-patient protocol (de Chazal 2004); paced records 102 104 107 217 are in neither set.
+# Records 201 (DS1) and 202 (DS2) come from one patient; the published split is kept as is so results
+# stay comparable with the literature (SignalRecord.patient_id says so: mitdb_patient_id).
 MITDB_DS1 = tuple("101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 207 208 209 215 220 223 230".split())
 MITDB_DS2 = tuple("100 103 105 111 113 117 121 123 200 202 210 212 213 214 219 221 222 228 231 232 233 234".split())
 
