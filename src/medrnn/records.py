@@ -53,3 +53,29 @@ class SignalRecord:
                 f"{self.source or self.record_id}: lead {name!r} not found; the record has {list(self.lead_names)}"
             )
         return self.signal[self.lead_names.index(name)]
+
+
+@dataclass(frozen=True)
+class MoleculeTable:
+    """Molecules read from a table: canonical SMILES, their source rows and (possibly missing) targets.
+
+    `targets` is float64 with shape (n_molecules, n_targets); NaN marks a missing label (empty cell).
+    """
+
+    smiles: tuple[str, ...]  # canonical isomeric SMILES (RDKit)
+    input_smiles: tuple[str, ...]  # as written in the file
+    rows: np.ndarray  # (n,) int64, 0-based data row in the file (header excluded)
+    targets: np.ndarray  # (n, n_targets) float64, NaN = missing
+    target_names: tuple[str, ...]
+    ids: tuple[str, ...] = ()  # from an id column when given, else the row numbers
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def subset(self, index: np.ndarray) -> MoleculeTable:
+        """Rows `index` (integer positions) as a new table."""
+        index = np.asarray(index, dtype=np.int64)
+        pick = lambda seq: tuple(seq[i] for i in index)  # noqa: E731
+        return MoleculeTable(pick(self.smiles), pick(self.input_smiles), self.rows[index], self.targets[index],
+                             self.target_names, pick(self.ids) if self.ids else (), self.source)  # fmt: skip

@@ -1,0 +1,96 @@
+"""Seeded train/validation/test splits of molecules: random, and Bemis-Murcko scaffold (balanced).
+
+Splits return integer positions; they are computed before anything (vocabulary, scaler) is fitted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from medrnn.errors import ConfigError
+
+SPLITS = ("random", "scaffold")
+
+
+class Split(NamedTuple):
+    train: np.ndarray  # (n_train,) int64 positions
+    val: np.ndarray
+    test: np.ndarray
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"train": self.train.tolist(), "val": self.val.tolist(), "test": self.test.tolist()}
+
+
+def _check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
+    if len(sizes) != 3 or min(sizes) < 0 or abs(sum(sizes) - 1.0) > 1e-6:
+        raise ConfigError(f"split sizes must be three non-negative fractions summing to 1 (train, val, test), got {tuple(sizes)}")
+    return float(sizes[0]), float(sizes[1]), float(sizes[2])
+
+
+def random_split(n: int, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """Shuffle positions with `seed` and cut them 80/10/10 (or `sizes`)."""
+    train_f, val_f, _ = _check_sizes(sizes)
+    order = np.random.default_rng(seed).permutation(n)
+    n_train, n_val = int(train_f * n), int(val_f * n)
+    return Split(np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :]))
+
+
+def murcko_scaffold(smiles: str, include_chirality: bool = False) -> str:
+    """Bemis-Murcko scaffold SMILES of a molecule ('' for acyclic molecules, which share one scaffold)."""
+    from rdkit import Chem, rdBase
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    _quiet = rdBase.BlockLogs()  # noqa: F841  (RDKit warns on every lone [H]; blocked while this object lives)
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ConfigError(f"cannot compute a scaffold: RDKit cannot parse {smiles!r}")
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=include_chirality)
+
+
+def scaffold_split(smiles: Sequence[str], sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0, balanced: bool = True) -> Split:
+    """Bemis-Murcko scaffold split: every scaffold lies in exactly one of train, validation, test.
+
+    balanced=True is chemprop's SCAFFOLD_BALANCED as it was defined in chemprop 1.x (Yang et al. 2019):
+    scaffold sets too large for validation or test go to training first, in random order, then the
+    rest in random order, each filling train, then validation, then test. Written here because
+    chemprop 2's astartes-based sampler does not keep the large-scaffolds-to-train rule and the
+    benchmark must hand identical indices to every model. balanced=False: largest sets first (deterministic).
+    """
+    train_f, val_f, test_f = _check_sizes(sizes)
+    n = len(smiles)
+    n_train, n_val = train_f * n, val_f * n
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(smiles):
+        groups[murcko_scaffold(s)].append(i)
+    sets = list(groups.values())
+    if balanced:
+        rng = np.random.default_rng(seed)
+        big = [s for s in sets if len(s) > val_f * n / 2 or len(s) > test_f * n / 2]
+        small = [s for s in sets if not (len(s) > val_f * n / 2 or len(s) > test_f * n / 2)]
+        rng.shuffle(big)
+        rng.shuffle(small)
+        sets = big + small
+    else:
+        sets.sort(key=lambda s: (len(s), s[0]), reverse=True)
+    train, val, test = [], [], []
+    for group in sets:
+        if len(train) + len(group) <= n_train:
+            train += group
+        elif len(val) + len(group) <= n_val:
+            val += group
+        else:
+            test += group
+    return Split(*(np.array(sorted(part), dtype=np.int64) for part in (train, val, test)))
+
+
+def make_split(kind: str, smiles: Sequence[str], sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """Split by name ('random' or 'scaffold')."""
+    if kind == "random":
+        return random_split(len(smiles), sizes, seed)
+    if kind == "scaffold":
+        return scaffold_split(smiles, sizes, seed)
+    raise ConfigError(f"split {kind!r}; valid: {', '.join(SPLITS)}")
