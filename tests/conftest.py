@@ -30,3 +30,12 @@ def mitdb_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def moleculenet_dir() -> Path:
+    """The MoleculeNet folder under the data root; skip with the reason when it is not there."""
+    folder = paths.dataset_dir("moleculenet")
+    if not (folder / "BBBP.csv").exists():
+        pytest.skip(f"MoleculeNet not found under the data root ({folder}); run `medrnn data fetch moleculenet` or set MEDRNN_DATA")
+    return folder

@@ -27,10 +27,12 @@ class DatasetInfo:
     records: tuple[str, ...]
     extensions: tuple[str, ...] = ("hea", "dat", "atr")
     extra_files: tuple[str, ...] = ("RECORDS",)
+    downloads: tuple[tuple[str, str], ...] = ()  # (file name, URL) for datasets not on PhysioNet; .gz URLs of plain files are unpacked
+    home: str = ""  # landing page of a non-PhysioNet dataset
 
     @property
     def url(self) -> str:
-        return f"https://physionet.org/content/{self.physionet_db}/{self.version}/"
+        return self.home or f"https://physionet.org/content/{self.physionet_db}/{self.version}/"
 
     def expected_files(self) -> tuple[str, ...]:
         """File names a complete copy holds, e.g. RECORDS, 100.hea, 100.dat, 100.atr, ..."""
@@ -69,6 +71,29 @@ DATASETS: dict[str, DatasetInfo] = {
         records=tuple(MITDB_RECORDS),
     ),
 }
+
+_DEEPCHEM = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
+_MOLECULENET_FILES = (
+    ("BBBP.csv", "BBBP.csv"), ("bace.csv", "bace.csv"), ("HIV.csv", "HIV.csv"), ("tox21.csv", "tox21.csv.gz"),
+    ("clintox.csv.gz", "clintox.csv.gz"), ("sider.csv", "sider.csv.gz"), ("delaney-processed.csv", "delaney-processed.csv"),
+    ("SAMPL.csv", "SAMPL.csv"), ("Lipophilicity.csv", "Lipophilicity.csv"),
+)  # fmt: skip
+DATASETS["moleculenet"] = DatasetInfo(
+    name="moleculenet",
+    physionet_db="",
+    version="deepchem-s3",
+    description="MoleculeNet: 9 SMILES benchmarks (BBBP, BACE, HIV, Tox21, ClinTox, SIDER, ESOL, FreeSolv, Lipophilicity)",
+    licence="per source dataset; SIDER is CC BY-NC-SA 4.0 (non-commercial), Lipophilicity (ChEMBL) CC BY-SA 3.0",
+    citation=(
+        "Wu Z, Ramsundar B, Feinberg EN, et al. MoleculeNet: a benchmark for molecular machine learning. "
+        "Chem Sci 9:513-530 (2018), doi:10.1039/C7SC02664A; and the original source of each dataset"
+    ),
+    records=(),
+    extensions=(),
+    extra_files=tuple(name for name, _ in _MOLECULENET_FILES),
+    downloads=tuple((name, _DEEPCHEM + remote) for name, remote in _MOLECULENET_FILES),
+    home="https://moleculenet.org",
+)
 
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
 _MITDB_SAME_PATIENT = {"202": "201"}
@@ -136,7 +161,7 @@ def default_fetch_dir(name: str) -> Path:
 
 def _offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
     return MedrnnError(
-        f"could not reach PhysioNet ({reason}); download {info.url} manually "
+        f"could not reach {'the download server' if info.downloads else 'PhysioNet'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
     )
 
@@ -149,6 +174,8 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
     """
     info = get_dataset(name)
     dest = Path(dest).expanduser() if dest is not None else default_fetch_dir(name)
+    if info.downloads:
+        return _fetch_urls(info, dest)
     # wfdb's requests calls have no timeout and would hang on a silent network: probe first.
     try:
         socket.create_connection((PHYSIONET_HOST, 443), timeout=_PROBE_TIMEOUT_S).close()
@@ -170,4 +197,27 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
             f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])}); "
             f"run `medrnn data fetch {name} --dest {dest}` again to resume"
         )
+    return dest
+
+
+def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
+    """Download each (file, URL) of `info` into `dest` (skipping files already there), unpacking .gz when the file is plain."""
+    import gzip
+    import urllib.request
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, url in info.downloads:
+        target = dest / name
+        if target.is_file() and target.stat().st_size > 0:
+            continue
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
+                payload = response.read()
+        except OSError as err:  # URLError and socket timeouts derive from OSError
+            raise _offline_error(info, f"{url}: {err}") from err
+        if url.endswith(".gz") and not name.endswith(".gz"):
+            payload = gzip.decompress(payload)
+        partial = target.with_suffix(target.suffix + ".part")
+        partial.write_bytes(payload)
+        partial.replace(target)
     return dest

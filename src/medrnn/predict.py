@@ -1,4 +1,4 @@
-"""Predictor: record -> per-beat prediction. The only inference path; the CLI and evaluation call it."""
+"""Predictors: ECG record -> per-beat classes, SMILES -> properties. The only inference path; CLI and evaluation call it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from torch import nn
 from medrnn.artifact import load_artifact
 from medrnn.config import BeatDataConfig
 from medrnn.data.batch import make_batch
+from medrnn.data.molecules import SmilesDataset, collate_tokens
+from medrnn.errors import ArtifactError
 from medrnn.records import SignalRecord
 from medrnn.tasks.beats import extract_beats
 from medrnn.transforms.peaks import detect_r_peaks
+from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer
 
 
@@ -94,3 +97,112 @@ class Predictor:
         probs, attention = predict_proba(self.model, beats.x, static)
         labels = [self.class_names[i] for i in probs.argmax(axis=1)]
         return BeatPredictions(record.record_id, beats.sample, beats.sample / record.sfreq_hz, labels, probs, self.class_names, attention)
+
+
+@dataclass
+class SmilesScores:
+    """Model output for a list of SMILES: scores in task units, canonical-pass attention, unknown tokens."""
+
+    scores: np.ndarray  # (n, n_tasks): probabilities (classification) or original units (regression)
+    tokens: list[list[str]]  # canonical tokens per molecule
+    attention: list[np.ndarray] | None  # per molecule, one weight per token (canonical SMILES), or None
+    unknown_tokens: int  # tokens of the canonical SMILES mapped to <unk>
+
+
+@torch.no_grad()
+def predict_smiles(
+    model: nn.Module,
+    vocab: Vocabulary,
+    smiles: list[str],
+    task_type: str,
+    scaler: Standardizer | None = None,
+    tta: int = 0,
+    seed: int = 0,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+) -> SmilesScores:
+    """Score canonical SMILES, averaged with `tta` random SMILES of each molecule (test-time augmentation).
+
+    Probabilities (or scaled regression outputs) are averaged over the 1 + tta views; regression outputs
+    are then mapped back to original units with the training `scaler`.
+    """
+    device = device or next(model.parameters()).device
+    model.eval()
+    views = [list(smiles)] + [[randomize_smiles(s, 1, seed * 7919 + k * 104729 + i)[0] for i, s in enumerate(smiles)] for k in range(1, tta + 1)]
+    total, attention, tokens, unknown = None, None, [], 0
+    for k, view in enumerate(views):
+        dataset = SmilesDataset(view, None, vocab)
+        outputs, weights = [], []
+        for start in range(0, len(view), batch_size):
+            batch = collate_tokens([dataset[i] for i in range(start, min(start + batch_size, len(view)))]).to(device)
+            out = model(batch)
+            values = torch.sigmoid(out.logits) if task_type == "classification" else out.logits
+            outputs.append(values.float().cpu().numpy())
+            if k == 0 and out.attention is not None:
+                weights += [w[:n].cpu().numpy() for w, n in zip(out.attention, batch.lengths)]
+        scores = np.concatenate(outputs) if outputs else np.zeros((0, 0))
+        total = scores if total is None else total + scores
+        if k == 0:
+            attention, unknown = (weights or None), dataset.unknown_tokens
+            tokens = [tokenize(s) for s in view]
+    mean = total / len(views)
+    if task_type == "regression" and scaler is not None:
+        mean = scaler.inverse_transform(mean)
+    return SmilesScores(mean, tokens, attention, unknown)
+
+
+@dataclass
+class MoleculePredictions:
+    """Predictions for the good rows of a SMILES table, and the rows that could not be read."""
+
+    ids: list[str]
+    input_smiles: list[str]
+    smiles: list[str]  # canonical
+    scores: np.ndarray  # (n, n_tasks)
+    task_names: list[str]
+    task_type: str
+    rejected: list[dict[str, Any]]  # {"row", "smiles", "reason"}
+    tokens: list[list[str]]
+    attention: list[np.ndarray] | None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat dict per molecule: id, SMILES, one column per task (p_<task> or the predicted value)."""
+        prefix = "p_" if self.task_type == "classification" else ""
+        return [
+            {"id": i, "smiles": s, "canonical_smiles": c, **{f"{prefix}{t}": round(float(v), 6) for t, v in zip(self.task_names, row)}}
+            for i, s, c, row in zip(self.ids, self.input_smiles, self.smiles, self.scores)
+        ]
+
+
+class MoleculePredictor:
+    """A trained SMILES model with its vocabulary and target scaler, loaded from an artifact."""
+
+    def __init__(self, model: nn.Module, metadata: dict[str, Any]) -> None:
+        self.model, self.metadata = model, metadata
+        prep = metadata["preprocessing"]
+        self.vocab = Vocabulary.from_state(prep["vocabulary"])
+        self.scaler = Standardizer.from_state(prep["target_scaler"]) if prep.get("target_scaler") else None
+        self.task_type = str(prep["task_type"])
+        self.task_names = list(metadata["class_names"])
+        self.tta = int(prep.get("tta", 0))
+
+    @classmethod
+    def from_artifact(cls, path: str | Path, device: str | torch.device | None = None) -> MoleculePredictor:
+        model, meta = load_artifact(path, device=device or auto_device())
+        if meta.get("task") != "smiles":
+            raise ArtifactError(f"{path}: artifact task is {meta.get('task', 'mitdb beats')!r}, not a SMILES model")
+        return cls(model, meta)
+
+    def predict_smiles(self, smiles: list[str], tta: int | None = None) -> SmilesScores:
+        """Scores for already canonical, valid SMILES."""
+        return predict_smiles(self.model, self.vocab, smiles, self.task_type, self.scaler, self.tta if tta is None else tta)
+
+    def predict_file(self, path: str | Path, smiles_column: str | None = None, id_column: str | None = None) -> MoleculePredictions:
+        """Read a CSV of SMILES; predict every row RDKit can parse and report the others with their reason."""
+        from medrnn.io.smiles import read_smiles_csv
+
+        table, report = read_smiles_csv(path, targets=(), smiles_column=smiles_column, id_column=id_column)
+        out = self.predict_smiles(list(table.smiles))
+        rejected = [{"row": r.row, "smiles": r.smiles, "reason": r.reason} for r in report.rejected]
+        return MoleculePredictions(list(table.ids), list(table.input_smiles), list(table.smiles), out.scores, self.task_names,
+                                   self.task_type, rejected, out.tokens, out.attention)  # fmt: skip

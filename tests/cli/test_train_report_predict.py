@@ -70,4 +70,6 @@ def test_help_teaches_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_task_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "eeg"]) == 2
-    assert "unknown task 'eeg'; available: mitdb" in capsys.readouterr().err
+    assert "No such command 'eeg'" in capsys.readouterr().err
+    assert main(["train", "--help"]) == 0
+    assert "mitdb" in (text := capsys.readouterr().out) and "smiles" in text  # the help lists what can be trained

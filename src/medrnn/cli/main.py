@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import data, predict, report, train
+from medrnn.cli import data, predict, report, train, train_smiles
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -19,14 +19,17 @@ app = typer.Typer(
         "  medrnn data list                      # which datasets are under the data root\n\n"
         "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model\n\n"
         "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n\n"
-        "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records"
+        "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n\n"
+        "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n\n"
+        "  medrnn predict --artifact runs/bbbp/model molecules.csv   # score new molecules"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
-app.command("train")(train.train_command)
+train.app.command("smiles")(train_smiles.smiles_command)
+app.add_typer(train.app, name="train")
 app.command("predict")(predict.predict_command)
 app.command("report")(report.report_command)
 

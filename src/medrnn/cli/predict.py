@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
@@ -23,18 +24,29 @@ def _resolve(record: str, dataset: str) -> Path:
 
 
 def predict_command(
-    records: list[str] = typer.Argument(..., help="WFDB records: paths like data/100 (or 100.hea), or names under the data root."),
+    inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column."),
     artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model)."),
-    out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV."),
+    out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json for bad inputs)."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="SMILES models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="SMILES models: a column to carry into the output as the molecule id (default: row number)."),
 ) -> None:
-    """Detect beats (XQRS) and classify each as N/S/V/F/Q; bad records are reported, the rest still predicted.
+    """Predict with a trained artifact; bad inputs are reported and the rest still predicted (exit code 1 if any failed).
 
-    Example:
+    ECG model: detect beats (XQRS) and classify each as N/S/V/F/Q; each row: record, sample, time_s, class, p_N ... p_Q.
 
         medrnn predict --artifact runs/mitdb/model 100 232 --out beats.csv
 
-    Each row: record, sample, time_s, class, p_N ... p_Q. Exit code 1 if any record failed.
+    SMILES model: one row per molecule RDKit can parse: id, smiles, canonical_smiles, p_<task> (or the predicted value);
+    rows it cannot parse go to OUT.errors.json with row number and reason.
+
+        medrnn predict --artifact runs/bbbp/model molecules.csv --out scores.csv
     """
+    from medrnn.artifact import read_metadata
+
+    if read_metadata(artifact).get("task") == "smiles":
+        _predict_molecules(inputs, artifact, out, smiles_column, id_column)
+        return
+    records = inputs
     from medrnn.io import read_wfdb
     from medrnn.predict import Predictor
 
@@ -63,5 +75,46 @@ def predict_command(
         if failures:
             out.with_suffix(".errors.json").write_text(json.dumps(failures, indent=1))
     typer.echo(f"wrote {len(rows)} beats from {len(records) - len(failures)}/{len(records)} records to {out}")
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _write_rows(out: Path, rows: list[dict[str, Any]], failures: dict[str, Any], fields: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        out.write_text(json.dumps({"predictions": rows, "errors": failures}, indent=1))
+        return
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    if failures:
+        out.with_suffix(".errors.json").write_text(json.dumps(failures, indent=1))
+
+
+def _predict_molecules(files: list[str], artifact: Path, out: Path, smiles_column: str | None, id_column: str | None) -> None:
+    """Score every parsable molecule of each CSV; unparsable rows and unreadable files go to the error report."""
+    from medrnn.predict import MoleculePredictor
+
+    predictor = MoleculePredictor.from_artifact(artifact)
+    rows: list[dict[str, Any]] = []
+    failures: dict[str, Any] = {}
+    for name in files:
+        try:
+            result = predictor.predict_file(name, smiles_column=smiles_column, id_column=id_column)
+        except MedrnnError as err:
+            failures[name] = str(err)
+            typer.echo(f"{name}: FAILED: {err}", err=True)
+            continue
+        rows.extend({"file": name, **row} for row in result.rows())
+        if result.rejected:
+            failures[name] = {"rejected_rows": result.rejected}
+        typer.echo(f"{name}: {len(result.ids)} molecules predicted, {len(result.rejected)} rows rejected")
+        for bad in result.rejected[:10]:
+            typer.echo(f"  row {bad['row']}: {bad['reason']} ({bad['smiles']})", err=True)
+    prefix = "p_" if predictor.task_type == "classification" else ""
+    fields = ["file", "id", "smiles", "canonical_smiles", *[f"{prefix}{t}" for t in predictor.task_names]]
+    _write_rows(out, rows, failures, fields)
+    typer.echo(f"wrote {len(rows)} molecules to {out}")
     if failures:
         raise typer.Exit(code=1)

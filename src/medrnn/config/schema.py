@@ -94,19 +94,19 @@ class RunConfig(_Strict):
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by record) for the CIs")
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a YAML run config, with errors that name the file and the field."""
+def load_config(path: str | Path, kind: type[BaseModel] = RunConfig) -> Any:
+    """Read a YAML run config of class `kind` (RunConfig, SmilesRunConfig), with errors naming the file and field."""
     path = Path(path)
     try:
         raw: Any = yaml.safe_load(path.read_text()) or {}
-        return RunConfig.model_validate(raw)
+        return kind.model_validate(raw)
     except (yaml.YAMLError, OSError) as err:
         raise ConfigError(f"{path}: cannot read YAML config ({err})") from err
     except ValidationError as err:
         raise ConfigError(f"{path}: invalid config\n{err}") from err
 
 
-def save_config(config: RunConfig, path: str | Path) -> Path:
+def save_config(config: BaseModel, path: str | Path) -> Path:
     """Write the resolved config as YAML (every default spelled out)."""
     path = Path(path)
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -38,7 +38,10 @@ def last_step(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class RecurrentClassifier(nn.Module):
-    """Sequence classifier: [conv front-end] -> stacked (bi)RNN -> last step or attention -> [static] -> head.
+    """Sequence classifier: [token embedding | conv front-end] -> stacked (bi)RNN -> last step or attention -> [static] -> head.
+
+    With `vocab_size` > 0 the input is token ids (batch, time) (e.g. SMILES tokens) embedded to
+    `embedding_dim`; id 0 is padding. Otherwise it is float features (batch, time, input_size).
 
     Subclasses set `cell` (nn.RNN, nn.LSTM, nn.GRU). Bidirectional layers run the backward direction on
     length-reversed input instead of packed sequences: packed backward is O(T^2) on CPU in torch 2.13,
@@ -65,6 +68,8 @@ class RecurrentClassifier(nn.Module):
         frontend_stride: int = 2,
         num_static: int = 0,
         head_hidden: int = 64,
+        vocab_size: int = 0,
+        embedding_dim: int = 64,
     ) -> None:
         super().__init__()
         self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
@@ -74,6 +79,11 @@ class RecurrentClassifier(nn.Module):
             raise ConfigError(f"hidden_size must be a positive int or list of ints, got {hidden_size!r}")
         if frontend not in ("none", "conv"):
             raise ConfigError(f"frontend={frontend!r}; valid: 'none', 'conv'")
+        if vocab_size < 0 or (vocab_size and frontend != "none"):
+            raise ConfigError(f"vocab_size={vocab_size}: must be >= 0, and token input takes no conv front-end (got {frontend!r})")
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0) if vocab_size else None
+        if self.embedding is not None:
+            input_size = self.config["input_size"] = embedding_dim
         self.frontend = ConvFrontEnd(input_size, frontend_channels, frontend_layers, frontend_stride) if frontend == "conv" else None
         size_in = self.frontend.output_size if self.frontend else input_size
         self.bidirectional = bidirectional
@@ -94,7 +104,10 @@ class RecurrentClassifier(nn.Module):
         )
 
     def _check(self, batch: Batch) -> None:
-        if batch.x.ndim != 3 or batch.x.shape[2] != self.input_size:
+        if self.embedding is not None:
+            if batch.x.ndim != 2 or batch.x.dtype != torch.long:
+                raise ShapeError(f"{self.name}: token input must be int64 ids (batch, time), got {batch.x.dtype} {tuple(batch.x.shape)}")
+        elif batch.x.ndim != 3 or batch.x.shape[2] != self.input_size:
             raise ShapeError(f"{self.name}: x must be (batch, time, {self.input_size}), got {tuple(batch.x.shape)}")
         if self.num_static and (batch.static is None or batch.static.shape[1] != self.num_static):
             got = None if batch.static is None else tuple(batch.static.shape)
@@ -103,6 +116,8 @@ class RecurrentClassifier(nn.Module):
     def encode(self, batch: Batch) -> Encoded:
         self._check(batch)
         x, lengths = batch.x, batch.lengths
+        if self.embedding is not None:
+            x = self.embedding(x)  # (batch, time, embedding_dim)
         if self.frontend is not None:
             x, lengths = self.frontend(x, lengths)  # (batch, time', channels)
         mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]

@@ -1,6 +1,7 @@
 """Molecular property tasks: which file, SMILES column, targets, task type, metric and split MoleculeNet uses.
 
-A task spec is data, not code: `medrnn train smiles --data bbbp` resolves it here; any other CSV works
+A task spec is data, not code: `medrnn train smiles --data bbbp` resolves it here (`medrnn data fetch moleculenet`
+downloads the files); any other CSV works
 with explicit `--target` columns. Recommended splits follow MoleculeNet (Wu et al. 2018).
 """
 
@@ -44,36 +45,33 @@ class MoleculeTaskSpec:
     split: Literal["random", "scaffold"]  # MoleculeNet's recommendation
     description: str
     published: float  # best MoleculeNet (Wu et al. 2018) test figure: ROC-AUC, or RMSE in target units
-    url: str  # DeepChem's copy, for `medrnn data fetch moleculenet`
 
     @property
     def metric(self) -> str:
         return "roc_auc" if self.task_type == "classification" else "rmse"
 
 
-_S3 = "https://deepchemdata.s3-us-west-1.amazonaws.com/datasets/"
-
 MOLECULENET: dict[str, MoleculeTaskSpec] = {
     s.name: s
     for s in (
         MoleculeTaskSpec("bbbp", "moleculenet/BBBP.csv", "smiles", ("p_np",), "classification", "scaffold",
-                         "blood-brain barrier penetration", 0.729, _S3 + "BBBP.csv"),
+                         "blood-brain barrier penetration", 0.729),
         MoleculeTaskSpec("bace", "moleculenet/bace.csv", "mol", ("Class",), "classification", "scaffold",
-                         "BACE-1 inhibition", 0.867, _S3 + "bace.csv"),
+                         "BACE-1 inhibition", 0.867),
         MoleculeTaskSpec("hiv", "moleculenet/HIV.csv", "smiles", ("HIV_active",), "classification", "scaffold",
-                         "HIV replication inhibition (NCI DTP)", 0.792, _S3 + "HIV.csv"),
+                         "HIV replication inhibition (NCI DTP)", 0.792),
         MoleculeTaskSpec("tox21", "moleculenet/tox21.csv", "smiles", TOX21_TASKS, "classification", "random",
-                         "12 toxicity assays (Tox21 2014)", 0.829, _S3 + "tox21.csv.gz"),
+                         "12 toxicity assays (Tox21 2014)", 0.829),
         MoleculeTaskSpec("clintox", "moleculenet/clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX"), "classification",
-                         "random", "FDA approval and clinical-trial toxicity", 0.832, _S3 + "clintox.csv.gz"),
+                         "random", "FDA approval and clinical-trial toxicity", 0.832),
         MoleculeTaskSpec("sider", "moleculenet/sider.csv", "smiles", SIDER_TASKS, "classification", "random",
-                         "27 side-effect organ classes (SIDER 4.1)", 0.684, _S3 + "sider.csv.gz"),
+                         "27 side-effect organ classes (SIDER 4.1)", 0.684),
         MoleculeTaskSpec("esol", "moleculenet/delaney-processed.csv", "smiles", ("measured log solubility in mols per litre",),
-                         "regression", "random", "aqueous solubility, log mol/L", 0.58, _S3 + "delaney-processed.csv"),
+                         "regression", "random", "aqueous solubility, log mol/L", 0.58),
         MoleculeTaskSpec("freesolv", "moleculenet/SAMPL.csv", "smiles", ("expt",), "regression", "random",
-                         "hydration free energy, kcal/mol", 1.15, _S3 + "SAMPL.csv"),
+                         "hydration free energy, kcal/mol", 1.15),
         MoleculeTaskSpec("lipophilicity", "moleculenet/Lipophilicity.csv", "smiles", ("exp",), "regression", "random",
-                         "octanol/water distribution coefficient logD at pH 7.4", 0.655, _S3 + "Lipophilicity.csv"),
+                         "octanol/water distribution coefficient logD at pH 7.4", 0.655),
     )  # fmt: skip
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,10 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray:
 
 @dataclass
 class FitResult:
-    module: ClassifierModule
+    module: L.LightningModule
     best_checkpoint: str
     best_score: float
-    epochs: int  # epochs run (early stopping may end before max_epochs)
+    epochs: int  # epochs run (early stopping may end before max_epochs); Lightning counts completed epochs
     seconds: float
     best_epoch: int | None = None
 
@@ -81,7 +82,25 @@ def fit_classifier(
         sampler_weights = class_weights(y_train, num_classes, "balanced")[y_train]
     module = ClassifierModule(model, config, num_classes, torch.as_tensor(loss_weights, dtype=torch.float32))
     mode = "max" if config.monitor == "val_macro_f1" else "min"
-    checkpoint = SafetensorsCheckpoint(run_dir / "checkpoints" / "best.safetensors", monitor=config.monitor, mode=mode)
+    result = fit_module(module, _loader(train_set, config, True, sampler_weights), _loader(val_set, config, False),
+                        config, run_dir, config.monitor, mode)  # fmt: skip
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def fit_module(
+    module: L.LightningModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    config: TrainConfig,
+    run_dir: Path,
+    monitor: str,
+    mode: str,
+    callbacks: Sequence[L.Callback] = (),
+) -> FitResult:
+    """Lightning fit with early stopping on `monitor`; the best weights (safetensors) are loaded back."""
+    start = time.perf_counter()
+    checkpoint = SafetensorsCheckpoint(Path(run_dir) / "checkpoints" / "best.safetensors", monitor=monitor, mode=mode)
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
         accelerator=config.accelerator,
@@ -89,7 +108,7 @@ def fit_classifier(
         strategy=config.strategy,
         num_nodes=config.num_nodes,
         deterministic=config.deterministic,
-        callbacks=[EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience), checkpoint],
+        callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=config.patience), checkpoint, *callbacks],
         logger=CSVLogger(run_dir, name="logs"),
         enable_progress_bar=config.progress,
         enable_model_summary=False,
@@ -97,8 +116,8 @@ def fit_classifier(
         log_every_n_steps=50,
         default_root_dir=run_dir,
     )
-    trainer.fit(module, _loader(train_set, config, True, sampler_weights), _loader(val_set, config, False))
+    trainer.fit(module, train_loader, val_loader)
     checkpoint.restore(module)
     module.eval()
     best = checkpoint.best_score if checkpoint.best_score is not None else float("nan")
-    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch + 1, time.perf_counter() - start, checkpoint.best_epoch)
+    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch, time.perf_counter() - start, checkpoint.best_epoch)

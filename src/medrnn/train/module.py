@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -29,8 +31,7 @@ class ClassifierModule(L.LightningModule):
         return self.model(batch).logits
 
     def _l1(self) -> torch.Tensor:
-        weights = [p for n, p in self.model.named_parameters() if p.ndim > 1]  # weights only, not biases/BN
-        return sum(p.abs().sum() for p in weights)
+        return l1_penalty(self.model)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         if self.config.augment:
@@ -58,12 +59,20 @@ class ClassifierModule(L.LightningModule):
         self.val_support.zero_()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        c = self.config
-        params = self.model.parameters()
-        if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        if c.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=c.momentum > 0)
-        if c.optimizer == "rmsprop":
-            return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay)
-        raise ConfigError(f"optimizer {c.optimizer!r}; valid: adam, sgd, rmsprop")
+        return make_optimizer(self.model.parameters(), self.config)
+
+
+def make_optimizer(params: Iterable[nn.Parameter], c: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, SGD (Nesterov when momentum > 0) or RMSprop; L2 via weight decay."""
+    if c.optimizer == "adam":
+        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+    if c.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=c.momentum > 0)
+    if c.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay)
+    raise ConfigError(f"optimizer {c.optimizer!r}; valid: adam, sgd, rmsprop")
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """Sum of |w| over weight matrices (biases and norms excluded)."""
+    return sum(p.abs().sum() for n, p in model.named_parameters() if p.ndim > 1)

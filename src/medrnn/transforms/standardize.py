@@ -16,8 +16,10 @@ class Standardizer:
     def fit(self, x: np.ndarray) -> Standardizer:
         if x.ndim != 2:
             raise ShapeError(f"Standardizer.fit expects (n, features), got {x.shape}")
-        self.mean_ = x.mean(axis=0).astype(np.float32)
-        self.scale_ = np.maximum(x.std(axis=0), self.eps).astype(np.float32)
+        if np.isnan(x).all(axis=0).any():
+            raise ShapeError(f"Standardizer.fit: column(s) {np.flatnonzero(np.isnan(x).all(axis=0)).tolist()} have no value")
+        self.mean_ = np.nanmean(x, axis=0).astype(np.float32)  # NaN = missing label (multi-task targets)
+        self.scale_ = np.maximum(np.nanstd(x, axis=0), self.eps).astype(np.float32)
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -26,6 +28,12 @@ class Standardizer:
         if x.ndim != 2 or x.shape[1] != self.mean_.shape[0]:
             raise ShapeError(f"expected (n, {self.mean_.shape[0]}) features, got {x.shape}")
         return ((x - self.mean_) / self.scale_).astype(np.float32)
+
+    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
+        """Back to original units (e.g. model outputs -> log solubility)."""
+        if not hasattr(self, "mean_"):
+            raise NotFittedError("Standardizer used before fit()")
+        return (np.asarray(z) * self.scale_ + self.mean_).astype(np.float64)
 
     def state_dict(self) -> dict[str, list[float]]:
         if not hasattr(self, "mean_"):

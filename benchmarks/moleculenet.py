@@ -1,0 +1,297 @@
+"""MoleculeNet benchmark: medrnn's SMILES RNN vs chemprop's D-MPNN (CLI defaults) vs a random forest on ECFP4.
+
+Every (dataset, split, seed) split is computed once and handed to all three models, so they see identical
+indices; each model is scored by the same `medrnn.metrics.molecules.headline_score`.
+
+Run from the repository root:
+    python benchmarks/moleculenet.py                          # everything (hours on 2 cores; resumable)
+    python benchmarks/moleculenet.py --datasets esol --models rf chemprop --seeds 0
+Writes benchmarks/results/moleculenet.json after every finished run; runs already there are skipped (--force re-runs).
+Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module beside this file
+
+from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
+
+from medrnn import paths  # noqa: E402
+from medrnn.data.splits import SPLITS, Split, make_split  # noqa: E402
+from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
+from medrnn.metrics.molecules import headline_score  # noqa: E402
+from medrnn.records import MoleculeTable  # noqa: E402
+from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
+MODELS = ("medrnn", "rf", "chemprop")
+SPLIT_SIZES = (0.8, 0.1, 0.1)
+# besides each dataset's recommended split, the other one where the literature reports both
+EXTRA_SPLITS = {"bbbp": "random", "tox21": "scaffold"}
+
+
+def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int) -> dict[str, Any]:
+    """medrnn's SMILES RNN with its default (best) recipe; validation picks the epoch."""
+    import torch
+
+    from medrnn.train.molecules import fit_smiles_model
+
+    torch.set_num_threads(threads)
+    fit = fit_smiles_model(table, split, task_type, run_dir, config=None, seed=seed, progress=False)
+    return {"test_score": fit.test_score, "train_seconds": fit.train_seconds, "epochs": fit.epochs,
+            "seconds_per_epoch": fit.seconds_per_epoch, "best_epoch": fit.best_epoch}  # fmt: skip
+
+
+def run_model(model: str, table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int) -> dict[str, Any]:
+    if model == "medrnn":
+        return run_medrnn(table, split, task_type, seed, run_dir, threads)
+    if model == "rf":
+        return run_random_forest(table, split, task_type, seed, n_jobs=threads)
+    return run_chemprop(table, split, task_type, seed, run_dir, threads)
+
+
+# ----------------------------------------------------------------------------------------------- results file
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """Hardware and library versions, so timings can be read in context."""
+    import chemprop
+    import rdkit
+    import sklearn
+    import torch
+
+    import medrnn
+
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu_count": os.cpu_count(), "cpus_usable": affinity, "threads": threads, "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "python": platform.python_version(),
+            "medrnn": medrnn.__version__, "torch": torch.__version__, "chemprop": chemprop.__version__,
+            "rdkit": rdkit.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__}  # fmt: skip
+
+
+def data_info(name: str, report: ReadReport, n_tasks: int) -> dict[str, Any]:
+    spec = MOLECULENET[name]
+    return {"file": spec.file, "n_read": report.n_read, "n_kept": report.n_kept, "n_rejected": len(report.rejected),
+            "rejected_rows": [r.row for r in report.rejected],
+            "rejected": [{"row": r.row, "reason": r.reason} for r in report.rejected],
+            "n_tasks": n_tasks, "n_missing_labels": report.n_missing_labels, "n_unlabelled_rows": report.n_unlabelled_rows,
+            "task_type": spec.task_type, "recommended_split": spec.split, "summary": report.summary()}  # fmt: skip
+
+
+def _key(run: dict[str, Any]) -> tuple[str, str, str, int]:
+    return run["dataset"], run["split"], run["model"], int(run["seed"])
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def _stats(scores: list[float]) -> tuple[float | None, float | None, int]:
+    """(mean, sample std, n); mean None over no runs, std None under two."""
+    if not scores:
+        return None, None, 0
+    return statistics.fmean(scores), (statistics.stdev(scores) if len(scores) > 1 else None), len(scores)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means, stds and counts over seeds: recommended split per dataset, and every other split run ('bbbp-random')."""
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for name, spec in MOLECULENET.items():
+        groups[(name, spec.split)] = {m: [] for m in MODELS}
+    for name, other in EXTRA_SPLITS.items():
+        groups[(name, other)] = {m: [] for m in MODELS}
+    for run in runs:
+        if run["dataset"] not in MOLECULENET:
+            continue
+        bucket = groups.setdefault((run["dataset"], run["split"]), {m: [] for m in MODELS})
+        score = _finite(run.get("score")) if run.get("error") is None else None
+        if score is not None and run["model"] in bucket:
+            bucket[run["model"]].append(score)
+    out: dict[str, dict[str, Any]] = {k: {} for k in ("summary", "summary_std", "summary_seeds", "summary_other_split",
+                                                      "summary_other_split_std", "summary_other_split_seeds")}  # fmt: skip
+    for (name, split), scores in groups.items():
+        spec = MOLECULENET[name]
+        recommended = split == spec.split
+        key, prefix = (name, "summary") if recommended else (f"{name}-{split}", "summary_other_split")
+        head = {"metric": spec.metric} if recommended else {"metric": spec.metric, "split": split}
+        stats = {m: _stats(scores[m]) for m in MODELS}
+        out[prefix][key] = {**head, **{m: stats[m][0] for m in MODELS}}
+        out[f"{prefix}_std"][key] = {**head, **{m: stats[m][1] for m in MODELS}}
+        out[f"{prefix}_seeds"][key] = {**head, **{m: stats[m][2] for m in MODELS}}
+    return out
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Exclusive lock beside the results file, so pieces of the benchmark run in parallel never lose each other's runs."""
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"runs": []}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"{path}: not valid JSON ({err}); fix or move it away, or pass another --out") from err
+
+
+def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
+    """Merge `new_runs` (replacing same-key runs) and `data` into the file on disk, recompute the summary, write atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with locked(path):
+        results = load_results(path)
+        runs = {_key(r): r for r in results.get("runs", [])}
+        runs.update({_key(r): r for r in new_runs})
+        results.update({
+            "benchmark": "moleculenet",
+            "protocol": {
+                "split_sizes": list(SPLIT_SIZES), "seeds": "seed s = split seed s = model seed s",
+                "splits": "medrnn.data.splits.make_split (scaffold = balanced Bemis-Murcko, chemprop 1.x rule); "
+                          "identical indices for all models",
+                "score": "medrnn.metrics.molecules.headline_score: mean ROC-AUC over tasks (one-class test tasks skipped) "
+                         "or mean RMSE in target units",
+                "medrnn": "medrnn.train.molecules.fit_smiles_model with its default config",
+                "rf": "scikit-learn RandomForest, 500 trees, 2048-bit ECFP4 (Morgan r=2), one forest per task, train split only",
+                "chemprop": "chemprop 2.3.1 `chemprop train` CLI defaults (50 epochs, best val_loss checkpoint); "
+                            "flags: -t, --splits-file, --pytorch-seed, --num-workers 0, --accelerator cpu",
+                "timing": "train_seconds: medrnn = Lightning fit incl. validation each epoch; chemprop = Trainer set-up to end "
+                          "of fit (epochs + validation; no featurisation/prediction); rf = forest fitting. "
+                          "wall_seconds: the whole run incl. data preparation and test prediction",
+            },
+            "machine": machine,
+            "data": {**results.get("data", {}), **data},
+            "runs": sorted(runs.values(), key=lambda r: (r["dataset"], r["split"], r["seed"], r["model"])),
+        })  # fmt: skip
+        results.update(summarize(results["runs"]))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(results, indent=1, allow_nan=False))
+        os.replace(tmp, path)
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- driver
+
+
+def plan_splits(name: str, requested: list[str] | None) -> list[str]:
+    """Splits to run for a dataset: the recommended one (+ EXTRA_SPLITS), or those requested ('recommended' resolves)."""
+    rec = MOLECULENET[name].split
+    wanted = [rec, *([EXTRA_SPLITS[name]] if name in EXTRA_SPLITS else [])] if not requested else \
+        [rec if s == "recommended" else s for s in requested]  # fmt: skip
+    return list(dict.fromkeys(wanted))
+
+
+def split_hash(split: Split) -> str:
+    """Short digest of the indices, so runs made in separate pieces can be checked to share one split."""
+    text = json.dumps(split.to_dict(), separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def one_run(name: str, split_kind: str, model: str, seed: int, table: MoleculeTable, split: Split, run_dir: Path, threads: int) -> dict[str, Any]:
+    """Fit, score and describe one (dataset, split, model, seed); failures become the record's `error`."""
+    spec = MOLECULENET[name]
+    record: dict[str, Any] = {"dataset": name, "split": split_kind, "model": model, "seed": seed, "metric": spec.metric,
+                              "score": None, "train_seconds": None, "epochs": None, "seconds_per_epoch": None,
+                              "best_epoch": None, "wall_seconds": None, "n_train": len(split.train), "n_val": len(split.val),
+                              "n_test": len(split.test), "split_hash": split_hash(split), "threads": threads,
+                              "date": None, "error": None}  # fmt: skip
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a stale folder from an interrupted run must not feed this one
+    run_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    try:
+        out = run_model(model, table, split, spec.task_type, seed, run_dir, threads)
+        score = np.asarray(out["test_score"], dtype=np.float64)
+        y_true = table.targets[split.test]
+        if score.shape != y_true.shape:
+            raise RuntimeError(f"{model} returned test scores of shape {score.shape}, expected {y_true.shape} (n_test, n_tasks)")
+        np.savez(run_dir / "test_predictions.npz", test=split.test, y_true=y_true, y_score=score)
+        record["score"] = _finite(headline_score(y_true, score, spec.task_type))
+        for field in ("train_seconds", "epochs", "seconds_per_epoch", "best_epoch"):
+            record[field] = out.get(field)
+    except Exception as err:  # noqa: BLE001  one failed run is recorded and the benchmark goes on with the others
+        traceback.print_exc()
+        record["error"] = f"{type(err).__name__}: {err}"
+    record["wall_seconds"] = time.perf_counter() - start
+    record["date"] = datetime.now().isoformat(timespec="seconds")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + " Resumable: each finished run is written at once; finished runs are skipped.",
+        epilog="Default plan: each dataset's MoleculeNet split (scaffold: bbbp, bace, hiv; random: the rest), plus bbbp "
+               "random and tox21 scaffold; seeds 0 1 2 (a seed picks the split and the models' seeds).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--datasets", nargs="+", choices=list(MOLECULENET), default=list(MOLECULENET), metavar="NAME",
+                        help=f"datasets to run, from: {' '.join(MOLECULENET)}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds; each gives a different split")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
+    parser.add_argument("--splits", nargs="+", choices=[*SPLITS, "recommended"], default=None,
+                        help="splits for every dataset ('recommended' = MoleculeNet's); default: the plan in the epilog")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per model (torch, chemprop, forest n_jobs)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (read, merged and rewritten)")
+    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
+                        help="scratch folder for model runs (checkpoints, chemprop logs, test predictions)")
+    parser.add_argument("--force", action="store_true", help="re-run runs already in --out (failed runs are always re-run)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+
+    done = {_key(r) for r in load_results(args.out).get("runs", []) if r.get("error") is None}
+    plan = [(name, kind, seed, model) for name in args.datasets for kind in plan_splits(name, args.splits)
+            for seed in args.seeds for model in args.models]  # fmt: skip
+    todo = [p for p in plan if args.force or (p[0], p[1], p[3], p[2]) not in done]
+    print(f"{len(plan)} runs planned, {len(plan) - len(todo)} already in {args.out}, {len(todo)} to run", flush=True)
+    machine = machine_info(args.threads)
+    tables: dict[str, tuple[MoleculeTable, dict[str, Any]]] = {}
+    splits: dict[tuple[str, str, int], Split] = {}
+    for i, (name, kind, seed, model) in enumerate(todo, 1):
+        spec = MOLECULENET[name]
+        if name not in tables:
+            table, report = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
+            tables[name] = (table, data_info(name, report, len(spec.targets)))
+            print(f"  {report.summary()}", flush=True)
+        table, info = tables[name]
+        if (name, kind, seed) not in splits:
+            splits[(name, kind, seed)] = make_split(kind, table.smiles, SPLIT_SIZES, seed)
+        split = splits[(name, kind, seed)]
+        run = one_run(name, kind, model, seed, table, split, args.workdir / f"{name}-{kind}-seed{seed}" / model, args.threads)
+        save_results(args.out, [run], {name: info}, machine)
+        shown = f"{run['metric']} {run['score']:.4f}" if run["score"] is not None else f"FAILED ({run['error']})" if run["error"] else "score undefined"
+        train = f"{run['train_seconds']:.1f}" if run["train_seconds"] is not None else "-"
+        print(f"[{i}/{len(todo)}] {name}/{kind} {model} seed {seed}: {shown}  (train {train} s, wall {run['wall_seconds']:.1f} s)",
+              flush=True)  # fmt: skip
+    if not todo and args.out.exists():
+        save_results(args.out, [], {}, load_results(args.out).get("machine") or machine)  # refresh the summary only
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

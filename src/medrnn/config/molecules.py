@@ -1,0 +1,66 @@
+"""Configuration of SMILES runs (molecular property prediction); defaults are the best recipe measured."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from medrnn.config.schema import ModelConfig, TrainConfig, _Strict
+
+
+class MoleculeDataConfig(_Strict):
+    """Which table, which columns, how to split, how to augment."""
+
+    data: str = "bbbp"  # a MoleculeNet name (medrnn data list) or a CSV path
+    smiles_column: str | None = None  # None: the task spec's, else the first of smiles/canonical_smiles/smi/mol
+    targets: list[str] = []  # empty: the task spec's targets
+    task_type: Literal["auto", "classification", "regression"] = "auto"  # auto: 0/1 labels -> classification
+    split: Literal["auto", "random", "scaffold"] = "auto"  # auto: MoleculeNet's recommendation (random for a CSV)
+    split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    augment: int = Field(1, ge=0, description="random SMILES per molecule per epoch: 0 = canonical only, 1 = enumeration")
+    tta: int = Field(8, ge=0, description="test-time averaging over this many random SMILES (plus the canonical one)")
+    min_token_freq: int = Field(1, ge=1)
+
+    @field_validator("split_sizes")
+    @classmethod
+    def _sizes(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) < 0 or abs(sum(v) - 1) > 1e-6 or v[1] == 0 or v[2] == 0:
+            raise ValueError(f"split_sizes must be positive train/val/test fractions summing to 1, got {v}")
+        return v
+
+
+class SmilesModelConfig(ModelConfig):
+    """Token embedding -> bidirectional LSTM -> attention over tokens -> MLP head."""
+
+    name: str = "lstm"
+    embedding_dim: int = 64
+    hidden_size: int | list[int] = 128
+    num_layers: int = 1  # 2 layers: same BBBP scaffold AUROC (0.950 vs 0.949, seed 0) at 1.6x the time per epoch
+    bidirectional: bool = True
+    dropout: float = Field(0.2, ge=0, lt=1)
+    attention: bool = True
+    attention_size: int = 64
+    frontend: Literal["none"] = "none"  # token sequences are short; a strided conv would blur atoms
+    head_hidden: int = 128
+
+
+class SmilesTrainConfig(TrainConfig):
+    """TrainConfig with defaults for molecules; `monitor` auto = validation ROC-AUC or RMSE by task type."""
+
+    batch_size: int = Field(64, ge=1)
+    max_epochs: int = Field(50, ge=1)
+    patience: int = Field(10, ge=1)
+    monitor: Literal["auto", "val_loss"] = "auto"  # type: ignore[assignment]
+    class_weighting: Literal["none"] = "none"  # type: ignore[assignment]
+    augment: bool = False  # signal augmentation off; SMILES enumeration is data.augment
+    weight_decay: float = Field(1e-5, ge=0)
+
+
+class SmilesRunConfig(_Strict):
+    """Everything that defines one SMILES run; written to config.yaml beside its outputs."""
+
+    data: MoleculeDataConfig = MoleculeDataConfig()
+    model: SmilesModelConfig = SmilesModelConfig()
+    train: SmilesTrainConfig = SmilesTrainConfig()
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by molecule) for the CIs")

@@ -1,0 +1,92 @@
+"""SMILES token datasets: canonical or randomly enumerated SMILES -> token ids, length-bucketed batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from medrnn.data.batch import Batch
+from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
+
+
+class SmilesDataset(Dataset):
+    """Item i -> (token ids, targets, i). With `augment`, a new random SMILES of molecule i every epoch.
+
+    The random SMILES is seeded by (seed, epoch, i), so a run is reproducible; call `set_epoch` each
+    epoch (the SmilesEpochCallback does). `y` is (n, n_tasks) float32, NaN = missing label.
+    """
+
+    def __init__(self, smiles: Sequence[str], y: np.ndarray | None, vocab: Vocabulary, augment: bool = False, seed: int = 0) -> None:
+        self.smiles, self.vocab, self.augment, self.seed = list(smiles), vocab, augment, seed
+        n = len(self.smiles)
+        self.y = torch.full((n, 1), float("nan")) if y is None else torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(n, -1))
+        self.epoch = 0
+        self.unknown_tokens = 0  # <unk> tokens seen in canonical encodings (counted once, at construction)
+        self._canonical = []
+        for s in self.smiles:
+            ids, n_unknown = vocab.encode(tokenize(s))
+            self._canonical.append(torch.from_numpy(ids))
+            self.unknown_tokens += n_unknown
+        self.lengths = np.array([len(t) for t in self._canonical])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        if not self.augment:
+            return self._canonical[i], self.y[i], i
+        seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
+        ids, _ = self.vocab.encode(tokenize(randomize_smiles(self.smiles[i], 1, seed)[0]))
+        return torch.from_numpy(ids), self.y[i], i
+
+
+def collate_tokens(items: list[tuple[torch.Tensor, torch.Tensor, int]]) -> Batch:
+    """Pad token ids with 0 (<pad>) at the end; mask is True on real tokens."""
+    tokens = [it[0] for it in items]
+    lengths = torch.tensor([len(t) for t in tokens], dtype=torch.long)
+    x = torch.nn.utils.rnn.pad_sequence(tokens, batch_first=True, padding_value=0)  # (batch, time)
+    mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+    y = torch.stack([it[1] for it in items])  # (batch, n_tasks)
+    ids = torch.tensor([it[2] for it in items], dtype=torch.long)
+    return Batch(x, lengths, mask, y, ids)
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of similar length (less padding: a 40-token molecule does not wait on a 300-token one).
+
+    Each epoch: shuffle, cut into pools of `pool` batches, sort each pool by length, cut into batches,
+    shuffle the batches. Seeded by (seed, epoch). Written here because torch has no length-bucketing sampler.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0, pool: int = 50) -> None:
+        self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = np.asarray(lengths), batch_size, shuffle, seed, pool
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            yield from (order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size))
+            return
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n)
+        span = self.batch_size * self.pool
+        batches = []
+        for start in range(0, n, span):
+            chunk = order[start : start + span]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+        for b in rng.permutation(len(batches)):
+            yield batches[b]

@@ -1,0 +1,98 @@
+"""SMILES training: masked multi-task loss, target scaling round trip, quick and overfit runs on real molecules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medrnn.config import SmilesRunConfig
+from medrnn.data.molecules import LengthBucketSampler, SmilesDataset, collate_tokens
+from medrnn.data.splits import Split
+from medrnn.errors import ConfigError
+from medrnn.io.smiles import read_smiles_csv
+from medrnn.models import create_model
+from medrnn.train.molecule_module import masked_loss
+from medrnn.train.molecules import fit_smiles_model
+from medrnn.transforms.smiles import Vocabulary, tokenize
+from medrnn.transforms.standardize import Standardizer
+
+
+def test_masked_loss_ignores_missing_labels() -> None:
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    y = torch.tensor([[1.0, float("nan")], [float("nan"), 0.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([2.0, 3.0]), torch.tensor([1.0, 0.0]))
+    assert torch.isclose(masked_loss(logits, y, "classification"), expected)
+    # the missing cells' logits get no gradient: changing them changes nothing
+    moved = logits.clone()
+    moved[0, 1], moved[1, 0] = 100.0, -100.0
+    assert torch.isclose(masked_loss(moved, y, "classification"), expected)
+    leaf = logits.clone().requires_grad_()
+    masked_loss(leaf, y, "classification").backward()
+    assert leaf.grad[0, 1] == 0 and leaf.grad[1, 0] == 0 and leaf.grad[0, 0] != 0
+    assert torch.isclose(masked_loss(logits, y, "regression"), ((2.0 - 1.0) ** 2 + 3.0**2) / 2 * torch.ones(()))
+    empty = torch.full_like(y, float("nan"))
+    assert masked_loss(logits, empty, "classification") == 0
+
+
+def test_masked_loss_checks_shapes_and_task_type() -> None:
+    with pytest.raises(ConfigError, match="one output per task"):
+        masked_loss(torch.zeros(2, 3), torch.zeros(2, 2), "classification")
+    with pytest.raises(ConfigError, match="valid: classification, regression"):
+        masked_loss(torch.zeros(2, 2), torch.zeros(2, 2), "ranking")
+
+
+def test_target_scaling_round_trip_with_missing_values() -> None:
+    y = np.array([[1.0, np.nan], [3.0, 10.0], [5.0, 30.0]])
+    scaler = Standardizer().fit(y)
+    z = scaler.transform(y)
+    assert np.allclose(np.nanmean(z, axis=0), 0, atol=1e-6) and np.isnan(z[0, 1])
+    back = Standardizer.from_state(scaler.state_dict()).inverse_transform(z)
+    assert np.allclose(back, y, equal_nan=True, atol=1e-5)
+
+
+def test_bucket_sampler_covers_every_molecule_once_per_epoch() -> None:
+    lengths = np.random.default_rng(0).integers(5, 80, 203)
+    sampler = LengthBucketSampler(lengths, 16, seed=0, pool=4)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(203)) and len(batches) == len(sampler)
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < np.ptp(lengths) / 2  # batches hold similar lengths
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def _esol(moleculenet_dir: Path, n: int):
+    table, _ = read_smiles_csv(moleculenet_dir / "delaney-processed.csv", ["measured log solubility in mols per litre"])
+    return table.subset(np.arange(n))
+
+
+def test_quick_one_batch_through_the_model(moleculenet_dir: Path) -> None:
+    table = _esol(moleculenet_dir, 16)
+    vocab = Vocabulary().fit(tokenize(s) for s in table.smiles)
+    dataset = SmilesDataset(table.smiles, table.targets, vocab, augment=True, seed=0)
+    batch = collate_tokens([dataset[i] for i in range(16)])
+    model = create_model("gru", input_size=32, num_classes=1, vocab_size=len(vocab), embedding_dim=32, hidden_size=16,
+                         bidirectional=True, attention=True)  # fmt: skip
+    out = model(batch)
+    assert out.logits.shape == (16, 1) and out.attention.shape == batch.x.shape
+    real = out.attention * batch.mask
+    assert torch.allclose(real.sum(dim=1), torch.ones(16)) and torch.all(out.attention[~batch.mask] == 0)
+
+
+def test_overfit_a_small_regression_set_and_keep_units(moleculenet_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)  # a 32-unit LSTM is fastest on one thread, and is not slowed by a busy second core
+    table = _esol(moleculenet_dir, 32)
+    split = Split(np.arange(32), np.arange(32), np.arange(32))  # memorise: validate and test on the training set
+    cfg = SmilesRunConfig.model_validate({
+        "data": {"augment": 0, "tta": 0},
+        "model": {"hidden_size": 32, "dropout": 0.0, "embedding_dim": 16, "head_hidden": 32, "attention_size": 16},
+        "train": {"max_epochs": 60, "patience": 60, "lr": 1e-2, "batch_size": 32, "weight_decay": 0.0, "progress": False},
+    })  # fmt: skip
+    fit = fit_smiles_model(table, split, "regression", tmp_path, cfg, seed=0)
+    rmse = float(np.sqrt(np.mean((fit.test_score - table.targets) ** 2)))
+    spread = float(table.targets.std())
+    assert rmse < 0.25 * spread, f"did not memorise 32 molecules: RMSE {rmse:.3f} vs target std {spread:.3f}"
+    assert fit.scaler is not None and abs(fit.test_score.mean() - table.targets.mean()) < 0.5  # original units (log mol/L)
