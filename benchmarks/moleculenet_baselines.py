@@ -25,6 +25,7 @@ from medrnn.data.splits import Split
 from medrnn.records import MoleculeTable
 
 N_TREES = 500
+_BEST_CKPT = re.compile(r"best-epoch=(\d+)-")
 _EPOCH_BAR = re.compile(r"\bEpoch (\d+)/\d+")
 
 
@@ -94,7 +95,7 @@ def run_chemprop(
 
     Timing comes from chemprop's own output, timestamped here as it streams: train_seconds runs from Lightning's
     Trainer set-up ("GPU available") to the end of `Trainer.fit` (training epochs plus the validation pass after each),
-    and excludes start-up, CSV reading, featurisation/caching, test prediction and saving (all in wall_seconds).
+    and excludes start-up, CSV reading, featurisation/caching, test prediction and saving (all in the driver's wall_seconds).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -123,8 +124,8 @@ def run_chemprop(
     if start is None or end is None:
         raise RuntimeError(f"chemprop finished but its output lacks the Trainer start/stop lines used for timing; see {log_path}")
     train_seconds = end - start
-    return {"test_score": score, "train_seconds": train_seconds, "epochs": epochs,
-            "seconds_per_epoch": train_seconds / epochs if epochs else None, "wall_seconds": marks["wall"]}  # fmt: skip
+    return {"test_score": score, "train_seconds": train_seconds, "epochs": epochs, "best_epoch": _best_epoch(model_dir),
+            "seconds_per_epoch": train_seconds / epochs if epochs else None}  # fmt: skip
 
 
 def _stream(argv: list[str], env: dict[str, str], log_path: Path) -> dict[str, Any]:
@@ -171,6 +172,12 @@ def _read_predictions(path: Path, test_smiles: list[str], columns: list[str]) ->
     except IndexError as err:
         raise RuntimeError(f"{path}: its SMILES do not match the test split's (chemprop dropped or altered molecules)") from err
     return values[order]
+
+
+def _best_epoch(model_dir: Path) -> int | None:
+    """0-based epoch of the checkpoint chemprop kept (lowest val_loss), from its file name 'best-epoch=N-...ckpt'."""
+    found = [m for p in model_dir.glob("checkpoints/best-epoch=*.ckpt") if (m := _BEST_CKPT.match(p.name))]
+    return int(found[0].group(1)) if len(found) == 1 else None
 
 
 def _epochs_run(log_dir: Path, last_epoch_shown: int | None) -> int:

@@ -7,5 +7,19 @@ from medrnn.metrics.classification import (
     format_estimate,
     scores_from_confusion,
 )
+from medrnn.metrics.molecules import (
+    MoleculeMetricReport,
+    evaluate_molecules,
+    headline_score,
+)
 
-__all__ = ["MetricReport", "confusion", "evaluate", "format_estimate", "scores_from_confusion"]
+__all__ = [
+    "MetricReport",
+    "MoleculeMetricReport",
+    "confusion",
+    "evaluate",
+    "evaluate_molecules",
+    "format_estimate",
+    "headline_score",
+    "scores_from_confusion",
+]

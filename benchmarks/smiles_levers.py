@@ -1,0 +1,101 @@
+"""What SMILES enumeration buys: training on random SMILES (augment) and test-time averaging (TTA), measured.
+
+For each dataset and seed (its MoleculeNet split), medrnn is trained twice on the identical split: on
+canonical SMILES only (augment 0) and on a new random SMILES per molecule per epoch (augment 1). Each
+trained model is scored on test with canonical SMILES only (tta 0) and averaged over 8 random SMILES
+(tta 8), so the table separates the two levers. Scores use medrnn.metrics.molecules.headline_score.
+
+    python benchmarks/smiles_levers.py                               # bbbp bace esol freesolv x seeds 0 1 2
+    python benchmarks/smiles_levers.py --datasets esol --seeds 0     # one cell
+
+Writes benchmarks/results/smiles_levers.json (resumable: finished runs are kept and skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medrnn import paths
+from medrnn.config import SmilesRunConfig
+from medrnn.data.splits import make_split
+from medrnn.io.smiles import read_smiles_csv
+from medrnn.metrics.molecules import headline_score
+from medrnn.predict import predict_smiles
+from medrnn.tasks.molecules import MOLECULENET
+from medrnn.train.molecules import fit_smiles_model
+
+RESULTS = Path(__file__).parent / "results" / "smiles_levers.json"
+TTA = 8
+
+
+def one(name: str, seed: int, augment: int, workdir: Path) -> dict[str, Any]:
+    spec = MOLECULENET[name]
+    table, _ = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
+    split = make_split(spec.split, table.smiles, seed=seed)
+    cfg = SmilesRunConfig.model_validate({"data": {"augment": augment, "tta": 0}})
+    fit = fit_smiles_model(table, split, spec.task_type, workdir / f"{name}-{seed}-aug{augment}", cfg, seed=seed)
+    test_smiles = [table.smiles[i] for i in split.test]
+    y = table.targets[split.test]
+    out = {"dataset": name, "split": spec.split, "seed": seed, "augment": augment, "metric": spec.metric,
+           "epochs": fit.epochs, "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds}  # fmt: skip
+    out["score_tta0"] = headline_score(y, fit.test_score, spec.task_type)
+    t0 = time.perf_counter()
+    averaged = predict_smiles(fit.model, fit.vocab, test_smiles, spec.task_type, fit.scaler, tta=TTA, seed=seed)
+    out[f"score_tta{TTA}"] = headline_score(y, averaged.scores, spec.task_type)
+    out[f"tta{TTA}_seconds"] = time.perf_counter() - t0
+    out["date"] = datetime.now().isoformat(timespec="seconds")
+    return out
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per dataset: mean score over seeds for each (augment, tta) cell, and how many seeds it averages."""
+    summary: dict[str, Any] = {}
+    for name in sorted({r["dataset"] for r in runs}):
+        cells = {}
+        for augment in (0, 1):
+            for tta in (0, TTA):
+                scores = [r[f"score_tta{tta}"] for r in runs if r["dataset"] == name and r["augment"] == augment]
+                cells[f"augment{augment}_tta{tta}"] = statistics.fmean(scores) if scores else None
+        seeds = sorted({r["seed"] for r in runs if r["dataset"] == name})
+        summary[name] = {"metric": MOLECULENET[name].metric, **cells, "seeds": seeds}
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["bbbp", "bace", "esol", "freesolv"], choices=sorted(MOLECULENET))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "levers")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
+    done = {(r["dataset"], r["seed"], r["augment"]) for r in results["runs"]}
+    for seed in args.seeds:
+        for name in args.datasets:
+            for augment in (0, 1):
+                if (name, seed, augment) in done:
+                    continue
+                run = one(name, seed, augment, args.workdir)
+                print(f"{name} seed {seed} augment {augment}: tta0 {run['score_tta0']:.4f}  tta{TTA} {run[f'score_tta{TTA}']:.4f}  "
+                      f"({run['train_seconds']:.0f} s, {run['epochs']} epochs)", flush=True)  # fmt: skip
+                results["runs"].append(run)
+                results["summary"] = summarize(results["runs"])
+                results["machine"] = {"cpu_count": torch.get_num_threads(), "torch": torch.__version__}
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                tmp = args.out.with_suffix(".tmp")
+                tmp.write_text(json.dumps(results, indent=1))
+                tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()

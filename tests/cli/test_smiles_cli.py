@@ -1,0 +1,66 @@
+"""The SMILES job through the CLI on real BBBP rows: train -> run folder -> report -> predict a CSV with bad rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from medrnn.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def smiles_run(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("smiles")
+    lines = (moleculenet_dir / "BBBP.csv").read_text().splitlines()
+    (out / "bbbp_head.csv").write_text("\n".join(lines[:201]) + "\n")  # 200 real rows, rows 59 and 61 unparsable
+    cfg = {"model": {"hidden_size": 16, "embedding_dim": 16, "attention_size": 8, "head_hidden": 16},
+           "train": {"max_epochs": 2, "batch_size": 32}, "data": {"tta": 2}, "bootstrap": 30}  # fmt: skip
+    (out / "in.yaml").write_text(yaml.safe_dump(cfg))
+    code = main(["train", "smiles", "-c", str(out / "in.yaml"), "--data", str(out / "bbbp_head.csv"), "--target", "p_np",
+                 "--split", "scaffold", "--seed", "2", "--out", str(out / "run"), "--no-progress"])  # fmt: skip
+    assert code == 0
+    return out / "run"
+
+
+def test_train_smiles_writes_a_complete_run_folder(smiles_run: Path) -> None:
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "attention.json", "report.html", "model/weights.safetensors"):
+        assert (smiles_run / name).exists(), name
+    metrics = json.loads((smiles_run / "metrics.json").read_text())
+    assert metrics["kind"] == "molecules" and metrics["task_type"] == "classification"
+    assert metrics["split"]["kind"] == "scaffold" and metrics["split"]["seed"] == 2
+    assert sum(metrics["split"]["counts"].values()) == 198
+    assert metrics["data"]["read"]["n_rejected"] == 2 and [r["row"] for r in metrics["data"]["read"]["rejected"]] == [59, 61]
+    saved = yaml.safe_load((smiles_run / "config.yaml").read_text())
+    assert saved["data"]["targets"] == ["p_np"] and saved["train"]["seed"] == 2 and saved["model"]["hidden_size"] == 16
+    meta = json.loads((smiles_run / "model" / "artifact.json").read_text())
+    assert meta["task"] == "smiles" and meta["class_names"] == ["p_np"]
+    assert meta["preprocessing"]["vocabulary"]["tokens"][:2] == ["<pad>", "<unk>"]
+    attention = json.loads((smiles_run / "attention.json").read_text())
+    assert all(len(a["tokens"]) == len(a["weights"]) and abs(sum(a["weights"]) - 1) < 1e-3 for a in attention)
+    assert "p_np" in (smiles_run / "report.html").read_text()
+
+
+def test_predict_scores_good_rows_and_reports_bad_ones(smiles_run: Path, tmp_path: Path) -> None:
+    mols = tmp_path / "new.csv"
+    mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
+    out = tmp_path / "scores.csv"
+    code = main(["predict", "--artifact", str(smiles_run / "model"), str(mols), "--id-column", "compound", "--out", str(out)])
+    assert code == 1  # one row could not be parsed: reported, and the exit code says so
+    rows = list(csv.DictReader(out.open()))
+    assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and 0 <= float(rows[0]["p_p_np"]) <= 1  # p_<task>, the task being p_np
+    errors = json.loads(out.with_suffix(".errors.json").read_text())
+    (bad,) = errors[str(mols)]["rejected_rows"]
+    assert bad["row"] == 1 and "unclosed ring" in bad["reason"]
+
+
+def test_train_smiles_needs_targets_for_a_plain_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("smiles,y\nCCO,1\n")
+    assert main(["train", "smiles", "--data", str(path), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "--target" in capsys.readouterr().err
