@@ -38,6 +38,7 @@ from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
 
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import SPLITS, Split, make_split  # noqa: E402
+from medrnn.errors import MedrnnError  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
@@ -143,13 +144,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Exclusive lock beside the results file, so pieces of the benchmark run in parallel never lose each other's runs."""
-    with open(path.with_name(path.name + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Exclusive lock on the results file's folder (no lock file left in the repo), so pieces of the benchmark
+    run in parallel never lose each other's runs."""
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def load_results(path: Path) -> dict[str, Any]:
@@ -212,7 +214,9 @@ def split_hash(split: Split) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def one_run(name: str, split_kind: str, model: str, seed: int, table: MoleculeTable, split: Split, run_dir: Path, threads: int) -> dict[str, Any]:
+def one_run(
+    name: str, split_kind: str, model: str, seed: int, table: MoleculeTable, split: Split, run_dir: Path, threads: int
+) -> dict[str, Any]:
     """Fit, score and describe one (dataset, split, model, seed); failures become the record's `error`."""
     spec = MOLECULENET[name]
     record: dict[str, Any] = {"dataset": name, "split": split_kind, "model": model, "seed": seed, "metric": spec.metric,
@@ -242,6 +246,16 @@ def one_run(name: str, split_kind: str, model: str, seed: int, table: MoleculeTa
     return record
 
 
+def progress_line(run: dict[str, Any]) -> str:
+    """'rmse 1.3026  (train 37.5 s, wall 43.8 s)', or the failure."""
+    if run["error"]:
+        shown = f"FAILED ({run['error'].splitlines()[0]})"
+    else:
+        shown = f"{run['metric']} {run['score']:.4f}" if run["score"] is not None else f"{run['metric']} undefined"
+    train = f"{run['train_seconds']:.1f}" if run["train_seconds"] is not None else "-"
+    return f"{shown}  (train {train} s, wall {run['wall_seconds']:.1f} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] + " Resumable: each finished run is written at once; finished runs are skipped.",
@@ -249,16 +263,31 @@ def main(argv: list[str] | None = None) -> int:
                "random and tox21 scaffold; seeds 0 1 2 (a seed picks the split and the models' seeds).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--datasets", nargs="+", choices=list(MOLECULENET), default=list(MOLECULENET), metavar="NAME",
-                        help=f"datasets to run, from: {' '.join(MOLECULENET)}")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=list(MOLECULENET),
+        default=list(MOLECULENET),
+        metavar="NAME",
+        help=f"datasets to run, from: {' '.join(MOLECULENET)}",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds; each gives a different split")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
-    parser.add_argument("--splits", nargs="+", choices=[*SPLITS, "recommended"], default=None,
-                        help="splits for every dataset ('recommended' = MoleculeNet's); default: the plan in the epilog")
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        choices=[*SPLITS, "recommended"],
+        default=None,
+        help="splits for every dataset ('recommended' = MoleculeNet's); default: the plan in the epilog",
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per model (torch, chemprop, forest n_jobs)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (read, merged and rewritten)")
-    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
-                        help="scratch folder for model runs (checkpoints, chemprop logs, test predictions)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
+        help="scratch folder for model runs (checkpoints, chemprop logs, test predictions)",
+    )
     parser.add_argument("--force", action="store_true", help="re-run runs already in --out (failed runs are always re-run)")
     args = parser.parse_args(argv)
     if args.threads < 1:
@@ -272,25 +301,35 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(args.threads)
     tables: dict[str, tuple[MoleculeTable, dict[str, Any]]] = {}
     splits: dict[tuple[str, str, int], Split] = {}
+    unreadable: dict[str, str] = {}
+    n_failed = 0
     for i, (name, kind, seed, model) in enumerate(todo, 1):
         spec = MOLECULENET[name]
-        if name not in tables:
-            table, report = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
+        if name not in tables and name not in unreadable:
+            try:
+                table, report = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
+            except MedrnnError as err:
+                unreadable[name] = str(err)
+                print(f"  {name}: skipped, {err} (data root {paths.data_root()}; set MEDRNN_DATA or run "
+                      "`medrnn data fetch moleculenet`)", flush=True)  # fmt: skip
+                continue
             tables[name] = (table, data_info(name, report, len(spec.targets)))
             print(f"  {report.summary()}", flush=True)
+        if name in unreadable:
+            continue
         table, info = tables[name]
         if (name, kind, seed) not in splits:
             splits[(name, kind, seed)] = make_split(kind, table.smiles, SPLIT_SIZES, seed)
         split = splits[(name, kind, seed)]
         run = one_run(name, kind, model, seed, table, split, args.workdir / f"{name}-{kind}-seed{seed}" / model, args.threads)
         save_results(args.out, [run], {name: info}, machine)
-        shown = f"{run['metric']} {run['score']:.4f}" if run["score"] is not None else f"FAILED ({run['error']})" if run["error"] else "score undefined"
-        train = f"{run['train_seconds']:.1f}" if run["train_seconds"] is not None else "-"
-        print(f"[{i}/{len(todo)}] {name}/{kind} {model} seed {seed}: {shown}  (train {train} s, wall {run['wall_seconds']:.1f} s)",
-              flush=True)  # fmt: skip
+        print(f"[{i}/{len(todo)}] {name}/{kind} {model} seed {seed}: {progress_line(run)}", flush=True)
+        n_failed += run["error"] is not None
     if not todo and args.out.exists():
         save_results(args.out, [], {}, load_results(args.out).get("machine") or machine)  # refresh the summary only
-    return 0
+    if n_failed or unreadable:
+        print(f"{n_failed} run(s) failed (errors recorded in {args.out}); unreadable datasets: {', '.join(unreadable) or 'none'}")
+    return 1 if n_failed or unreadable else 0
 
 
 if __name__ == "__main__":

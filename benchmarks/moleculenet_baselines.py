@@ -31,9 +31,10 @@ _EPOCH_BAR = re.compile(r"\bEpoch (\d+)/\d+")
 
 def ecfp4(smiles: Sequence[str], n_bits: int = 2048) -> np.ndarray:
     """(n, n_bits) uint8 Morgan fingerprints, radius 2 (ECFP4), of SMILES RDKit can parse (the table's are)."""
-    from rdkit import Chem
+    from rdkit import Chem, rdBase
     from rdkit.Chem import rdFingerprintGenerator
 
+    _quiet = rdBase.BlockLogs()  # noqa: F841  (RDKit warns on every lone [H]; blocked while this object lives)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
     out = np.zeros((len(smiles), n_bits), dtype=np.uint8)
     for i, s in enumerate(smiles):
@@ -109,7 +110,7 @@ def run_chemprop(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     argv = [*chemprop_command(), "train", "-i", str(data_csv), "-s", "smiles", "--target-columns", *columns,
-            "-t", task_type, "--splits-file", str(splits_json), "--pytorch-seed", str(seed), "--num-workers", "0",
+            "-t", task_type, "--splits-file", str(splits_json), "--pytorch-seed", str(seed), "--data-seed", str(seed), "--num-workers", "0",
             "--accelerator", accelerator, "-o", str(out_dir)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     marks = _stream(argv, env, log_path)

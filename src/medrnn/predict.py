@@ -128,7 +128,9 @@ def predict_smiles(
     """
     device = device or next(model.parameters()).device
     model.eval()
-    views = [list(smiles)] + [[randomize_smiles(s, 1, seed * 7919 + k * 104729 + i)[0] for i, s in enumerate(smiles)] for k in range(1, tta + 1)]
+    views = [list(smiles)] + [
+        [randomize_smiles(s, 1, seed * 7919 + k * 104729 + i)[0] for i, s in enumerate(smiles)] for k in range(1, tta + 1)
+    ]
     total, attention, tokens, unknown = None, None, [], 0
     for k, view in enumerate(views):
         dataset = SmilesDataset(view, None, vocab)

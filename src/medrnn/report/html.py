@@ -128,16 +128,11 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         {
             "name": name,
             "support": report.per_class[name].get("support", ""),
-            "cells": [
-                format_estimate(report.per_class[name].get(k), report.ci.get(f"{name}.{k}")) for _, k in CLASS_COLUMNS
-            ],
+            "cells": [format_estimate(report.per_class[name].get(k), report.ci.get(f"{name}.{k}")) for _, k in CLASS_COLUMNS],
         }
         for name in report.class_names
     ]
-    overall_rows = [
-        (OVERALL_LABELS[k], format_estimate(report.overall.get(k), report.ci.get(f"overall.{k}")))
-        for k in OVERALL_METRICS
-    ]
+    overall_rows = [(OVERALL_LABELS[k], format_estimate(report.overall.get(k), report.ci.get(f"overall.{k}"))) for k in OVERALL_METRICS]
     summary = [
         ("run folder", str(run_dir)),
         ("classes", ", ".join(report.class_names)),
@@ -145,20 +140,24 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         ("records (groups)" if report.ci_unit == "group" else "groups", report.n_groups),
         ("bootstrap resamples", report.n_boot),
     ]
-    html_text = jinja2.Environment(autoescape=True).from_string(_TEMPLATE).render(
-        title=f"medrnn report: {run_dir.resolve().name}",
-        summary=summary,
-        extras=extras,
-        count_rows=count_rows,
-        count_classes=report.class_names,
-        class_columns=[c for c, _ in CLASS_COLUMNS],
-        class_rows=class_rows,
-        overall_rows=overall_rows,
-        ci_pct=pct,
-        ci_note=_ci_note(report),
-        images=images,
-        config=config,
-        version=__version__,
+    html_text = (
+        jinja2.Environment(autoescape=True)
+        .from_string(_TEMPLATE)
+        .render(
+            title=f"medrnn report: {run_dir.resolve().name}",
+            summary=summary,
+            extras=extras,
+            count_rows=count_rows,
+            count_classes=report.class_names,
+            class_columns=[c for c, _ in CLASS_COLUMNS],
+            class_rows=class_rows,
+            overall_rows=overall_rows,
+            ci_pct=pct,
+            ci_note=_ci_note(report),
+            images=images,
+            config=config,
+            version=__version__,
+        )
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html_text, encoding="utf-8")

@@ -97,28 +97,32 @@ def write_molecule_report(run_dir: Path, out: Path | None = None) -> Path:
     key, value = report.headline
     headline_ci = report.ci.get(f"overall.{key}")
     scored = len(report.task_names) - len(report.skipped_tasks)
-    html_text = jinja2.Environment(autoescape=True).from_string(_TEMPLATE).render(
-        title=f"medrnn report: {run_dir.resolve().name}",
-        headline=f"{OVERALL_LABELS[key]} = {format_estimate(None if np.isnan(value) else value, headline_ci)} "
-        f"({scored} of {len(report.task_names)} tasks scored, {report.n_samples} test molecules)",
-        summary=summary,
-        rejected=[_dict(r) for r in rejected[:MAX_REJECTED_SHOWN]],
-        rejected_rest=max(0, len(rejected) - MAX_REJECTED_SHOWN),
-        extras=_extras(metrics, used),
-        task_columns=_task_columns(report),
-        task_rows=_task_rows(report),
-        overall_rows=[
-            (OVERALL_LABELS[k], format_estimate(report.overall.get(k), report.ci.get(f"overall.{k}")))
-            for k in OVERALL_METRICS[report.task_type]
-        ],
-        ci_pct=round(100 * report.ci_level),
-        ci_note=_ci_note(report),
-        classification=classification,
-        images=images,
-        images_note=images_note,
-        molecules=_attention(run_dir / "attention.json", report.task_names),
-        config=config_path.read_text(encoding="utf-8", errors="replace") if config_path.exists() else None,
-        version=__version__,
+    html_text = (
+        jinja2.Environment(autoescape=True)
+        .from_string(_TEMPLATE)
+        .render(
+            title=f"medrnn report: {run_dir.resolve().name}",
+            headline=f"{OVERALL_LABELS[key]} = {format_estimate(None if np.isnan(value) else value, headline_ci)} "
+            f"({scored} of {len(report.task_names)} tasks scored, {report.n_samples} test molecules)",
+            summary=summary,
+            rejected=[_dict(r) for r in rejected[:MAX_REJECTED_SHOWN]],
+            rejected_rest=max(0, len(rejected) - MAX_REJECTED_SHOWN),
+            extras=_extras(metrics, used),
+            task_columns=_task_columns(report),
+            task_rows=_task_rows(report),
+            overall_rows=[
+                (OVERALL_LABELS[k], format_estimate(report.overall.get(k), report.ci.get(f"overall.{k}")))
+                for k in OVERALL_METRICS[report.task_type]
+            ],
+            ci_pct=round(100 * report.ci_level),
+            ci_note=_ci_note(report),
+            classification=classification,
+            images=images,
+            images_note=images_note,
+            molecules=_attention(run_dir / "attention.json", report.task_names),
+            config=config_path.read_text(encoding="utf-8", errors="replace") if config_path.exists() else None,
+            version=__version__,
+        )
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html_text, encoding="utf-8")
@@ -141,9 +145,7 @@ def _load_metrics(path: Path) -> tuple[dict[str, Any], MoleculeMetricReport]:
     except MedrnnError as err:
         raise InvalidRecordError(f"{path}: key 'test': {err}") from err
     if data.get("task_type", report.task_type) != report.task_type:
-        raise InvalidRecordError(
-            f"{path}: task_type {data['task_type']!r} disagrees with the test report's {report.task_type!r}"
-        )
+        raise InvalidRecordError(f"{path}: task_type {data['task_type']!r} disagrees with the test report's {report.task_type!r}")
     return data, report
 
 
@@ -283,9 +285,7 @@ def _attention(path: Path, task_names: list[str]) -> list[dict[str, Any]]:
             raise InvalidRecordError(f"{path}: entry {k}: weights must be numbers ({err})") from err
         tokens = [str(t) for t in tokens]
         colors = weight_colors(weights)
-        spans = [
-            {"token": t, "title": f"weight {w:.4f}", "style": _span_style(c)} for t, w, c in zip(tokens, weights, colors)
-        ]
+        spans = [{"token": t, "title": f"weight {w:.4f}", "style": _span_style(c)} for t, w, c in zip(tokens, weights, colors)]
         image, note = draw_attention(tokens, weights)
         molecules.append({"smiles": str(item.get("smiles", "".join(tokens))), "spans": spans, "image": image,
                           "note": note, "outcome": _outcome(item, task_names)})  # fmt: skip

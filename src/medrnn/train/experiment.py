@@ -98,7 +98,13 @@ def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool =
         name, input_size=train.x.shape[2], num_classes=len(classes), num_static=len(RR_FEATURE_NAMES) if scaler else 0, **model_cfg
     )
     fit = fit_classifier(
-        model, BeatDataset(train.x, static(train), train.y), BeatDataset(val.x, static(val), val.y), train.y, len(classes), config.train, run_dir
+        model,
+        BeatDataset(train.x, static(train), train.y),
+        BeatDataset(val.x, static(val), val.y),
+        train.y,
+        len(classes),
+        config.train,
+        run_dir,
     )
     timings["train_seconds"] = fit.seconds
 
@@ -110,16 +116,33 @@ def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool =
     report = evaluate(test.y, probs, classes, groups=test.record, n_boot=config.bootstrap, seed=config.train.seed)
     timings["evaluate_seconds"] = time.perf_counter() - t0
 
-    preprocessing = {"beats": data_cfg.model_dump(mode="json"), "rr_scaler": scaler.state_dict() if scaler else None,
-                     "rr_feature_names": list(RR_FEATURE_NAMES) if scaler else []}
-    save_artifact(run_dir / "model", fit.module.model, preprocessing, classes, [f"mitdb/{r}" for r in train_ids],
-                  extra={"validation_records": list(val_ids), "best_val": {config.train.monitor: fit.best_score}})
-    np.savez(run_dir / "predictions.npz", y_true=test.y, y_score=probs.astype(np.float32), groups=test.record.astype(str), sample=test.sample)
+    preprocessing = {
+        "beats": data_cfg.model_dump(mode="json"),
+        "rr_scaler": scaler.state_dict() if scaler else None,
+        "rr_feature_names": list(RR_FEATURE_NAMES) if scaler else [],
+    }
+    save_artifact(
+        run_dir / "model",
+        fit.module.model,
+        preprocessing,
+        classes,
+        [f"mitdb/{r}" for r in train_ids],
+        extra={"validation_records": list(val_ids), "best_val": {config.train.monitor: fit.best_score}},
+    )
+    np.savez(
+        run_dir / "predictions.npz", y_true=test.y, y_score=probs.astype(np.float32), groups=test.record.astype(str), sample=test.sample
+    )
     np.savez(run_dir / "strip.npz", **_strip(test, probs, config))
     metrics = {
         "test": report.to_dict(),
-        "data": {"counts": counts, "dropped_beats": dropped, "read_errors": errors, "validation_records": list(val_ids),
-                 "train_records": list(train_ids), "test_records": list(data_cfg.test_records)},
+        "data": {
+            "counts": counts,
+            "dropped_beats": dropped,
+            "read_errors": errors,
+            "validation_records": list(val_ids),
+            "train_records": list(train_ids),
+            "test_records": list(data_cfg.test_records),
+        },
         "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_score, "monitor": config.train.monitor},
         "timings": timings,
     }

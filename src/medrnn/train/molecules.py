@@ -173,8 +173,10 @@ def run_smiles_experiment(config: SmilesRunConfig, run_dir: str | Path, progress
         "split": {"kind": split_kind, "seed": seed, "sizes": list(config.data.split_sizes),
                   "counts": {"train": len(split.train), "val": len(split.val), "test": len(split.test)}},
         "test": metrics_report.to_dict(),
-        "data": {"read": report.to_dict(), "vocabulary": {"size": len(fit.vocab), **{f"unknown_tokens_{k}": v for k, v in fit.unknown_tokens.items()}}},
-        "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_val, "augment": config.data.augment, "tta": config.data.tta},
+        "data": {"read": report.to_dict(),
+                 "vocabulary": {"size": len(fit.vocab), **{f"unknown_tokens_{k}": v for k, v in fit.unknown_tokens.items()}}},
+        "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_val,
+                     "augment": config.data.augment, "tta": config.data.tta},
         "timings": {"train_seconds": fit.train_seconds, "seconds_per_epoch": fit.seconds_per_epoch, "evaluate_seconds": evaluate_seconds},
     }  # fmt: skip
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

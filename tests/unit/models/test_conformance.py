@@ -60,7 +60,9 @@ def test_model_contract(name: str, variant: str) -> None:
 
 
 def test_gradients_reach_every_parameter() -> None:
-    model = create_model("lstm", input_size=2, num_classes=3, hidden_size=8, bidirectional=True, attention=True, frontend="conv", num_static=2)
+    model = create_model(
+        "lstm", input_size=2, num_classes=3, hidden_size=8, bidirectional=True, attention=True, frontend="conv", num_static=2
+    )
     out = model(_batch([30, 20], 30, num_static=2))
     out.logits.sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
