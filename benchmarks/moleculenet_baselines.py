@@ -90,7 +90,14 @@ def chemprop_command() -> list[str]:
 
 
 def run_chemprop(
-    table: MoleculeTable, split: Split, task_type: str, seed: int, workdir: Path, threads: int, accelerator: str = "cpu"
+    table: MoleculeTable,
+    split: Split,
+    task_type: str,
+    seed: int,
+    workdir: Path,
+    threads: int,
+    accelerator: str = "cpu",
+    extra_args: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train chemprop 2's D-MPNN with its CLI defaults on `split`; read its test predictions back in split.test order.
 
@@ -111,7 +118,7 @@ def run_chemprop(
         shutil.rmtree(out_dir)
     argv = [*chemprop_command(), "train", "-i", str(data_csv), "-s", "smiles", "--target-columns", *columns,
             "-t", task_type, "--splits-file", str(splits_json), "--pytorch-seed", str(seed), "--data-seed", str(seed), "--num-workers", "0",
-            "--accelerator", accelerator, "-o", str(out_dir)]  # fmt: skip
+            "--accelerator", accelerator, "-o", str(out_dir), *extra_args]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     marks = _stream(argv, env, log_path)
     if marks["rc"] != 0:

@@ -134,19 +134,25 @@ def predict_smiles(
     total, attention, tokens, unknown = None, None, [], 0
     for k, view in enumerate(views):
         dataset = SmilesDataset(view, None, vocab)
-        outputs, weights = [], []
+        order = np.argsort(dataset.lengths, kind="stable")  # batches of similar length: little padding
+        scores: np.ndarray | None = None
+        weights: list[np.ndarray | None] = [None] * len(view)
         for start in range(0, len(view), batch_size):
-            batch = collate_tokens([dataset[i] for i in range(start, min(start + batch_size, len(view)))]).to(device)
+            index = order[start : start + batch_size]
+            batch = collate_tokens([dataset[int(i)] for i in index]).to(device)
             out = model(batch)
-            values = torch.sigmoid(out.logits) if task_type == "classification" else out.logits
-            outputs.append(values.float().cpu().numpy())
+            values = (torch.sigmoid(out.logits) if task_type == "classification" else out.logits).float().cpu().numpy()
+            if scores is None:
+                scores = np.zeros((len(view), values.shape[1]))
+            scores[index] = values
             if k == 0 and out.attention is not None:
-                weights += [w[:n].cpu().numpy() for w, n in zip(out.attention, batch.lengths)]
-        scores = np.concatenate(outputs) if outputs else np.zeros((0, 0))
+                for i, w, n in zip(index, out.attention, batch.lengths):
+                    weights[int(i)] = w[:n].cpu().numpy()
+        scores = np.zeros((0, 0)) if scores is None else scores
         total = scores if total is None else total + scores
         if k == 0:
-            attention, unknown = (weights or None), dataset.unknown_tokens
-            tokens = [tokenize(s) for s in view]
+            attention = weights if weights and weights[0] is not None else None
+            unknown, tokens = dataset.unknown_tokens, [tokenize(s) for s in view]
     mean = total / len(views)
     if task_type == "regression" and scaler is not None:
         mean = scaler.inverse_transform(mean)

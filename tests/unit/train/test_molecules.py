@@ -96,3 +96,20 @@ def test_overfit_a_small_regression_set_and_keep_units(moleculenet_dir: Path, tm
     spread = float(table.targets.std())
     assert rmse < 0.25 * spread, f"did not memorise 32 molecules: RMSE {rmse:.3f} vs target std {spread:.3f}"
     assert fit.scaler is not None and abs(fit.test_score.mean() - table.targets.mean()) < 0.5  # original units (log mol/L)
+
+
+def test_predict_smiles_returns_rows_in_input_order_whatever_the_batching(moleculenet_dir: Path) -> None:
+    from medrnn.predict import predict_smiles
+
+    table = _esol(moleculenet_dir, 40)
+    vocab = Vocabulary().fit(tokenize(s) for s in table.smiles)
+    model = create_model("lstm", input_size=8, num_classes=1, vocab_size=len(vocab), embedding_dim=8, hidden_size=8,
+                         bidirectional=True, attention=True).eval()  # fmt: skip
+    smiles = list(table.smiles)
+    whole = predict_smiles(model, vocab, smiles, "regression", batch_size=7)
+    reverse = predict_smiles(model, vocab, smiles[::-1], "regression", batch_size=40)
+    one = np.concatenate([predict_smiles(model, vocab, [s], "regression").scores for s in smiles[:5]])
+    assert np.allclose(whole.scores[::-1], reverse.scores, atol=1e-5) and np.allclose(whole.scores[:5], one, atol=1e-5)
+    assert [len(w) for w in whole.attention] == [len(t) for t in whole.tokens]
+    averaged = predict_smiles(model, vocab, smiles, "regression", tta=2, seed=1)
+    assert averaged.scores.shape == whole.scores.shape and not np.allclose(averaged.scores, whole.scores)
