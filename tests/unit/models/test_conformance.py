@@ -88,3 +88,24 @@ def test_elman_rnn_matches_its_equation() -> None:
     x = torch.randn(1, 1, 2)
     h = torch.tanh(x[0, 0] @ cell.weight_ih_l0.T + cell.bias_ih_l0 + cell.bias_hh_l0)
     assert torch.allclose(model.encode(make_batch(x)).features[0], h, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_token_input_contract(name: str) -> None:
+    """SMILES-style input: int64 ids, 0 = padding; attention over real tokens only; padding-invariant; round trip."""
+    model = create_model(name, input_size=1, num_classes=4, vocab_size=30, embedding_dim=8, hidden_size=8,
+                         bidirectional=True, attention=True).eval()  # fmt: skip
+    lengths = torch.tensor([12, 7, 3])
+    x = torch.randint(1, 30, (3, 12)) * (torch.arange(12)[None, :] < lengths[:, None])
+    out = model(make_batch(x, lengths=lengths))
+    assert out.logits.shape == (3, 4) and out.attention.shape == (3, 12)
+    assert torch.allclose(out.attention.sum(dim=1), torch.ones(3)) and out.attention[2, 3:].abs().max() == 0
+    longer = torch.cat([x, torch.randint(1, 30, (3, 5))], dim=1)  # junk (non-pad) ids after each sequence's end
+    assert torch.allclose(model(make_batch(longer, lengths=lengths)).logits, out.logits, atol=1e-5)
+    clone = create_model(**model.config)
+    clone.load_state_dict(model.state_dict())
+    assert torch.allclose(clone.eval()(make_batch(x, lengths=lengths)).logits, out.logits)
+    with pytest.raises(ShapeError, match="int64 ids"):
+        model(make_batch(torch.zeros(3, 12, 1)))
+    with pytest.raises(ConfigError, match="no conv front-end"):
+        create_model(name, input_size=1, num_classes=2, vocab_size=30, frontend="conv")
