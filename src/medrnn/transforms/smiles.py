@@ -2,7 +2,8 @@
 
 The regex is the atom-level pattern of Schwaller et al. (2019, Molecular Transformer), which the SMILES
 language-model literature shares: bracket atoms stay whole, two-letter elements (Cl, Br) are one token,
-ring closures `%nn` are one token. Tokenizing is lossless: "".join(tokens) == smiles, checked on every call.
+ring closures `%nn` are one token; RDKit's dative bonds `->` and `<-` (metal complexes, e.g. cobalamin in
+ClinTox) are added as single tokens. Tokenizing is lossless: "".join(tokens) == smiles, checked on every call.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from medrnn.errors import InvalidRecordError, NotFittedError
 
-SMILES_PATTERN = r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
+SMILES_PATTERN = r"(\[[^\]]+]|<-|->|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
 _SMILES_RE = re.compile(SMILES_PATTERN)
 _ATOM_RE = re.compile(r"^(\[[^\]]+]|Br|Cl|B|C|N|O|S|P|F|I|b|c|n|o|s|p|\*)$")
 

@@ -17,6 +17,7 @@ TRICKY = {
     "c1ccc2[nH]ccc2c1": ["c", "1", "c", "c", "c", "2", "[nH]", "c", "c", "c", "2", "c", "1"],
     "[2H]C#N": ["[2H]", "C", "#", "N"],
     "*C(=O)[O-]": ["*", "C", "(", "=", "O", ")", "[O-]"],
+    "[NH3]->[Co+]<-[NH3]": ["[NH3]", "->", "[Co+]", "<-", "[NH3]"],  # RDKit dative bonds (ClinTox's cobalamin)
 }
 
 
