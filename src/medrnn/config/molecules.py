@@ -57,10 +57,23 @@ class SmilesTrainConfig(TrainConfig):
     weight_decay: float = Field(1e-5, ge=0)
 
 
+class PretrainConfig(_Strict):
+    """SMILES language-model pretraining of the embedding and first recurrent layer, then fine-tuning."""
+
+    enabled: bool = False
+    # MoleculeNet names or CSV paths; "moleculenet" = all nine. Molecules of the dataset being trained are always removed.
+    corpus: list[str] = ["moleculenet"]
+    epochs: int = Field(4, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(128, ge=1)
+    freeze: bool = False  # keep the pretrained embedding and first layer fixed while fine-tuning
+
+
 class SmilesRunConfig(_Strict):
     """Everything that defines one SMILES run; written to config.yaml beside its outputs."""
 
     data: MoleculeDataConfig = MoleculeDataConfig()
+    pretrain: PretrainConfig = PretrainConfig()
     model: SmilesModelConfig = SmilesModelConfig()
     train: SmilesTrainConfig = SmilesTrainConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by molecule) for the CIs")

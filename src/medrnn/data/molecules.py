@@ -19,15 +19,17 @@ class SmilesDataset(Dataset):
     epoch (the SmilesEpochCallback does). `y` is (n, n_tasks) float32, NaN = missing label.
     """
 
-    def __init__(self, smiles: Sequence[str], y: np.ndarray | None, vocab: Vocabulary, augment: bool = False, seed: int = 0) -> None:
-        self.smiles, self.vocab, self.augment, self.seed = list(smiles), vocab, augment, seed
+    def __init__(
+        self, smiles: Sequence[str], y: np.ndarray | None, vocab: Vocabulary, augment: bool = False, seed: int = 0, bos_eos: bool = False
+    ) -> None:
+        self.smiles, self.vocab, self.augment, self.seed, self.bos_eos = list(smiles), vocab, augment, seed, bos_eos
         n = len(self.smiles)
         self.y = torch.full((n, 1), float("nan")) if y is None else torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(n, -1))
         self.epoch = 0
         self.unknown_tokens = 0  # <unk> tokens seen in canonical encodings (counted once, at construction)
         self._canonical = []
         for s in self.smiles:
-            ids, n_unknown = vocab.encode(tokenize(s))
+            ids, n_unknown = vocab.encode(tokenize(s), add_bos_eos=bos_eos)
             self._canonical.append(torch.from_numpy(ids))
             self.unknown_tokens += n_unknown
         self.lengths = np.array([len(t) for t in self._canonical])
@@ -42,7 +44,7 @@ class SmilesDataset(Dataset):
         if not self.augment:
             return self._canonical[i], self.y[i], i
         seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
-        ids, _ = self.vocab.encode(tokenize(randomize_smiles(self.smiles[i], 1, seed)[0]))
+        ids, _ = self.vocab.encode(tokenize(randomize_smiles(self.smiles[i], 1, seed)[0]), add_bos_eos=self.bos_eos)
         return torch.from_numpy(ids), self.y[i], i
 
 

@@ -49,9 +49,10 @@ class SmilesFitResult:
     unknown_tokens: dict[str, int]  # per split: canonical tokens mapped to <unk>
     test_tokens: list[list[str]]
     test_attention: list[np.ndarray] | None
+    pretrain: dict[str, float] | None = None  # corpus size, LM perplexity, seconds when the encoder was pretrained
 
 
-class _EpochCallback(L.Callback):
+class EpochCallback(L.Callback):
     """Tells the augmenting dataset and the bucket sampler which epoch it is (new random SMILES, new order)."""
 
     def __init__(self, *targets: Any) -> None:
@@ -100,11 +101,18 @@ def fit_smiles_model(
     L.seed_everything(seed, workers=True, verbose=False)
     smiles = list(table.smiles)
     train_smiles = [smiles[i] for i in split.train]
-    # the vocabulary sees training molecules only; random SMILES of them add ring-closure digits canonical ones lack
-    token_lists = [tokenize(s) for s in train_smiles]
-    if d.augment:
-        token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
-    vocab = Vocabulary(d.min_token_freq).fit(token_lists)
+    pretrained, pretrain_stats = None, None
+    if config.pretrain.enabled:
+        from medrnn.train.pretrain import pretrain_encoder
+
+        # the corpus never holds a molecule of this dataset (train, validation or test): nothing to leak
+        pretrained, vocab, pretrain_stats = pretrain_encoder(config.model, config.pretrain, smiles, train_cfg)
+    else:
+        # the vocabulary sees training molecules only; random SMILES of them add ring-closure digits canonical ones lack
+        token_lists = [tokenize(s) for s in train_smiles]
+        if d.augment:
+            token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
+        vocab = Vocabulary(d.min_token_freq).fit(token_lists)
     y = table.targets.astype(np.float32)
     scaler = Standardizer().fit(y[split.train]) if task_type == "regression" else None
     y_fit = scaler.transform(y) if scaler else y
@@ -119,9 +127,13 @@ def fit_smiles_model(
     model_cfg = config.model.model_dump()
     name = model_cfg.pop("name")
     model = create_model(name, input_size=model_cfg["embedding_dim"], num_classes=y.shape[1], vocab_size=len(vocab), **model_cfg)
+    if pretrained is not None:
+        from medrnn.train.pretrain import load_pretrained
+
+        load_pretrained(model, pretrained, config.pretrain.freeze)
     module = MoleculeModule(model, train_cfg, task_type)
     monitor, mode = module.monitor
-    fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, monitor, mode, callbacks=[_EpochCallback(train_set, sampler)])
+    fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, monitor, mode, callbacks=[EpochCallback(train_set, sampler)])
 
     model = fit.module.model
     val = predict_smiles(model, vocab, [smiles[i] for i in split.val], task_type, scaler, d.tta, seed)
@@ -129,7 +141,7 @@ def fit_smiles_model(
     return SmilesFitResult(
         model, vocab, scaler, task_type, test.scores, val.scores, fit.seconds, fit.epochs, fit.seconds / max(fit.epochs, 1),
         fit.best_epoch, fit.best_score, {"train": train_set.unknown_tokens, "val": val.unknown_tokens, "test": test.unknown_tokens},
-        test.tokens, test.attention,
+        test.tokens, test.attention, pretrain_stats,
     )  # fmt: skip
 
 
@@ -175,6 +187,7 @@ def run_smiles_experiment(config: SmilesRunConfig, run_dir: str | Path, progress
         "test": metrics_report.to_dict(),
         "data": {"read": report.to_dict(),
                  "vocabulary": {"size": len(fit.vocab), **{f"unknown_tokens_{k}": v for k, v in fit.unknown_tokens.items()}}},
+        "pretrain": fit.pretrain,
         "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_val,
                      "augment": config.data.augment, "tta": config.data.tta},
         "timings": {"train_seconds": fit.train_seconds, "seconds_per_epoch": fit.seconds_per_epoch, "evaluate_seconds": evaluate_seconds},

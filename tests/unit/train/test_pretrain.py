@@ -1,0 +1,57 @@
+"""SMILES language-model pretraining: learns, excludes the target dataset's molecules, transfers, freezes, caches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medrnn.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
+from medrnn.data.batch import make_batch
+from medrnn.models import create_model
+from medrnn.train.pretrain import SmilesLanguageModel, corpus_smiles, load_pretrained, pretrain_encoder
+
+TINY = SmilesModelConfig(hidden_size=16, embedding_dim=8, attention_size=8, head_hidden=8)
+
+
+def _corpus(moleculenet_dir: Path, tmp_path: Path) -> tuple[PretrainConfig, list[str]]:
+    lines = (moleculenet_dir / "delaney-processed.csv").read_text().splitlines()
+    path = tmp_path / "corpus.csv"
+    path.write_text("\n".join(lines[:301]) + "\n")
+    target = ["c1ccccc1", "CCO"]  # stand-ins for the molecules of the dataset being trained
+    return PretrainConfig(enabled=True, corpus=[str(path)], epochs=2, batch_size=32, lr=3e-3), target
+
+
+def test_language_model_loss_ignores_padding() -> None:
+    encoder = create_model("lstm", input_size=8, num_classes=1, vocab_size=12, embedding_dim=8, hidden_size=8, bidirectional=True)
+    lm = SmilesLanguageModel(encoder)
+    x = torch.tensor([[2, 5, 6, 7, 3, 0, 0], [2, 5, 9, 3, 0, 0, 0]])
+    lengths = torch.tensor([5, 4])
+    loss = lm(make_batch(x, lengths=lengths))
+    junk = x.clone()
+    junk[0, 5:], junk[1, 4:] = 11, 11  # what lies after each sequence's end changes nothing
+    assert torch.isclose(lm(make_batch(junk, lengths=lengths)), loss) and torch.isfinite(loss)
+
+
+def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    config, target = _corpus(moleculenet_dir, tmp_path)
+    corpus = corpus_smiles(config, exclude=target)
+    assert "c1ccccc1" not in corpus and "CCO" not in corpus and len(corpus) > 250
+    train_cfg = SmilesTrainConfig(progress=False)
+    weights, vocab, stats = pretrain_encoder(TINY, config, target, train_cfg)
+    assert stats["corpus_molecules"] == len(corpus) and stats["val_perplexity"] < len(vocab)  # better than guessing uniformly
+    assert {k.split(".")[0] for k in weights} == {"embedding", "forward_layers", "backward_layers"}
+    again, vocab_again, stats_again = pretrain_encoder(TINY, config, target, train_cfg)  # from the cache
+    assert stats_again == stats and vocab_again.tokens_ == vocab.tokens_
+    assert all(torch.equal(again[k], weights[k]) for k in weights)
+
+    cfg = TINY.model_dump()
+    name = cfg.pop("name")
+    model = create_model(name, input_size=8, num_classes=2, vocab_size=len(vocab), **cfg)
+    load_pretrained(model, weights, freeze=True)
+    assert torch.equal(model.embedding.weight, weights["embedding.weight"])
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert "embedding.weight" in frozen and not any(n.startswith("classifier") for n in frozen)
+    assert np.isfinite(stats["seconds"])
