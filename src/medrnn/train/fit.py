@@ -113,7 +113,7 @@ def fit_module(
         enable_progress_bar=config.progress,
         enable_model_summary=False,
         enable_checkpointing=False,  # best weights go to safetensors (SafetensorsCheckpoint), never a pickle
-        log_every_n_steps=50,
+        log_every_n_steps=max(1, min(50, len(train_loader))),  # small molecule sets have fewer than 50 batches
         default_root_dir=run_dir,
     )
     trainer.fit(module, train_loader, val_loader)
