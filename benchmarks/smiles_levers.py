@@ -56,15 +56,16 @@ def one(name: str, seed: int, augment: int, workdir: Path) -> dict[str, Any]:
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per dataset: mean score over seeds for each (augment, tta) cell, and how many seeds it averages."""
+    """Per dataset: mean score over the seeds that have both runs (augment 0 and 1), for each (augment, tta) cell."""
     summary: dict[str, Any] = {}
     for name in sorted({r["dataset"] for r in runs}):
+        by_seed = {(r["seed"], r["augment"]): r for r in runs if r["dataset"] == name}
+        seeds = sorted(s for s in {s for s, _ in by_seed} if (s, 0) in by_seed and (s, 1) in by_seed)  # paired only
         cells = {}
         for augment in (0, 1):
             for tta in (0, TTA):
-                scores = [r[f"score_tta{tta}"] for r in runs if r["dataset"] == name and r["augment"] == augment]
+                scores = [by_seed[(s, augment)][f"score_tta{tta}"] for s in seeds]
                 cells[f"augment{augment}_tta{tta}"] = statistics.fmean(scores) if scores else None
-        seeds = sorted({r["seed"] for r in runs if r["dataset"] == name})
         summary[name] = {"metric": MOLECULENET[name].metric, **cells, "seeds": seeds}
     return summary
 
@@ -79,6 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
+    recipe = SmilesRunConfig().model_dump(mode="json")
+    if results["runs"] and results.get("recipe") != recipe:
+        raise SystemExit(f"{args.out} holds runs made with other medrnn defaults (see its recipe_note); "
+                         "resuming would mix recipes: pass --out NEW.json or move the file away")  # fmt: skip
     done = {(r["dataset"], r["seed"], r["augment"]) for r in results["runs"]}
     for seed in args.seeds:
         for name in args.datasets:
@@ -90,7 +95,8 @@ def main() -> None:
                       f"({run['train_seconds']:.0f} s, {run['epochs']} epochs)", flush=True)  # fmt: skip
                 results["runs"].append(run)
                 results["summary"] = summarize(results["runs"])
-                results["machine"] = {"cpu_count": torch.get_num_threads(), "torch": torch.__version__}
+                results["machine"] = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+                results["recipe"] = recipe  # the defaults these runs used
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 tmp = args.out.with_suffix(".tmp")
                 tmp.write_text(json.dumps(results, indent=1))
