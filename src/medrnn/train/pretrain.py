@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import lightning as L
 import numpy as np
