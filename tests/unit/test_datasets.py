@@ -122,3 +122,35 @@ def test_fetch_wraps_wfdb_network_errors(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize(("record_id", "patient_id"), [("202", "201"), ("201", "201"), ("100", "100"), ("234", "234")])
 def test_mitdb_patient_id(record_id: str, patient_id: str) -> None:
     assert mitdb_patient_id(record_id) == patient_id
+
+
+def test_moleculenet_fetch_unpacks_gz_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import io
+    import urllib.request
+
+    calls: list[str] = []
+
+    def fake_urlopen(url: str, timeout: float) -> io.BytesIO:
+        calls.append(url)
+        body = b"smiles,y\nCCO,1\n"
+        return io.BytesIO(gzip.compress(body) if url.endswith(".gz") else body)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    dest = fetch_dataset("moleculenet", tmp_path / "mn")
+    assert (dest / "tox21.csv").read_bytes() == b"smiles,y\nCCO,1\n"  # DeepChem's tox21.csv.gz, unpacked
+    assert gzip.decompress((dest / "clintox.csv.gz").read_bytes()) == b"smiles,y\nCCO,1\n"  # kept as published
+    assert len(calls) == 9 and all(c.startswith("https://deepchemdata.s3") for c in calls)
+    fetch_dataset("moleculenet", tmp_path / "mn")
+    assert len(calls) == 9  # every file already there: nothing downloaded again
+
+
+def test_moleculenet_fetch_offline_names_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    def offline(url: str, timeout: float) -> None:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(MedrnnError, match=r"BBBP.csv.*Name or service not known.*MEDRNN_DATA"):
+        fetch_dataset("moleculenet", tmp_path / "mn")
