@@ -31,8 +31,8 @@ from moleculenet_baselines import run_chemprop  # noqa: E402
 
 from medrnn import paths  # noqa: E402
 from medrnn.config import SmilesRunConfig  # noqa: E402
-from medrnn.data.splits import make_split  # noqa: E402
-from medrnn.io.smiles import read_smiles_csv  # noqa: E402
+from medrnn.data.splits import Split, make_split  # noqa: E402
+from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
 from medrnn.train.molecules import fit_smiles_model  # noqa: E402
 from medrnn.transforms.smiles import tokenize  # noqa: E402
@@ -60,12 +60,20 @@ def main() -> None:
         runs.append({"model": "medrnn", "repeat": repeat, "epochs": fit.epochs, "train_seconds": fit.train_seconds,
                      "seconds_per_epoch": fit.seconds_per_epoch})  # fmt: skip
         print(runs[-1], flush=True)
+        write(args, runs, split, report, lengths, cfg)
         cp = run_chemprop(table, split, spec.task_type, 0, args.workdir / f"chemprop-{repeat}", args.threads,
                           extra_args=["--epochs", str(args.epochs)])  # fmt: skip
         runs.append({"model": "chemprop", "repeat": repeat, "epochs": cp["epochs"], "train_seconds": cp["train_seconds"],
                      "seconds_per_epoch": cp["seconds_per_epoch"]})  # fmt: skip
         print(runs[-1], flush=True)
-    med = {m: statistics.median(r["seconds_per_epoch"] for r in runs if r["model"] == m) for m in ("medrnn", "chemprop")}
+        result = write(args, runs, split, report, lengths, cfg)
+    print(json.dumps(result["summary"]))
+
+
+def write(args: argparse.Namespace, runs: list[dict], split: Split, report: ReadReport, lengths: np.ndarray, cfg: SmilesRunConfig) -> dict:
+    """Write what has been measured so far (a killed run keeps its finished repeats)."""
+    times = {m: [r["seconds_per_epoch"] for r in runs if r["model"] == m] for m in ("medrnn", "chemprop")}
+    med = {m: statistics.median(t) if t else None for m, t in times.items()}
     result = {
         "benchmark": "HIV training seconds per epoch, scaffold split seed 0",
         "date": datetime.now().isoformat(timespec="seconds"),
@@ -75,11 +83,11 @@ def main() -> None:
         "config": {"medrnn": cfg.model.model_dump(), "medrnn_batch_size": cfg.train.batch_size, "chemprop": "CLI defaults, --epochs set"},
         "runs": runs,
         "summary": {"medrnn_seconds_per_epoch": med["medrnn"], "chemprop_seconds_per_epoch": med["chemprop"],
-                    "ratio": med["medrnn"] / med["chemprop"]},
+                    "ratio": med["medrnn"] / med["chemprop"] if med["medrnn"] and med["chemprop"] else None},
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result["summary"]))
+    return result
 
 
 if __name__ == "__main__":
