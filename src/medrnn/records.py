@@ -79,3 +79,48 @@ class MoleculeTable:
         pick = lambda seq: tuple(seq[i] for i in index)  # noqa: E731
         return MoleculeTable(pick(self.smiles), pick(self.input_smiles), self.rows[index], self.targets[index],
                              self.target_names, pick(self.ids) if self.ids else (), self.source)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IcuStay:
+    """One ICU stay as an irregular multivariate time series (PhysioNet 2012 style), before any binning.
+
+    Each observation is one (time, variable, value) triple; variables are measured on their own clocks, so
+    there is no common grid here. `static` holds the admission descriptors (Age, Gender, ...), NaN = missing.
+    """
+
+    record_id: str
+    times_min: np.ndarray  # (n_obs,) float64, minutes since ICU admission
+    variables: np.ndarray  # (n_obs,) int64, index into `variable_names`
+    values: np.ndarray  # (n_obs,) float64, in the file's units
+    variable_names: tuple[str, ...]
+    static: dict[str, float]  # descriptor -> value, NaN where the file says -1
+    outcome: dict[str, float] = field(default_factory=dict)  # e.g. {"In-hospital_death": 1.0, "SAPS-I": 17.0}
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.times_min.shape[0])
+
+
+@dataclass(frozen=True)
+class Admission:
+    """One hospital admission with the codes recorded for it; times are naive datetimes as in MIMIC."""
+
+    hadm_id: str
+    admit_time: np.datetime64
+    discharge_time: np.datetime64
+    death_time: np.datetime64 | None  # in-hospital death time, None when the patient left alive
+    codes: tuple[str, ...]  # "<system>:<code>" e.g. "ICD9_DX:4139", "ICD10_PX:0DTJ4ZZ", "NDC:00338004904"
+
+
+@dataclass(frozen=True)
+class VisitSequence:
+    """All admissions of one patient ordered by admission time (the unit of EHR splits is the patient)."""
+
+    patient_id: str
+    admissions: tuple[Admission, ...]
+    date_of_death: np.datetime64 | None = None  # out-of-hospital death date when the source has it
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.admissions)
