@@ -22,6 +22,7 @@ class ModelOutput(NamedTuple):
     logits: torch.Tensor  # (batch, num_classes)
     attention: torch.Tensor | None = None  # (batch, time') when attention pooling is on
     features: torch.Tensor | None = None  # (batch, features)
+    contributions: torch.Tensor | None = None  # (batch, time, input features, num_classes) exact additive attributions (retain)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

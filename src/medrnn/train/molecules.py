@@ -26,7 +26,7 @@ from medrnn.predict import predict_smiles
 from medrnn.records import MoleculeTable
 from medrnn.tasks.molecules import MOLECULENET, get_task, infer_task_type
 from medrnn.train.fit import fit_module
-from medrnn.train.molecule_module import MoleculeModule
+from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer
 
@@ -131,7 +131,7 @@ def fit_smiles_model(
         from medrnn.train.pretrain import load_pretrained
 
         load_pretrained(model, pretrained, config.pretrain.freeze)
-    module = MoleculeModule(model, train_cfg, task_type)
+    module = MultiTaskModule(model, train_cfg, task_type)
     monitor, mode = module.monitor
     fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, monitor, mode, callbacks=[EpochCallback(train_set, sampler)])
 

@@ -1,13 +1,22 @@
-"""Conformance over every registered model: shapes, no NaNs, padding invariance, config round trip."""
+"""Conformance over every registered model: shapes, no NaNs, padding invariance, config round trip.
+
+The recurrent family (every RecurrentClassifier) runs the same VARIANTS on random float input; a model with its
+own constructor and input layout declares its variants and a valid-input builder in SPECS, and a registered
+model that is neither fails here until it does.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pytest
 import torch
 
-from medrnn.data.batch import make_batch
+from medrnn.data.batch import Batch, make_batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models import ModelOutput, create_model, list_models
+from medrnn.models import ModelOutput, RecurrentClassifier, create_model, list_models
+from medrnn.registry import MODELS
 
 VARIANTS = {
     "plain": {},
@@ -16,7 +25,11 @@ VARIANTS = {
 }
 
 
-def _batch(lengths: list[int], time: int, input_size: int = 2, num_static: int = 0, seed: int = 0):
+def _padding_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    return torch.arange(time)[None, :] < lengths[:, None]  # (batch, time)
+
+
+def _batch(lengths: list[int], time: int, input_size: int = 2, num_static: int = 0, seed: int = 0) -> Batch:
     g = torch.Generator().manual_seed(seed)
     lengths_t = torch.tensor(lengths)
     x = torch.randn(len(lengths), time, input_size, generator=g)
@@ -25,38 +38,105 @@ def _batch(lengths: list[int], time: int, input_size: int = 2, num_static: int =
     return make_batch(x, static=static, lengths=lengths_t)
 
 
+def _gru_d_batch(lengths: list[int], time: int, input_size: int = 6, num_static: int = 0, seed: int = 0) -> Batch:
+    """[values (0 where missing) | mask 0/1 | delta hours >= 0] per variable, zero padding."""
+    g = torch.Generator().manual_seed(seed)
+    lengths_t, n, v = torch.tensor(lengths), len(lengths), input_size // 3
+    m = (torch.rand(n, time, v, generator=g) < 0.4).float()
+    values = torch.randn(n, time, v, generator=g) * m
+    delta = torch.rand(n, time, v, generator=g) * 6
+    x = torch.cat([values, m, delta], dim=-1) * _padding_mask(lengths_t, time)[..., None]
+    static = torch.randn(n, num_static, generator=g) if num_static else None
+    return make_batch(x, static=static, lengths=lengths_t)
+
+
+def _multi_hot_batch(lengths: list[int], time: int, input_size: int = 7, num_static: int = 0, seed: int = 0) -> Batch:
+    """Multi-hot coded visits, zero padding."""
+    g = torch.Generator().manual_seed(seed)
+    lengths_t, n = torch.tensor(lengths), len(lengths)
+    x = (torch.rand(n, time, input_size, generator=g) < 0.3).float() * _padding_mask(lengths_t, time)[..., None]
+    static = torch.randn(n, num_static, generator=g) if num_static else None
+    return make_batch(x, static=static, lengths=lengths_t)
+
+
+class Spec(NamedTuple):
+    input_size: int
+    variants: dict[str, dict[str, Any]]
+    batch: Callable[..., Batch]  # (lengths, time, input_size, num_static) -> a valid Batch with zero padding
+    always_attends: bool = False  # attention weights come out whatever the kwargs (e.g. RETAIN's alpha)
+
+
+SPECS = {
+    "gru_d": Spec(6, {"plain": {}, "attention_static": {"attention": True, "num_static": 3, "head_hidden": 0}}, _gru_d_batch),
+    "retain": Spec(7, {"plain": {}, "static": {"num_static": 3, "embedding_dim": 12}}, _multi_hot_batch, always_attends=True),
+}
+RECURRENT = [name for name in list_models() if issubclass(MODELS.get(name), RecurrentClassifier)]
+
+
+def _declared(name: str) -> Spec | None:
+    return Spec(2, VARIANTS, _batch) if name in RECURRENT else SPECS.get(name)
+
+
+def _spec(name: str) -> Spec:
+    spec = _declared(name)
+    if spec is None:
+        pytest.fail(f"model {name!r} is registered but declares no conformance variants: add it to SPECS in {__file__}")
+    return spec
+
+
+CASES = [(name, variant) for name in list_models() for variant in getattr(_declared(name), "variants", ["undeclared"])]
+
+
 def test_registry_lists_the_three_recurrent_families() -> None:
     assert {"rnn", "lstm", "gru"} <= set(list_models())
+    assert {"rnn", "lstm", "gru"} <= set(RECURRENT)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize(("name", "variant"), CASES)
 def test_model_contract(name: str, variant: str) -> None:
-    kwargs = VARIANTS[variant]
-    model = create_model(name, input_size=2, num_classes=5, hidden_size=kwargs.pop("hidden_size", 16), **kwargs).eval()
+    spec = _spec(name)
+    kwargs = dict(spec.variants[variant])  # a copy: popping from the shared table would leak into later models
+    model = create_model(name, input_size=spec.input_size, num_classes=5, hidden_size=kwargs.pop("hidden_size", 16), **kwargs).eval()
     num_static = model.num_static
-    batch = _batch([40, 25, 9], 40, num_static=num_static)
+    batch = spec.batch([40, 25, 9], 40, input_size=spec.input_size, num_static=num_static)
     out = model(batch)
     assert isinstance(out, ModelOutput)
     assert out.logits.shape == (3, 5)
     assert torch.isfinite(out.logits).all()
     assert out.features.shape[0] == 3
     assert torch.allclose(model.head(model.encode(batch).features), out.logits)
-    if model.attention is not None:
+    assert (out.attention is not None) == (spec.always_attends or kwargs.get("attention", False))
+    if out.attention is not None:
         assert torch.allclose(out.attention.sum(dim=1), torch.ones(3))
-        steps = out.attention.shape[1]
-        # the padded steps of the shortest sequence get no attention
-        assert out.attention[2, steps // 2 + 1 :].abs().max() == 0
+        frontend = getattr(model, "frontend", None)
+        steps_lengths = frontend.output_lengths(batch.lengths) if frontend is not None else batch.lengths
+        # every padded encoder step (of every sequence) gets exactly zero attention
+        padded_steps = ~_padding_mask(steps_lengths, out.attention.shape[1])
+        assert padded_steps[2].any() and out.attention[padded_steps].abs().max() == 0
 
-    # padding invariance: extra (non-zero) padding after each sequence changes nothing
-    longer = torch.cat([batch.x, torch.randn(3, 13, 2)], dim=1)
+    # padding invariance: extra (non-zero, even invalid-layout) padding after each sequence changes nothing
+    longer = torch.cat([batch.x, torch.randn(3, 13, spec.input_size)], dim=1)
     padded = make_batch(longer, static=batch.static, lengths=batch.lengths)
-    assert torch.allclose(model(padded).logits, out.logits, atol=1e-5)
+    out_padded = model(padded)
+    assert torch.allclose(out_padded.logits, out.logits, atol=1e-5)
+    if out.contributions is not None:
+        assert torch.allclose(out_padded.contributions[:, :40], out.contributions, atol=1e-6)
+        assert out_padded.contributions[:, 40:].abs().max() == 0
 
     # config round trip rebuilds an identical model
     clone = create_model(**model.config)
     clone.load_state_dict(model.state_dict())
     assert torch.allclose(clone.eval()(batch).logits, out.logits)
+
+
+@pytest.mark.parametrize("name", [name for name in list_models() if name not in RECURRENT])
+def test_gradients_reach_every_parameter_of_every_own_layout_model(name: str) -> None:
+    spec = _spec(name)
+    kwargs = dict(list(spec.variants.values())[-1])
+    model = create_model(name, input_size=spec.input_size, num_classes=3, hidden_size=8, **kwargs)
+    model(spec.batch([30, 20], 30, input_size=spec.input_size, num_static=model.num_static)).logits.sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing
 
 
 def test_gradients_reach_every_parameter() -> None:
@@ -70,7 +150,7 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 def test_bad_config_and_bad_input_get_clear_errors() -> None:
-    with pytest.raises(ConfigError, match="available: gru, lstm, rnn"):
+    with pytest.raises(ConfigError, match=f"available: {', '.join(list_models())}$"):
         create_model("transformer", input_size=1, num_classes=2)
     with pytest.raises(ConfigError, match="frontend"):
         create_model("rnn", input_size=1, num_classes=2, frontend="wavelet")
@@ -90,7 +170,7 @@ def test_elman_rnn_matches_its_equation() -> None:
     assert torch.allclose(model.encode(make_batch(x)).features[0], h, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", RECURRENT)
 def test_token_input_contract(name: str) -> None:
     """SMILES-style input: int64 ids, 0 = padding; attention over real tokens only; padding-invariant; round trip."""
     model = create_model(name, input_size=1, num_classes=4, vocab_size=30, embedding_dim=8, hidden_size=8,

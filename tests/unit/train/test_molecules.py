@@ -14,7 +14,7 @@ from medrnn.data.splits import Split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.models import create_model
-from medrnn.train.molecule_module import masked_loss
+from medrnn.train.multitask import masked_loss
 from medrnn.train.molecules import fit_smiles_model
 from medrnn.transforms.smiles import Vocabulary, tokenize
 from medrnn.transforms.standardize import Standardizer

@@ -1,4 +1,4 @@
-"""LightningModule for molecular properties: masked multi-task BCE or MSE, validation ROC-AUC or RMSE."""
+"""LightningModule for one or many binary/regression outputs with missing labels (molecules, ICU mortality, EHR tasks)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from medrnn.config import SmilesTrainConfig
+from medrnn.config import TrainConfig
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError
 from medrnn.train.module import l1_penalty, make_optimizer
@@ -46,10 +46,13 @@ def mean_auroc(y: np.ndarray, score: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-class MoleculeModule(L.LightningModule):
-    """Trains any registered model with one output per task; logs val_roc_auc or val_rmse (scaled units)."""
+class MultiTaskModule(L.LightningModule):
+    """Trains any registered model with one output per task; logs val_roc_auc or val_rmse (scaled units).
 
-    def __init__(self, model: nn.Module, config: SmilesTrainConfig, task_type: str) -> None:
+    `config.monitor` is "val_loss" or anything else for the task-type metric (validation ROC-AUC or RMSE).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig, task_type: str) -> None:
         super().__init__()
         self.model, self.config, self.task_type = model, config, task_type
         self._val_logits: list[torch.Tensor] = []
