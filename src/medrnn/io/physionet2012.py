@@ -1,0 +1,383 @@
+"""PhysioNet/CinC Challenge 2012 (ICU mortality): `Time,Parameter,Value` files -> IcuStay, every dropped value counted.
+
+Sets A, B and C are read from a folder of text files (`set-a/`) or directly from an archive (`set-b.tar.xz`); nothing
+is ever written beside the data. Parsed stays are cached under `paths.cache_dir()` as npz, keyed by the sources'
+sizes and mtimes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import tarfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from medrnn import paths
+from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
+from medrnn.records import IcuStay
+
+# The 37 time-series variables of the challenge (checked against every file of sets A, B and C: no other name occurs).
+VARIABLES: tuple[str, ...] = (
+    "ALP", "ALT", "AST", "Albumin", "BUN", "Bilirubin", "Cholesterol", "Creatinine", "DiasABP", "FiO2", "GCS", "Glucose",
+    "HCO3", "HCT", "HR", "K", "Lactate", "MAP", "MechVent", "Mg", "NIDiasABP", "NIMAP", "NISysABP", "Na", "PaCO2", "PaO2",
+    "Platelets", "RespRate", "SaO2", "SysABP", "Temp", "TroponinI", "TroponinT", "Urine", "WBC", "Weight", "pH",
+)  # fmt: skip
+DESCRIPTORS: tuple[str, ...] = ("Age", "Gender", "Height", "ICUType", "Weight")  # at 00:00, besides RecordID
+OUTCOME_COLUMNS: tuple[str, ...] = ("SAPS-I", "SOFA", "Length_of_stay", "Survival", "In-hospital_death")
+SETS: tuple[str, ...] = ("a", "b", "c")
+HEADER = "Time,Parameter,Value"
+MAX_LISTED = 500  # out-of-range values listed one by one in the report (all of them are counted)
+FETCH_HINT = "run `medrnn data fetch physionet2012` or set MEDRNN_DATA to the folder that holds physionet2012/"
+
+# Physiologically *possible* (not normal) limits, inclusive, in the challenge's units. A value outside is a unit or
+# entry error: it becomes missing and is counted and listed in the report; no unit is guessed or repaired. The rules
+# follow A. Johnson's outlier filter for this challenge (github.com/alistairewj/challenge2012, prepare-data.ipynb:
+# pH 6.5-8.0, weight 35-299 kg, HR 1-299, pressures and RespRate >= 1, PaO2 >= 20, PaCO2 >= 10) widened to survivable
+# extremes; 0 is invalid for pressures, HR, rates and concentrations (monitor zeroing or a placeholder), valid for Urine.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "ALP": (1, 10_000), "ALT": (1, 20_000), "AST": (1, 40_000),  # IU/L; fulminant hepatitis reaches tens of thousands
+    "Albumin": (0.5, 7.0), "BUN": (1, 300), "Bilirubin": (0.1, 100), "Cholesterol": (20, 1_000),  # g/dL, mg/dL
+    "Creatinine": (0.1, 30), "Glucose": (1, 2_000), "HCO3": (1, 60), "HCT": (1, 80),  # mg/dL, mmol/L, %
+    "K": (1, 12), "Na": (90, 200), "Mg": (0.3, 12), "Lactate": (0.1, 40),  # mEq/L; K > 12 is haemolysis
+    "DiasABP": (1, 250), "NIDiasABP": (1, 250), "MAP": (1, 300), "NIMAP": (1, 300),  # mmHg; 0 = transducer zeroing
+    "SysABP": (1, 300), "NISysABP": (1, 300), "HR": (1, 300), "RespRate": (1, 100),  # mmHg, bpm, breaths/min
+    "FiO2": (0.21, 1.0), "SaO2": (1, 100), "PaO2": (20, 800), "PaCO2": (10, 200), "pH": (6.5, 8.0),  # fraction, %, mmHg
+    "GCS": (3, 15), "MechVent": (0, 1), "Temp": (20, 45),  # score, flag, degrees C (lowest survived ~14, not in ICU data)
+    "Platelets": (1, 5_000), "WBC": (0.1, 1_000), "TroponinI": (0.01, 500), "TroponinT": (0.001, 100),  # 10^9/L, ug/L
+    "Urine": (0, 10_000), "Weight": (20, 350),  # mL per charting, kg
+}  # fmt: skip
+DESCRIPTOR_RANGES: dict[str, tuple[float, float]] = {"Age": (0, 130), "Height": (100, 250), "Weight": PLAUSIBLE_RANGES["Weight"]}
+DESCRIPTOR_LEVELS: dict[str, tuple[float, ...]] = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}  # 1 CCU, 2 CSRU, 3 MICU, 4 SICU
+
+_CACHE_VERSION = 1  # bump when parsing or the ranges change what is read
+_WEIGHT = VARIABLES.index("Weight")
+_DESC, _RECORD_ID, _UNKNOWN, _EMPTY = 100, 200, -1, -2  # parameter codes besides 0..36 (variable index)
+_CODES: dict[str, int] = {d: _DESC + i for i, d in enumerate(DESCRIPTORS)} | {v: i for i, v in enumerate(VARIABLES)}
+_CODES |= {"RecordID": _RECORD_ID, "": _EMPTY}  # Weight maps to the variable: a descriptor only as the first 00:00 row
+_LO = np.array([PLAUSIBLE_RANGES[v][0] for v in VARIABLES])
+_HI = np.array([PLAUSIBLE_RANGES[v][1] for v in VARIABLES])
+_TIMES: dict[str, int] = {f"{h:02d}:{m:02d}": 60 * h + m for h in range(49) for m in range(60)}  # fast path of hh:mm
+
+
+@dataclass(frozen=True)
+class OutOfRangeValue:
+    """One value outside PLAUSIBLE_RANGES (made missing): where it was and what it said."""
+
+    record_id: str
+    time_min: float
+    variable: str
+    value: float
+
+
+@dataclass
+class Physionet2012Report:
+    """What a read did: records per set, and a count (per variable) of every value that was not kept as read."""
+
+    root: str = ""
+    n_records: dict[str, int] = field(default_factory=dict)  # set -> records read successfully
+    n_rows: int = 0  # data rows in the good files (header excluded)
+    n_observations: int = 0  # time-series observations kept
+    no_time_series: list[str] = field(default_factory=list)  # record ids with descriptors only
+    n_missing_marker: Counter[str] = field(default_factory=Counter)  # value -1 (= missing), per variable/descriptor
+    n_out_of_range: Counter[str] = field(default_factory=Counter)  # outside PLAUSIBLE_RANGES -> missing
+    out_of_range: list[OutOfRangeValue] = field(default_factory=list)  # the first MAX_LISTED of them
+    n_duplicate_time: Counter[str] = field(default_factory=Counter)  # extra rows of a (time, variable) already seen
+    n_empty_parameter: int = 0  # rows like `10:45,,1.9` (set C), skipped
+    unknown_parameters: Counter[str] = field(default_factory=Counter)  # names outside VARIABLES/DESCRIPTORS, skipped
+    n_repeated_descriptor: Counter[str] = field(default_factory=Counter)  # Age/Gender/... again or after 00:00, skipped
+    missing_descriptors: Counter[str] = field(default_factory=Counter)  # descriptor row absent -> NaN
+    missing_outcomes: list[str] = field(default_factory=list)  # record ids with no Outcomes row
+    failures: dict[str, str] = field(default_factory=dict)  # source -> why the file could not be read
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (out-of-range values as plain dicts)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["out_of_range"] = [dataclasses.asdict(o) for o in self.out_of_range]
+        return {k: dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Physionet2012Report:
+        """Inverse of `to_dict` (used by the cache)."""
+        counters = {f.name for f in dataclasses.fields(cls) if f.type == "Counter[str]"}
+        kw = {k: Counter(v) if k in counters else v for k, v in d.items()}
+        kw["out_of_range"] = [OutOfRangeValue(**o) for o in d["out_of_range"]]
+        return cls(**kw)
+
+    def summary(self) -> str:
+        """One paragraph for logs and the CLI."""
+        sets = ", ".join(f"{s.upper()} {n}" for s, n in self.n_records.items())
+        return (f"{self.root}: {sum(self.n_records.values())} stays read ({sets}), {len(self.failures)} failed; "
+                f"{self.n_observations} observations kept of {self.n_rows} rows; {len(self.no_time_series)} without time series; "
+                f"{sum(self.n_missing_marker.values())} -1 markers, {sum(self.n_out_of_range.values())} out of range, "
+                f"{sum(self.n_duplicate_time.values())} duplicate-time rows, {self.n_empty_parameter} empty parameters, "
+                f"{sum(self.unknown_parameters.values())} unknown parameters")  # fmt: skip
+
+
+def _parse_time(text: str, source: str, line: int) -> int:
+    """Minutes since admission from `hh:mm` (hours may exceed 48), or InvalidRecordError naming line and field."""
+    hh, sep, mm = text.strip().partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(mm) < 60):
+        raise InvalidRecordError(f"{source}, line {line}: field Time is {text!r}, expected hh:mm (time since ICU admission)")
+    return 60 * int(hh) + int(mm)
+
+
+def _parse_value(text: str, source: str, line: int) -> float:
+    """A finite float, or InvalidRecordError naming line and field."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise InvalidRecordError(f"{source}, line {line}: field Value is {text!r}, expected a finite number (-1 = missing)")
+    return value
+
+
+def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarray]:
+    """Data rows -> (minutes, parameter names, values); a fast vectorised path, and a line-by-line one that names errors."""
+    lines = text.split("\n")
+    if lines[0].strip().lstrip("\ufeff") != HEADER:
+        raise InvalidRecordError(f"{source}, line 1: header is {lines[0][:60]!r}, expected {HEADER!r}")
+    body = lines[1:-1] if lines[-1] == "" else lines[1:]
+    flat = ",".join(body).split(",")  # one split for the whole file: 3x faster than a split per line
+    try:
+        if not body or set(map(str.count, body, repeat(",", len(body)))) != {2}:
+            raise ValueError("not three fields on every line")
+        minutes, names = list(map(_TIMES.__getitem__, flat[0::3])), flat[1::3]
+        values = np.array(flat[2::3], dtype=np.float64)
+        if np.isfinite(values).all():
+            return minutes, names, values
+    except (ValueError, KeyError):
+        pass  # something unusual: redo line by line, which accepts what is valid and names what is not
+    minutes, names, out = [], [], []
+    for i, ln in enumerate(body, start=2):
+        if not ln.strip():
+            continue
+        fields = ln.rstrip("\r").split(",")
+        if len(fields) != 3:
+            raise InvalidRecordError(f"{source}, line {i}: {len(fields)} fields in {ln[:60]!r}, expected Time,Parameter,Value")
+        minutes.append(_parse_time(fields[0], source, i))
+        names.append(fields[1].strip())
+        out.append(_parse_value(fields[2], source, i))
+    return minutes, names, np.array(out, dtype=np.float64)
+
+
+def _check_static(name: str, value: float, record_id: str, report: Physionet2012Report) -> float:
+    """Descriptor value, or NaN (counted under "<name> (descriptor)") when it is -1 or impossible."""
+    label = f"{name} (descriptor)"  # kept apart from the Weight time series in the counters
+    if value == -1:
+        report.n_missing_marker[label] += 1
+        return float("nan")
+    lo, hi = DESCRIPTOR_RANGES.get(name, (-np.inf, np.inf))
+    if (name in DESCRIPTOR_LEVELS and value not in DESCRIPTOR_LEVELS[name]) or not lo <= value <= hi:
+        report.n_out_of_range[label] += 1
+        if len(report.out_of_range) < MAX_LISTED:
+            report.out_of_range.append(OutOfRangeValue(record_id, 0.0, label, value))
+        return float("nan")
+    return value
+
+
+def read_physionet2012_record(path_or_bytes: str | Path | bytes, source: str = "", report: Physionet2012Report | None = None) -> IcuStay:
+    """Read one challenge file (path, or its bytes with `source` naming it) into an IcuStay without outcomes.
+
+    Descriptors are read by name at 00:00 (the first 00:00 Weight is the descriptor, a second one a measurement).
+    -1 values, out-of-range values, empty and unknown parameter names are left out of the stay and counted in
+    `report` when one is given. A file without header, with a bad `hh:mm` or a non-numeric value raises
+    InvalidRecordError naming the file, line and field.
+    """
+    if isinstance(path_or_bytes, bytes):
+        data, source = path_or_bytes, source or "<bytes>"
+    else:
+        source = source or str(path_or_bytes)
+        try:
+            data = Path(path_or_bytes).read_bytes()
+        except OSError as err:
+            raise InvalidRecordError(f"{source}: cannot read the file ({err.strerror})") from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidRecordError(f"{source}: not UTF-8 text at byte {err.start}; expected a Time,Parameter,Value file") from err
+    minutes, names, values = _split_rows(text, source)
+    codes = np.array(list(map(_CODES.get, names, repeat(_UNKNOWN, len(names)))), dtype=np.int64).reshape(-1)
+    times = np.asarray(minutes, dtype=np.float64)
+    ids = values[codes == _RECORD_ID]
+    if ids.size == 0 or ids[0] != int(ids[0]):
+        found = "no RecordID row" if ids.size == 0 else f"RecordID {ids[0]!r}"
+        raise InvalidRecordError(f"{source}: field RecordID: {found}, expected one integer RecordID row at 00:00")
+    record_id = str(int(ids[0]))
+    report = report if report is not None else Physionet2012Report()  # nothing can raise from here on
+    report.n_rows += len(names)
+
+    static: dict[str, float] = {}
+    for i in np.flatnonzero((codes >= _DESC) & (codes < _RECORD_ID) | ((codes == _WEIGHT) & (times == 0))):
+        name = DESCRIPTORS[codes[i] - _DESC] if codes[i] >= _DESC else "Weight"
+        if times[i] == 0 and name not in static:
+            static[name] = _check_static(name, float(values[i]), record_id, report)
+            codes[i] = _RECORD_ID  # consumed: not a time-series observation
+        elif name != "Weight":
+            report.n_repeated_descriptor[name] += 1
+    for name in DESCRIPTORS:
+        if name not in static:
+            report.missing_descriptors[name] += 1
+            static[name] = float("nan")
+    report.n_empty_parameter += int((codes == _EMPTY).sum())
+    for i in np.flatnonzero(codes == _UNKNOWN):
+        report.unknown_parameters[names[i]] += 1
+
+    keep = (codes >= 0) & (codes < _DESC)
+    var, t, x = codes[keep], times[keep], values[keep]
+    missing = x == -1
+    bad = ~missing & ((x < _LO[var]) | (x > _HI[var]))
+    for counter, hit in ((report.n_missing_marker, missing), (report.n_out_of_range, bad)):
+        counts = np.bincount(var[hit], minlength=len(VARIABLES))
+        for j in np.flatnonzero(counts):
+            counter[VARIABLES[j]] += int(counts[j])
+    for j in np.flatnonzero(bad)[: max(0, MAX_LISTED - len(report.out_of_range))]:
+        report.out_of_range.append(OutOfRangeValue(record_id, float(t[j]), VARIABLES[var[j]], float(x[j])))
+    ok = ~(missing | bad)
+    order = np.argsort(t[ok], kind="stable")  # files are time-sorted already; stable keeps file order within a minute
+    var, t, x = var[ok][order], t[ok][order], x[ok][order]
+    if var.size > 1:
+        key = np.sort(t.astype(np.int64) * 64 + var)
+        for k in key[1:][key[1:] == key[:-1]]:
+            report.n_duplicate_time[VARIABLES[int(k % 64)]] += 1
+    report.n_observations += int(var.size)
+    if var.size == 0:
+        report.no_time_series.append(record_id)
+    return IcuStay(record_id, t, var, x, VARIABLES, static, source=source)
+
+
+def read_outcomes(path: str | Path) -> dict[str, dict[str, float]]:
+    """Outcomes-x.txt -> {record_id: {column: value}}; SAPS-I, SOFA and Length_of_stay of -1 become NaN.
+
+    Survival (days to death) keeps -1 as written: it means no death was recorded, not a missing value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"outcomes file not found: looked for {path}; {FETCH_HINT}")
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = [h.strip() for h in rows[0]] if rows else []
+    absent = [c for c in ("RecordID", *OUTCOME_COLUMNS) if c not in header]
+    if absent:
+        raise InvalidRecordError(f"{path}, line 1: columns {absent} missing; header is {header}")
+    col = {c: header.index(c) for c in ("RecordID", *OUTCOME_COLUMNS)}
+    out: dict[str, dict[str, float]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        try:
+            rec = {c: float(row[col[c]]) for c in OUTCOME_COLUMNS}
+            rid = str(int(row[col["RecordID"]]))
+        except (ValueError, IndexError) as err:
+            raise InvalidRecordError(f"{path}, line {line}: {err}; expected integer RecordID and numeric {list(OUTCOME_COLUMNS)}") from err
+        out[rid] = {c: (float("nan") if v == -1 and c in ("SAPS-I", "SOFA", "Length_of_stay") else v) for c, v in rec.items()}
+    return out
+
+
+def _set_source(root: Path, name: str) -> Path:
+    """The folder `set-x/` or, failing that, the archive `set-x.tar.xz` (or .tar.gz) of one set."""
+    candidates = [root / f"set-{name}", root / f"set-{name}.tar.xz", root / f"set-{name}.tar.gz"]
+    if candidates[0].is_dir() and any(candidates[0].glob("*.txt")):
+        return candidates[0]
+    for cand in candidates[1:]:
+        if cand.is_file():
+            return cand
+    looked = ", ".join(map(str, candidates))  # a folder of .txt files, or an archive of them
+    raise DataNotFoundError(f"PhysioNet 2012 set {name.upper()} not found: looked for {looked}; {FETCH_HINT}")
+
+
+def _iter_files(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(source name, bytes) of each record file in a folder or a tar archive, in name order, never unpacking to disk."""
+    if source.is_dir():
+        for p in sorted(source.glob("*.txt")):
+            yield str(p), p.read_bytes()
+        return
+    with tarfile.open(source, "r:*") as tf:
+        for m in sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".txt")), key=lambda m: m.name):
+            fh = tf.extractfile(m)
+            if fh is not None:
+                yield f"{source}:{m.name}", fh.read()
+
+
+def _cache_key(sources: Sequence[Path]) -> str:
+    """Hash of the parser version, the ranges and every source file's name, size and mtime."""
+    stats = []
+    for s in sources:
+        for p in sorted(s.glob("*.txt")) if s.is_dir() else [s]:
+            st = p.stat()
+            stats.append((str(p), st.st_size, st.st_mtime_ns))
+    payload = json.dumps([_CACHE_VERSION, PLAUSIBLE_RANGES, DESCRIPTOR_RANGES, MAX_LISTED, stats])
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _save_cache(path: Path, stays: list[IcuStay], report: Physionet2012Report) -> None:
+    """Stays as flat arrays plus offsets, and the report as JSON, in one npz (no pickle)."""
+    lengths = np.array([len(s) for s in stays], dtype=np.int64)
+    cat = lambda name: np.concatenate([getattr(s, name) for s in stays]) if stays else np.empty(0)  # noqa: E731
+    meta = [{"id": s.record_id, "source": s.source, "static": s.static, "outcome": s.outcome} for s in stays]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, lengths=lengths, times=cat("times_min"), variables=cat("variables"), values=cat("values"),
+             meta=np.array(json.dumps(meta)), report=np.array(json.dumps(report.to_dict())))  # fmt: skip
+    tmp.replace(path)
+
+
+def _load_cache(path: Path) -> tuple[list[IcuStay], Physionet2012Report]:
+    """Inverse of `_save_cache`."""
+    with np.load(path, allow_pickle=False) as z:
+        ends = np.cumsum(z["lengths"])
+        times, variables, values = z["times"], z["variables"].astype(np.int64), z["values"]
+        meta, report = json.loads(str(z["meta"])), Physionet2012Report.from_dict(json.loads(str(z["report"])))
+    stays = [IcuStay(m["id"], times[e - n : e], variables[e - n : e], values[e - n : e], VARIABLES,
+                     {k: float(v) for k, v in m["static"].items()}, {k: float(v) for k, v in m["outcome"].items()}, m["source"])
+             for m, e, n in zip(meta, ends, np.diff(ends, prepend=0))]  # fmt: skip
+    return stays, report
+
+
+def read_physionet2012(
+    root: str | Path | None = None, sets: Sequence[str] = SETS, progress: bool = False, cache: bool = True
+) -> tuple[list[IcuStay], Physionet2012Report]:
+    """Read sets of the challenge (default all 12,000 stays) with their outcomes attached.
+
+    Files that cannot be parsed are collected in `report.failures` (source -> reason) and the read goes on with the
+    good ones. A missing set or Outcomes file raises DataNotFoundError before anything is read.
+    """
+    root = Path(root) if root is not None else paths.dataset_dir("physionet2012")
+    bad = [s for s in sets if s not in SETS]
+    if bad or not sets:
+        raise ConfigError(f"unknown PhysioNet 2012 set(s) {bad or list(sets)}; valid sets are {list(SETS)}")
+    sources = [_set_source(root, s) for s in sets]
+    outcome_files = [root / f"Outcomes-{s}.txt" for s in sets]
+    for f in outcome_files:
+        if not f.is_file():
+            raise DataNotFoundError(f"PhysioNet 2012 outcomes not found: looked for {f}; {FETCH_HINT}")
+    cache_file = paths.cache_dir() / "physionet2012" / f"{''.join(sets)}-{_cache_key([*sources, *outcome_files])}.npz" if cache else None
+    if cache_file is not None and cache_file.exists():
+        return _load_cache(cache_file)
+
+    report, stays = Physionet2012Report(root=str(root)), []
+    for name, source, outcome_file in zip(sets, sources, outcome_files):
+        outcomes, n_before = read_outcomes(outcome_file), len(stays)
+        for src, data in tqdm(_iter_files(source), desc=f"set-{name}", disable=not progress, leave=False):
+            try:
+                stay = read_physionet2012_record(data, source=src, report=report)
+            except InvalidRecordError as err:
+                report.failures[src] = str(err)
+                continue
+            if stay.record_id not in outcomes:
+                report.missing_outcomes.append(stay.record_id)
+            stays.append(dataclasses.replace(stay, outcome=outcomes.get(stay.record_id, {})))
+        report.n_records[name] = len(stays) - n_before
+    if cache_file is not None:
+        _save_cache(cache_file, stays, report)
+    return stays, report

@@ -1,0 +1,155 @@
+"""The ICU mortality job end to end: stays -> split (before fitting) -> grid, standardiser on train -> fit -> test.
+
+One record is one ICU stay; PhysioNet 2012 gives no patient id across stays, so the split unit is the stay.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from medrnn.config import IcuRunConfig, save_config
+from medrnn.data.batch import collate
+from medrnn.data.splits import Split
+from medrnn.data.stratified import stratified_fold, stratified_split
+from medrnn.errors import ConfigError
+from medrnn.models import create_model
+from medrnn.records import IcuStay
+from medrnn.registry import MODELS
+from medrnn.train.fit import fit_module
+from medrnn.train.multitask import MultiTaskModule
+from medrnn.transforms.irregular import IrregularStandardizer, bin_stay, static_features, time_since_observed, to_grud_input
+from medrnn.transforms.standardize import Standardizer
+
+
+class IcuDataset(Dataset):
+    """Gridded stays as tensors; item i -> (x (time, 3V), static (s,), y (1,), i) for `collate`."""
+
+    def __init__(self, x: np.ndarray, static: np.ndarray, y: np.ndarray) -> None:
+        self.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        self.static = torch.from_numpy(np.ascontiguousarray(static, dtype=np.float32))
+        self.y = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1, 1))
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        return self.x[i], self.static[i], self.y[i], i
+
+
+@dataclass
+class IcuFeatures:
+    """Fitted preprocessing (train stays only) and the arrays it gives for every stay."""
+
+    x: np.ndarray  # (n, time, 3V) float32: [standardised values, 0 where missing | mask | hours since observed]
+    static: np.ndarray  # (n, s) float32, standardised, missing -> 0 with an indicator column
+    series_scaler: IrregularStandardizer
+    static_scaler: Standardizer
+    static_names: list[str]
+
+
+def outcome_labels(stays: list[IcuStay], outcome: str) -> np.ndarray:
+    """0/1 label per stay from its outcome record; a stay without it is an error naming the stay."""
+    missing = [s.record_id for s in stays if outcome not in s.outcome or np.isnan(s.outcome[outcome])]
+    if missing:
+        raise ConfigError(f"outcome {outcome!r} missing for {len(missing)} stays (e.g. {missing[:5]}); is the Outcomes file present?")
+    return np.array([s.outcome[outcome] for s in stays], dtype=np.float32)
+
+
+def make_icu_split(y: np.ndarray, config: IcuRunConfig, seed: int) -> Split:
+    """Stratified holdout (protocol 'split') or fold `data.fold` of a stratified k-fold (protocol 'cv')."""
+    d = config.data
+    if d.protocol == "cv":
+        return stratified_fold(y, d.folds, d.fold, seed=seed)
+    return stratified_split(y, d.split_sizes, seed=seed)
+
+
+def build_features(stays: list[IcuStay], train: np.ndarray, config: IcuRunConfig) -> IcuFeatures:
+    """Bin every stay on the grid, fit both standardisers on the `train` stays, return the model arrays."""
+    d = config.data
+    binned = [bin_stay(s, hours=d.hours, bin_minutes=d.bin_minutes) for s in stays]
+    series_scaler = IrregularStandardizer().fit([binned[i][0] for i in train])
+    x = np.stack([to_grud_input(series_scaler.transform(v), m, time_since_observed(m, d.bin_minutes)) for v, m in binned])
+    raw_static, names = zip(*(static_features(s) for s in stays))
+    static = np.stack(raw_static).astype(np.float32)
+    names = list(names[0])
+    gaps = np.isnan(static[train]).any(axis=0)  # a missing-indicator column for each descriptor missing in training
+    static = np.concatenate([static, np.isnan(static[:, gaps]).astype(np.float32)], axis=1)
+    names += [f"{n}_missing" for n, g in zip(names, gaps) if g]
+    static_scaler = Standardizer().fit(static[train])
+    static = np.nan_to_num(static_scaler.transform(static), nan=0.0)
+    return IcuFeatures(x.astype(np.float32), static, series_scaler, static_scaler, names)
+
+
+def model_kwargs(config: IcuRunConfig, input_size: int, num_static: int) -> dict[str, Any]:
+    """Constructor arguments of the configured model, keeping only those its signature takes."""
+    m = config.model
+    wanted = {"input_size": input_size, "num_classes": 1, "num_static": num_static, **m.model_dump(exclude={"name"})}
+    params = inspect.signature(MODELS.get(m.name)).parameters
+    return {k: v for k, v in wanted.items() if k in params}
+
+
+@dataclass
+class IcuFitResult:
+    model: nn.Module
+    features: IcuFeatures
+    split: Split
+    y: np.ndarray
+    test_prob: np.ndarray  # (n_test,) rows = split.test
+    val_prob: np.ndarray
+    train_seconds: float
+    epochs: int
+    seconds_per_epoch: float
+    best_epoch: int | None
+    best_val: float
+
+
+def predict_prob(model: nn.Module, dataset: IcuDataset, batch_size: int = 256) -> np.ndarray:
+    """Sigmoid of the single logit for every item, in dataset order."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    with torch.no_grad():
+        out = [torch.sigmoid(model(b).logits[:, 0]) for b in loader]
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Path, seed: int = 0, progress: bool = False) -> IcuFitResult:
+    """Split (seeded, stratified), fit preprocessing on train, train with early stopping, score val and test."""
+    run_dir = Path(run_dir)
+    y = outcome_labels(stays, config.data.outcome)
+    split = make_icu_split(y, config, seed)
+    feats = build_features(stays, split.train, config)
+    L.seed_everything(seed, workers=True, verbose=False)
+    model = create_model(config.model.name, **model_kwargs(config, feats.x.shape[2], feats.static.shape[1]))
+    train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
+    parts = {k: IcuDataset(feats.x[idx], feats.static[idx], y[idx]) for k, idx in split._asdict().items()}
+    gen = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(parts["train"], batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collate, generator=gen)
+    val_loader = DataLoader(parts["val"], batch_size=256, shuffle=False, collate_fn=collate)
+    module = MultiTaskModule(model, train_cfg, "classification")
+    start = time.perf_counter()
+    fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, *module.monitor)
+    seconds = time.perf_counter() - start
+    return IcuFitResult(model, feats, split, y, predict_prob(model, parts["test"]), predict_prob(model, parts["val"]), seconds,
+                        fit.epochs, seconds / max(fit.epochs, 1), fit.best_epoch, fit.best_score)  # fmt: skip
+
+
+def save_icu_run(result: IcuFitResult, config: IcuRunConfig, run_dir: str | Path, extra: dict[str, Any]) -> Path:
+    """config.yaml, split.json and predictions beside the checkpoints, so a run can be audited and re-scored."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    (run_dir / "split.json").write_text(json.dumps(result.split.to_dict()))
+    np.savez(run_dir / "predictions.npz", test_index=result.split.test, test_prob=result.test_prob, test_y=result.y[result.split.test])
+    (run_dir / "fit.json").write_text(json.dumps(extra, indent=2))
+    return run_dir
