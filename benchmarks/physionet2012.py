@@ -1,0 +1,176 @@
+"""PhysioNet/CinC 2012 in-hospital mortality: GRU-D and recurrent baselines beside logistic regression on summaries.
+
+Two protocols, both stratified by the outcome, the stay as the unit (the challenge gives no patient id):
+  cv     set A alone (4,000 stays), 5-fold cross-validation, validation = 10 % of the training folds (GRU-D's setting)
+  split  sets A+B+C (12,000 stays), 80/10/10 holdout, seeds 0 1 2 (Raindrop's P12 setting)
+Stays with descriptors only (12; no time series) are listed in the data report and excluded, as the papers do.
+
+    python benchmarks/physionet2012.py --protocols split cv --models gru_d gru rnn lr --threads 1
+    python benchmarks/physionet2012.py --protocols cv --models lr                 # one cell, seconds
+
+Writes benchmarks/results/physionet2012.json after every run (resumable; finished runs are skipped) with
+"summary": {"model", "auroc", "auprc", "seeds", ...} for the best model of the split protocol and a row per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medrnn.config import IcuRunConfig
+from medrnn.io.physionet2012 import read_physionet2012
+from medrnn.metrics.calibration import calibration_report
+from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.records import IcuStay
+from medrnn.train.icu import fit_icu_model, make_icu_split, outcome_labels
+from medrnn.transforms.irregular import bin_stay, static_features, summary_features
+
+RESULTS = Path(__file__).parent / "results" / "physionet2012.json"
+PROTOCOLS = {"cv": {"sets": ["a"], "units": [0, 1, 2, 3, 4]}, "split": {"sets": ["a", "b", "c"], "units": [0, 1, 2]}}
+RECURRENT = ("gru_d", "gru", "lstm", "rnn")
+PUBLISHED = {  # AUROC as printed in the papers; see docs/benchmarks.md for what was and was not confirmed
+    "GRU-D (Che et al. 2018, set A, 5-fold)": 0.8424,
+    "GRU-D (Zhang et al. 2022, Raindrop, P12)": 0.818,
+    "SeFT (Raindrop, P12)": 0.739,
+    "mTAND (Raindrop, P12)": 0.846,
+    "Raindrop (Zhang et al. 2022, P12)": 0.828,
+}
+
+
+def config_for(protocol: str, model: str, unit: int, max_epochs: int | None) -> IcuRunConfig:
+    data = {"sets": PROTOCOLS[protocol]["sets"], "protocol": protocol, "fold": unit if protocol == "cv" else 0}
+    train = {"max_epochs": max_epochs} if max_epochs else {}
+    return IcuRunConfig.model_validate({"data": data, "model": {"name": model}, "train": train})
+
+
+def run_lr(stays: list[IcuStay], config: IcuRunConfig, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Logistic regression on per-variable summaries (first/last/min/max/mean/count) + descriptors; C tuned on val."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = outcome_labels(stays, config.data.outcome)
+    split = make_icu_split(y, config, seed)
+    start = time.perf_counter()
+    feats = np.stack([np.concatenate([summary_features(*bin_stay(s, hours=config.data.hours, bin_minutes=config.data.bin_minutes)),
+                                      static_features(s)[0]]) for s in stays])  # fmt: skip
+    best: tuple[float, float, Any] = (-1.0, 0.0, None)
+    for c in (0.001, 0.01, 0.1, 1.0):
+        pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler(),
+                             LogisticRegression(C=c, max_iter=5000))  # fmt: skip
+        pipe.fit(feats[split.train], y[split.train])
+        val = roc_auc_score(y[split.val], pipe.predict_proba(feats[split.val])[:, 1])
+        if val > best[0]:
+            best = (val, c, pipe)
+    prob = best[2].predict_proba(feats[split.test])[:, 1]
+    return y[split.test], prob, {"train_seconds": time.perf_counter() - start, "C": best[1], "best_val": best[0], "epochs": None}
+
+
+def run_recurrent(stays: list[IcuStay], config: IcuRunConfig, seed: int, run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    fit = fit_icu_model(stays, config, run_dir, seed=seed)
+    info = {"train_seconds": fit.train_seconds, "epochs": fit.epochs, "seconds_per_epoch": fit.seconds_per_epoch,
+            "best_epoch": fit.best_epoch, "best_val": fit.best_val}  # fmt: skip
+    return fit.y[fit.split.test], fit.test_prob, info
+
+
+def one_run(protocol: str, model: str, unit: int, stays: list[IcuStay], args: argparse.Namespace) -> dict[str, Any]:
+    """Fit and score one (protocol, model, seed-or-fold); a failure is recorded, not raised."""
+    seed = unit if protocol == "split" else 0
+    config = config_for(protocol, model, unit, args.max_epochs)
+    record: dict[str, Any] = {"protocol": protocol, "model": model, "unit": unit, "seed": seed, "error": None, "threads": args.threads}
+    start = time.perf_counter()
+    try:
+        run_dir = args.workdir / f"{protocol}-{model}-{unit}"
+        y, prob, info = run_lr(stays, config, seed) if model == "lr" else run_recurrent(stays, config, seed, run_dir)
+        report = evaluate_molecules(y, prob, ["In-hospital_death"], "classification", n_boot=1000, seed=seed)
+        task = report.per_task["In-hospital_death"]
+        record.update(info)
+        record.update({"auroc": task["auroc"], "auprc": task["auprc"], "auroc_ci": report.ci.get("In-hospital_death.auroc"),
+                       "auprc_ci": report.ci.get("In-hospital_death.auprc"), "n_test": int(len(y)), "n_pos": int(y.sum()),
+                       "calibration": calibration_report(y, prob)})  # fmt: skip
+    except Exception as err:  # noqa: BLE001  recorded; the benchmark goes on with the other runs
+        traceback.print_exc()
+        record["error"] = f"{type(err).__name__}: {err}"
+    record["wall_seconds"] = time.perf_counter() - start
+    record["date"] = datetime.now().isoformat(timespec="seconds")
+    return record
+
+
+def summarize(runs: list[dict[str, Any]], protocol: str) -> dict[str, Any]:
+    """Per model: mean/std AUROC and AUPRC over seeds (or folds); the best model by mean AUROC heads the summary."""
+    rows: dict[str, Any] = {}
+    for model in sorted({r["model"] for r in runs if r["protocol"] == protocol}):
+        ok = [r for r in runs if r["protocol"] == protocol and r["model"] == model and r["error"] is None]
+        if not ok:
+            continue
+        au, ap = [r["auroc"] for r in ok], [r["auprc"] for r in ok]
+        rows[model] = {"auroc": statistics.fmean(au), "auroc_std": statistics.stdev(au) if len(au) > 1 else None,
+                       "auprc": statistics.fmean(ap), "auprc_std": statistics.stdev(ap) if len(ap) > 1 else None,
+                       "brier": statistics.fmean(r["calibration"]["brier"] for r in ok),
+                       "seeds": sorted(r["unit"] for r in ok)}  # fmt: skip
+    if not rows:
+        return {"model": None, "auroc": None, "auprc": None, "seeds": [], "protocol": protocol, "per_model": {}}
+    best = max(rows, key=lambda m: rows[m]["auroc"])
+    return {"model": best, "auroc": rows[best]["auroc"], "auprc": rows[best]["auprc"], "seeds": rows[best]["seeds"],
+            "protocol": protocol, "per_model": rows}  # fmt: skip
+
+
+def save(path: Path, runs: list[dict[str, Any]], data: dict[str, Any], args: argparse.Namespace) -> None:
+    results = {"benchmark": "physionet2012", "runs": runs, "data": data, "published_auroc": PUBLISHED,
+               "protocols": {"cv": "set A, stratified 5-fold (seed 0), val 10 % of training folds",
+                             "split": "sets A+B+C, stratified 80/10/10, seeds 0 1 2 (seed = split = weights)"},
+               "machine": {"cpu_count": os.cpu_count(), "threads": args.threads, "platform": platform.platform(),
+                           "torch": torch.__version__, "python": platform.python_version()},
+               "summary": summarize(runs, "split"), "summary_cv": summarize(runs, "cv")}  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=["split", "cv"])
+    parser.add_argument("--models", nargs="+", choices=[*RECURRENT, "lr"], default=["lr", "gru_d", "gru", "rnn"])
+    parser.add_argument("--units", nargs="+", type=int, help="seeds (split) or folds (cv) to run; default all")
+    parser.add_argument("--max-epochs", type=int, help="override the config's max_epochs (smoke runs)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "physionet2012")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {"runs": [], "data": {}}
+    runs = {(r["protocol"], r["model"], r["unit"]): r for r in previous["runs"]}
+    data = previous.get("data", {})
+    for protocol in args.protocols:
+        stays, report = read_physionet2012(sets=tuple(PROTOCOLS[protocol]["sets"]))
+        kept = [s for s in stays if len(s) > 0]
+        data[protocol] = {"n_stays": len(stays), "n_used": len(kept), "excluded_no_time_series": report.no_time_series,
+                          "n_deaths": int(outcome_labels(kept, "In-hospital_death").sum())}  # fmt: skip
+        for model in args.models:
+            for unit in args.units if args.units is not None else PROTOCOLS[protocol]["units"]:
+                key = (protocol, model, unit)
+                if key in runs and runs[key]["error"] is None:
+                    continue
+                print(f"[{protocol} {model} {unit}] ...", flush=True)
+                runs[key] = one_run(protocol, model, unit, kept, args)
+                r = runs[key]
+                print(f"[{protocol} {model} {unit}] auroc {r.get('auroc')} auprc {r.get('auprc')} error {r['error']}", flush=True)
+                save(args.out, sorted(runs.values(), key=lambda r: (r["protocol"], r["model"], r["unit"])), data, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
