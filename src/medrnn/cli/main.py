@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import data, predict, report, train, train_smiles
+from medrnn.cli import data, predict, report, train, train_icu, train_smiles
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -21,7 +21,8 @@ app = typer.Typer(
         "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n\n"
         "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n\n"
         "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n\n"
-        "  medrnn predict --artifact runs/bbbp/model molecules.csv   # score new molecules"
+        "  medrnn predict --artifact runs/bbbp/model molecules.csv   # score new molecules\n\n"
+        "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 train.app.command("smiles")(train_smiles.smiles_command)
+train.app.command("icu")(train_icu.icu_command)
 app.add_typer(train.app, name="train")
 app.command("predict")(predict.predict_command)
 app.command("report")(report.report_command)

@@ -24,7 +24,7 @@ def _resolve(record: str, dataset: str) -> Path:
 
 
 def predict_command(
-    inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column."),
+    inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column. ICU model: PhysioNet-2012-format stay files (Time,Parameter,Value)."),
     artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model)."),
     out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json for bad inputs)."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="SMILES models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
@@ -40,11 +40,19 @@ def predict_command(
     rows it cannot parse go to OUT.errors.json with row number and reason.
 
         medrnn predict --artifact runs/bbbp/model molecules.csv --out scores.csv
+
+    ICU model: one row per stay file: record_id, p_In-hospital_death, n_observations; unreadable files go to OUT.errors.json.
+
+        medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
     """
     from medrnn.artifact import read_metadata
 
-    if read_metadata(artifact).get("task") == "smiles":
+    task = read_metadata(artifact).get("task")
+    if task == "smiles":
         _predict_molecules(inputs, artifact, out, smiles_column, id_column)
+        return
+    if task == "icu_mortality":
+        _predict_stays(inputs, artifact, out)
         return
     records = inputs
     from medrnn.io import read_wfdb
@@ -117,4 +125,19 @@ def _predict_molecules(files: list[str], artifact: Path, out: Path, smiles_colum
     _write_rows(out, rows, failures, fields)
     typer.echo(f"wrote {len(rows)} molecules to {out}")
     if failures:
+        raise typer.Exit(code=1)
+
+
+def _predict_stays(files: list[str], artifact: Path, out: Path) -> None:
+    """Risk for every readable stay file; unreadable ones go to the error report with their reason."""
+    from medrnn.predict_icu import IcuPredictor
+
+    predictor = IcuPredictor.from_artifact(artifact)
+    result = predictor.predict_files(list(files))
+    for name, reason in result.errors.items():
+        typer.echo(f"{name}: FAILED: {reason}", err=True)
+    rows = result.rows()
+    _write_rows(out, rows, result.errors, ["record_id", f"p_{result.outcome}", "n_observations"])
+    typer.echo(f"wrote {len(rows)} stays to {out} ({len(result.errors)} files failed)")
+    if result.errors:
         raise typer.Exit(code=1)

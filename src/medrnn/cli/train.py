@@ -16,7 +16,8 @@ app = typer.Typer(
         "(config.yaml, metrics.json, predictions, model/ artifact, report.html).\n\n"
         "  medrnn train mitdb --out runs/mitdb                      # ECG beats, MIT-BIH inter-patient\n\n"
         "  medrnn train smiles --data bbbp --out runs/bbbp          # molecules, MoleculeNet BBBP, scaffold split\n\n"
-        "  medrnn train smiles --data my.csv --target pIC50 --split scaffold"
+        "  medrnn train smiles --data my.csv --target pIC50 --split scaffold\n\n"
+        "  medrnn train icu --out runs/icu                          # ICU stays, PhysioNet 2012, in-hospital mortality"
     ),
     no_args_is_help=True,
 )
