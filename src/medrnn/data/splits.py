@@ -94,3 +94,36 @@ def make_split(kind: str, smiles: Sequence[str], sizes: Sequence[float] = (0.8, 
     if kind == "scaffold":
         return scaffold_split(smiles, sizes, seed)
     raise ConfigError(f"split {kind!r}; valid: {', '.join(SPLITS)}")
+
+
+def patient_split(patient_ids: Sequence[str], sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                  stratify: Sequence[int] | None = None) -> Split:  # fmt: skip
+    """Positions of `patient_ids` (one per sample, repeats allowed) split so that each patient lies in one part.
+
+    Patients are sorted, then shuffled with `seed`, so the split depends on the set of patients, not on sample
+    order. `stratify` (aligned with `patient_ids`) keeps the share of patients with a positive (max over their
+    samples) label in each part, through scikit-learn.
+    """
+    train_f, val_f, test_f = _check_sizes(sizes)
+    ids = np.asarray([str(p) for p in patient_ids])
+    patients, inverse = np.unique(ids, return_inverse=True)
+    if stratify is None:
+        order = np.random.default_rng(seed).permutation(len(patients))
+        n_train, n_val = int(round(train_f * len(patients))), int(round(val_f * len(patients)))
+        parts = [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]
+    else:
+        from sklearn.model_selection import train_test_split
+
+        labels = np.asarray(stratify)
+        if labels.shape != ids.shape:
+            raise ConfigError(f"stratify has {labels.shape[0]} labels for {ids.shape[0]} patient ids; give one per id")
+        per_patient = np.zeros(len(patients), dtype=labels.dtype)
+        np.maximum.at(per_patient, inverse, labels)
+        index = np.arange(len(patients))
+        try:
+            rest, test = train_test_split(index, test_size=test_f, stratify=per_patient, random_state=seed)
+            train, val = train_test_split(rest, test_size=val_f / (train_f + val_f), stratify=per_patient[rest], random_state=seed)
+        except ValueError as err:
+            raise ConfigError(f"cannot stratify {len(patients)} patients with sizes {tuple(sizes)}: {err}") from err
+        parts = [train, val, test]
+    return Split(*(np.flatnonzero(np.isin(inverse, part)) for part in parts))
