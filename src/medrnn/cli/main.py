@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import data, predict, report, train, train_icu, train_smiles
+from medrnn.cli import data, predict, report, train, train_ehr, train_icu, train_smiles
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 train.app.command("smiles")(train_smiles.smiles_command)
 train.app.command("icu")(train_icu.icu_command)
+train.app.command("ehr")(train_ehr.ehr_command)
 app.add_typer(train.app, name="train")
 app.command("predict")(predict.predict_command)
 app.command("report")(report.report_command)

@@ -17,7 +17,8 @@ app = typer.Typer(
         "  medrnn train mitdb --out runs/mitdb                      # ECG beats, MIT-BIH inter-patient\n\n"
         "  medrnn train smiles --data bbbp --out runs/bbbp          # molecules, MoleculeNet BBBP, scaffold split\n\n"
         "  medrnn train smiles --data my.csv --target pIC50 --split scaffold\n\n"
-        "  medrnn train icu --out runs/icu                          # ICU stays, PhysioNet 2012, in-hospital mortality"
+        "  medrnn train icu --out runs/icu                          # ICU stays, PhysioNet 2012, in-hospital mortality\n\n"
+        "  medrnn train ehr --task readmission_30d                  # coded MIMIC visits, RETAIN"
     ),
     no_args_is_help=True,
 )
