@@ -45,16 +45,17 @@ def icu_run(icu_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MEDRNN_DATA", str(icu_root))
         code = main(["train", "icu", "-c", str(out / "in.yaml"), "--sets", "a", "--seed", "1", "--out", str(out / "run"),
-                     "--no-progress", "--no-report"])  # fmt: skip
+                     "--no-progress"])  # fmt: skip
     assert code == 0
     return out / "run"
 
 
 def test_train_icu_writes_a_complete_run_folder(icu_run: Path) -> None:
-    for name in ("config.yaml", "metrics.json", "predictions.npz", "model/weights.safetensors", "model/artifact.json"):
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "model/weights.safetensors", "model/artifact.json", "report.html"):
         assert (icu_run / name).exists(), name
     metrics = json.loads((icu_run / "metrics.json").read_text())
     assert metrics["kind"] == "icu" and metrics["model"] == "gru_d"
+    assert 'alt="reliability diagram"' in (icu_run / "report.html").read_text(encoding="utf-8")  # the ICU report
     counts = metrics["split"]["counts"]
     assert sum(counts.values()) == N_STAYS and counts["test"] == 30  # none of the first 300 stays lacks a time series
     assert 0 < metrics["split"]["deaths"]["test"] < 30  # stratified: the test set has deaths and survivors

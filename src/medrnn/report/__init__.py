@@ -1,6 +1,7 @@
 """Plots and the self-contained HTML report of a run."""
 
 from medrnn.report.html import write_report
+from medrnn.report.icu import write_icu_report
 from medrnn.report.molecules import write_molecule_report
 from medrnn.report.plots import (
     figure_to_png,
@@ -16,6 +17,7 @@ __all__ = [
     "plot_ecg_strip",
     "plot_pr",
     "plot_roc",
+    "write_icu_report",
     "write_molecule_report",
     "write_report",
 ]

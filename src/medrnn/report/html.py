@@ -90,13 +90,19 @@ _TEMPLATE = (
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     """Write a self-contained HTML report for `run_dir` (default `run_dir/report.html`) and return its path.
 
-    A molecule run (metrics.json "kind" == "molecules") gets the molecule report of `write_molecule_report`.
+    A molecule run (metrics.json "kind" == "molecules") gets the molecule report of `write_molecule_report`,
+    an ICU run ("kind" == "icu") the mortality report of `write_icu_report`.
     """
     run_dir = Path(run_dir)
-    if _run_kind(run_dir / "metrics.json") == "molecules":
+    kind = _run_kind(run_dir / "metrics.json")
+    if kind == "molecules":
         from medrnn.report.molecules import write_molecule_report
 
         return write_molecule_report(run_dir, out)
+    if kind == "icu":
+        from medrnn.report.icu import write_icu_report
+
+        return write_icu_report(run_dir, out)
     out = run_dir / "report.html" if out is None else Path(out)
     report, extras = _load_metrics(run_dir / "metrics.json")
     count_rows = _count_rows(run_dir / "metrics.json", report.class_names)
