@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ _PROBE_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """One PhysioNet WFDB database: identity, licence, citation and the files a complete copy has."""
+    """One dataset: identity, licence, citation and the files a complete copy has (WFDB records, or named files)."""
 
     name: str
     physionet_db: str
@@ -27,8 +28,10 @@ class DatasetInfo:
     records: tuple[str, ...]
     extensions: tuple[str, ...] = ("hea", "dat", "atr")
     extra_files: tuple[str, ...] = ("RECORDS",)
-    downloads: tuple[tuple[str, str], ...] = ()  # (file name, URL) for datasets not on PhysioNet; .gz URLs of plain files are unpacked
+    downloads: tuple[tuple[str, str], ...] = ()  # (file name, URL) fetched one by one (non-WFDB data); .gz URLs of plain files are unpacked
     home: str = ""  # landing page of a non-PhysioNet dataset
+    any_of: tuple[tuple[str, ...], ...] = ()  # each group needs one of its forms, e.g. ("set-a/", "set-a.tar.gz"); "x/" = folder
+    sizes: tuple[tuple[str, int], ...] = ()  # (file name, bytes) where the published size is known: checked on fetch
 
     @property
     def url(self) -> str:
@@ -37,6 +40,10 @@ class DatasetInfo:
     def expected_files(self) -> tuple[str, ...]:
         """File names a complete copy holds, e.g. RECORDS, 100.hea, 100.dat, 100.atr, ..."""
         return self.extra_files + tuple(f"{r}.{ext}" for r in self.records for ext in self.extensions)
+
+    def requirements(self) -> tuple[tuple[str, ...], ...]:
+        """What a complete copy needs: one group per expected file, plus the `any_of` groups (any one form will do)."""
+        return tuple((f,) for f in self.expected_files()) + self.any_of
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,90 @@ DATASETS["moleculenet"] = DatasetInfo(
     home="https://moleculenet.org",
 )
 
+_P12 = "https://physionet.org/files/challenge-2012/1.0.0/"
+DATASETS["physionet2012"] = DatasetInfo(
+    name="physionet2012",
+    physionet_db="challenge-2012",
+    version="1.0.0",
+    description="PhysioNet/CinC Challenge 2012: 12,000 ICU stays (sets A, B, C), first 48 h, in-hospital mortality",
+    licence="Open Data Commons Attribution License v1.0 (ODC-By 1.0)",
+    citation=(
+        "Silva I, Moody G, Scott DJ, Celi LA, Mark RG. Predicting In-Hospital Mortality of ICU Patients: The "
+        "PhysioNet/Computing in Cardiology Challenge 2012. Computing in Cardiology 39:245-248 (2012). Goldberger AL, "
+        "et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000)"
+    ),
+    records=(),
+    extensions=(),
+    extra_files=tuple(f"Outcomes-{s}.txt" for s in "abc"),
+    any_of=tuple((f"set-{s}/", f"set-{s}.tar.gz", f"set-{s}.tar.xz") for s in "abc"),  # a folder, PhysioNet's .tar.gz or a repack
+    downloads=tuple((f, _P12 + f) for s in "abc" for f in (f"set-{s}.tar.gz", f"Outcomes-{s}.txt")),
+)
+
+
+def _sizes(table: str) -> dict[str, int]:
+    """Parse "NAME BYTES NAME BYTES ..." into {name: bytes}."""
+    words = table.split()
+    return {name: int(n) for name, n in zip(words[0::2], words[1::2])}
+
+
+# Sizes are those of the files in PhysioNet's releases (they pass the releases' SHA256SUMS.txt); SHA256SUMS.txt itself
+# is left unsized. LABEVENTS.csv is fetched for the `labevents` code source but not required; CHARTEVENTS.csv (~90 MB)
+# and INPUTEVENTS_CV.csv are published too but not read by medrnn, so not fetched.
+_MIMIC3_SIZES = _sizes("""
+ADMISSIONS.csv 26823 CALLOUT.csv 13820 CAREGIVERS.csv 178142 CPTEVENTS.csv 149024 DATETIMEEVENTS.csv 1782801
+DIAGNOSES_ICD.csv 48997 DRGCODES.csv 23122 D_CPT.csv 12717 D_ICD_DIAGNOSES.csv 1313178 D_ICD_PROCEDURES.csv 289912
+D_ITEMS.csv 853168 D_LABITEMS.csv 37760 ICUSTAYS.csv 13495 INPUTEVENTS_MV.csv 3391394 LICENSE.txt 25815
+MICROBIOLOGYEVENTS.csv 221959 NOTEEVENTS.csv 95 OUTPUTEVENTS.csv 1014449 PATIENTS.csv 8605 PRESCRIPTIONS.csv 1667845
+PROCEDUREEVENTS_MV.csv 134284 PROCEDURES_ICD.csv 13512 SERVICES.csv 7464 TRANSFERS.csv 47199
+""")
+_MIMIC4_SIZES = _sizes("""
+LICENSE.txt 25815 README.txt 978 demo_subject_id.csv 911 hosp/admissions.csv.gz 11072 hosp/d_hcpcs.csv.gz 510070
+hosp/d_icd_diagnoses.csv.gz 1813533 hosp/d_icd_procedures.csv.gz 1082613 hosp/d_labitems.csv.gz 13520
+hosp/diagnoses_icd.csv.gz 24198 hosp/drgcodes.csv.gz 7459 hosp/emar.csv.gz 734347 hosp/emar_detail.csv.gz 692290
+hosp/hcpcsevents.csv.gz 963 hosp/labevents.csv.gz 1963979 hosp/microbiologyevents.csv.gz 80991 hosp/omr.csv.gz 17339
+hosp/patients.csv.gz 1083 hosp/pharmacy.csv.gz 503956 hosp/poe.csv.gz 611200 hosp/poe_detail.csv.gz 26574
+hosp/prescriptions.csv.gz 606447 hosp/procedures_icd.csv.gz 6602 hosp/provider.csv.gz 151283 hosp/services.csv.gz 5072
+hosp/transfers.csv.gz 23480 icu/caregiver.csv.gz 43441 icu/d_items.csv.gz 57073 icu/datetimeevents.csv.gz 119448
+icu/icustays.csv.gz 5667 icu/ingredientevents.csv.gz 601205 icu/inputevents.csv.gz 788253 icu/outputevents.csv.gz 96413
+icu/procedureevents.csv.gz 44817
+""")
+_M3, _M4 = "https://physionet.org/files/mimiciii-demo/1.4/", "https://physionet.org/files/mimic-iv-demo/2.2/"
+DATASETS["mimic3-demo"] = DatasetInfo(
+    name="mimic3-demo",
+    description="MIMIC-III Clinical Database Demo: 100 patients, 129 admissions, 136 ICU stays (no CHARTEVENTS)",
+    licence="Open Database License v1.0 (ODbL 1.0)",
+    citation=(
+        "Johnson A, Pollard T, Mark R. MIMIC-III Clinical Database Demo (version 1.4). PhysioNet (2019), "
+        "doi:10.13026/C2HM2Q. Johnson AEW, et al. MIMIC-III, a freely accessible critical care database. Sci Data 3:160035 "
+        "(2016). Goldberger AL, et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000)"
+    ),
+    physionet_db="mimiciii-demo",
+    version="1.4",
+    records=(),
+    extensions=(),
+    extra_files=(*_MIMIC3_SIZES, "SHA256SUMS.txt"),
+    downloads=tuple((f, _M3 + f) for f in (*_MIMIC3_SIZES, "SHA256SUMS.txt", "LABEVENTS.csv")),
+    sizes=tuple(_MIMIC3_SIZES.items()),
+)
+DATASETS["mimic4-demo"] = DatasetInfo(
+    name="mimic4-demo",
+    description="MIMIC-IV Clinical Database Demo: 100 patients, 275 admissions, 140 ICU stays, hosp/ and icu/ as .csv.gz",
+    licence="Open Database License v1.0 (ODbL 1.0)",
+    citation=(
+        "Johnson A, Bulgarelli L, Pollard T, Horng S, Celi LA, Mark R. MIMIC-IV Clinical Database Demo (version 2.2). "
+        "PhysioNet (2023), doi:10.13026/dp1f-ex47. Johnson AEW, et al. MIMIC-IV, a freely accessible electronic health "
+        "record dataset. Sci Data 10:1 (2023). Goldberger AL, et al. PhysioBank, PhysioToolkit, and PhysioNet. "
+        "Circulation 101(23):e215-e220 (2000)"
+    ),
+    physionet_db="mimic-iv-demo",
+    version="2.2",
+    records=(),
+    extensions=(),
+    extra_files=(*_MIMIC4_SIZES, "SHA256SUMS.txt"),
+    downloads=tuple((f, _M4 + f) for f in (*_MIMIC4_SIZES, "SHA256SUMS.txt")),
+    sizes=tuple(_MIMIC4_SIZES.items()),
+)
+
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
 _MITDB_SAME_PATIENT = {"202": "201"}
 
@@ -108,12 +199,17 @@ def mitdb_patient_id(record_id: str) -> str:
 def get_dataset(name: str) -> DatasetInfo:
     """Catalogue entry of `name`, or ConfigError listing the known datasets."""
     if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
+        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 
+def _exists(folder: Path, name: str) -> bool:
+    return (folder / name).is_dir() if name.endswith("/") else (folder / name).is_file()
+
+
 def _missing_files(info: DatasetInfo, folder: Path) -> list[str]:
-    return [f for f in info.expected_files() if not (folder / f).is_file()]
+    """Requirements of `info` not met in `folder`, e.g. ["RECORDS", "set-b/ or set-b.tar.gz or set-b.tar.xz"]."""
+    return [" or ".join(group) for group in info.requirements() if not any(_exists(folder, f) for f in group)]
 
 
 def list_datasets() -> list[DatasetStatus]:
@@ -121,11 +217,9 @@ def list_datasets() -> list[DatasetStatus]:
     statuses = []
     for info in DATASETS.values():
         folder = paths.dataset_dir(info.name)
-        n_expected = len(info.expected_files())
+        n_expected = len(info.requirements())
         n_missing = len(_missing_files(info, folder))
-        statuses.append(
-            DatasetStatus(info.name, info.description, folder, n_missing == 0, n_expected - n_missing, n_expected)
-        )
+        statuses.append(DatasetStatus(info.name, info.description, folder, n_missing == 0, n_expected - n_missing, n_expected))
     return statuses
 
 
@@ -145,7 +239,7 @@ def require_dataset(name: str) -> Path:
     missing = _missing_files(info, folder)
     if missing:
         raise DataNotFoundError(
-            f"dataset {name!r} not found at {folder}: {len(missing)} of {len(info.expected_files())} expected "
+            f"dataset {name!r} not found at {folder}: {len(missing)} of {len(info.requirements())} expected "
             f"files missing (e.g. {', '.join(missing[:3])}); {_where_looked()}. "
             f"Fetch it with `medrnn data fetch {name}`, or set MEDRNN_DATA to the folder that contains {name}/"
         )
@@ -161,16 +255,16 @@ def default_fetch_dir(name: str) -> Path:
 
 def _offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
     return MedrnnError(
-        f"could not reach {'the download server' if info.downloads else 'PhysioNet'} ({reason}); download {info.url} manually "
+        f"could not reach {'PhysioNet' if info.physionet_db else 'the download server'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
     )
 
 
 def fetch_dataset(name: str, dest: Path | None = None) -> Path:
-    """Download `name` from PhysioNet with `wfdb.dl_database` into `dest` and return the folder.
+    """Download `name` into `dest` and return the folder: WFDB databases with `wfdb.dl_database`, others file by file.
 
     Files already there with the right size are skipped, so an interrupted fetch can be resumed.
-    wfdb downloads PhysioNet's latest version of the database (it cannot pin one).
+    wfdb downloads PhysioNet's latest version of the database (it cannot pin one); file URLs name their version.
     """
     info = get_dataset(name)
     dest = Path(dest).expanduser() if dest is not None else default_fetch_dir(name)
@@ -201,23 +295,59 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
 
 
 def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
-    """Download each (file, URL) of `info` into `dest` (skipping files already there), unpacking .gz when the file is plain."""
-    import gzip
-    import urllib.request
+    """Download each (file, URL) of `info` into `dest`, skipping files already complete and resuming partial ones.
 
-    dest.mkdir(parents=True, exist_ok=True)
+    A .gz URL of a plain file is unpacked. Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
+    """
+    import gzip
+
+    sizes = dict(info.sizes)
     for name, url in info.downloads:
         target = dest / name
-        if target.is_file() and target.stat().st_size > 0:
+        size = sizes.get(name)
+        if target.is_file() and (target.stat().st_size == size if size is not None else target.stat().st_size > 0):
             continue
-        try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
-                payload = response.read()
-        except OSError as err:  # URLError and socket timeouts derive from OSError
-            raise _offline_error(info, f"{url}: {err}") from err
+        if any(name in group and any(_exists(dest, f) for f in group) for group in info.any_of):
+            continue  # e.g. set-a/ is already there: set-a.tar.gz is not needed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        _download(info, url, partial, timeout_s)
         if url.endswith(".gz") and not name.endswith(".gz"):
-            payload = gzip.decompress(payload)
-        partial = target.with_suffix(target.suffix + ".part")
-        partial.write_bytes(payload)
+            partial.write_bytes(gzip.decompress(partial.read_bytes()))
+        got = partial.stat().st_size
+        if size is not None and got != size:
+            partial.unlink()
+            raise MedrnnError(
+                f"{url}: downloaded {got} bytes, expected {size} (as published); the file was discarded: run "
+                f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
+            )
         partial.replace(target)
+    missing = _missing_files(info, dest)
+    if missing:
+        raise MedrnnError(f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])})")
     return dest
+
+
+def _download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> None:
+    """Append `url` to `partial`, continuing from its current size with an HTTP Range request (urllib: no extra dependency)."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    have = partial.stat().st_size if partial.is_file() else 0
+    request: str | urllib.request.Request = url
+    if have:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
+            resumed = have > 0 and getattr(response, "status", 200) == 206  # a server that ignores Range sends it all
+            with partial.open("ab" if resumed else "wb") as fh:
+                shutil.copyfileobj(response, fh, 1 << 20)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # the partial file is already as long as the remote one (or longer): start over
+            partial.unlink()
+            return _download(info, url, partial, timeout_s)
+        raise _offline_error(info, f"{url}: {err}") from err
+    except (OSError, http.client.HTTPException) as err:  # URLError, timeouts, a connection cut mid-file (IncompleteRead)
+        kept = f"; {partial.stat().st_size} bytes kept in {partial}, the next fetch resumes there" if partial.is_file() else ""
+        raise _offline_error(info, f"{url}: {err}{kept}") from err

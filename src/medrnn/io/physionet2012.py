@@ -1,8 +1,8 @@
 """PhysioNet/CinC Challenge 2012 (ICU mortality): `Time,Parameter,Value` files -> IcuStay, every dropped value counted.
 
-Sets A, B and C are read from a folder of text files (`set-a/`) or directly from an archive (`set-b.tar.xz`); nothing
-is ever written beside the data. Parsed stays are cached under `paths.cache_dir()` as npz, keyed by the sources'
-sizes and mtimes.
+Sets A, B and C are read from a folder of text files (`set-a/`) or directly from an archive: PhysioNet's `set-a.tar.gz`
+or a repack such as `set-b.tar.xz`, with or without a leading `set-x/` folder inside. Nothing is ever written beside the
+data. Parsed stays are cached under `paths.cache_dir()` as npz, keyed by the sources' sizes and mtimes.
 """
 
 from __future__ import annotations
@@ -285,19 +285,23 @@ def read_outcomes(path: str | Path) -> dict[str, dict[str, float]]:
 
 
 def _set_source(root: Path, name: str) -> Path:
-    """The folder `set-x/` or, failing that, the archive `set-x.tar.xz` (or .tar.gz) of one set."""
-    candidates = [root / f"set-{name}", root / f"set-{name}.tar.xz", root / f"set-{name}.tar.gz"]
+    """The folder `set-x/` or, failing that, the archive `set-x.tar.gz` (PhysioNet's) or `set-x.tar.xz` of one set."""
+    candidates = [root / f"set-{name}", root / f"set-{name}.tar.gz", root / f"set-{name}.tar.xz"]
     if candidates[0].is_dir() and any(candidates[0].glob("*.txt")):
         return candidates[0]
     for cand in candidates[1:]:
         if cand.is_file():
             return cand
-    looked = ", ".join(map(str, candidates))  # a folder of .txt files, or an archive of them
+    folder, gz, xz = candidates
+    looked = f"{folder}/ (a folder of NNNNNN.txt files), {gz} (PhysioNet's archive) or {xz}"
     raise DataNotFoundError(f"PhysioNet 2012 set {name.upper()} not found: looked for {looked}; {FETCH_HINT}")
 
 
 def _iter_files(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(source name, bytes) of each record file in a folder or a tar archive, in name order, never unpacking to disk."""
+    """(source name, bytes) of each record file in a folder or a tar archive (.gz or .xz), in name order, never unpacking to disk.
+
+    Archive members are taken from any folder inside: PhysioNet's archives hold `set-a/NNNNNN.txt`, a flat one `NNNNNN.txt`.
+    """
     if source.is_dir():
         for p in sorted(source.glob("*.txt")):
             yield str(p), p.read_bytes()

@@ -192,3 +192,30 @@ def test_missing_set_or_outcomes_says_where_it_looked(root: Path, tmp_path: Path
     (small / "Outcomes-a.txt").unlink()
     with pytest.raises(DataNotFoundError, match=r"looked for .*Outcomes-a\.txt.*medrnn data fetch physionet2012"):
         read_physionet2012(small, sets=("a",))
+
+
+@pytest.mark.parametrize("leading_folder", [True, False], ids=["set-a/ inside (PhysioNet's)", "flat"])
+def test_set_read_from_a_tar_gz_archive(root: Path, tmp_path: Path, leading_folder: bool) -> None:
+    """PhysioNet publishes set-a.tar.gz holding set-a/NNNNNN.txt; a flat archive of the same files reads the same."""
+    dest = tmp_path / "p12gz"
+    dest.mkdir()
+    rids = ("132539", "132540", "132541")
+    with tarfile.open(dest / "set-a.tar.gz", "w:gz") as tf:
+        for rid in rids:
+            tf.add(root / "set-a" / f"{rid}.txt", arcname=f"set-a/{rid}.txt" if leading_folder else f"{rid}.txt")
+    shutil.copyfile(root / "Outcomes-a.txt", dest / "Outcomes-a.txt")
+    stays, report = read_physionet2012(dest, sets=("a",), cache=False)
+    assert [s.record_id for s in stays] == list(rids) and report.n_records == {"a": 3} and not report.failures
+    assert stays[0].source == f"{dest / 'set-a.tar.gz'}:{'set-a/' if leading_folder else ''}132539.txt"
+    folder, _ = read_physionet2012(_small_root(root, tmp_path), sets=("a",), cache=False)
+    assert np.array_equal(stays[0].values, folder[0].values) and stays[1].static == folder[1].static
+    assert sorted(p.name for p in dest.iterdir()) == ["Outcomes-a.txt", "set-a.tar.gz"]  # nothing unpacked beside it
+
+
+def test_missing_set_lists_the_three_accepted_forms(root: Path, tmp_path: Path) -> None:
+    small = _small_root(root, tmp_path)
+    with pytest.raises(DataNotFoundError) as info:
+        read_physionet2012(small, sets=("b",))
+    message = str(info.value)
+    for form in (f"{small / 'set-b'}/ (a folder of NNNNNN.txt files)", str(small / "set-b.tar.gz"), str(small / "set-b.tar.xz")):
+        assert form in message
