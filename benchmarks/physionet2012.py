@@ -39,11 +39,11 @@ from medrnn.transforms.irregular import bin_stay, static_features, summary_featu
 RESULTS = Path(__file__).parent / "results" / "physionet2012.json"
 PROTOCOLS = {"cv": {"sets": ["a"], "units": [0, 1, 2, 3, 4]}, "split": {"sets": ["a", "b", "c"], "units": [0, 1, 2]}}
 RECURRENT = ("gru_d", "gru", "lstm", "rnn")
-PUBLISHED = {  # AUROC as printed in the papers; see docs/benchmarks.md for what was and was not confirmed
+PUBLISHED = {  # AUROC as recalled from the papers; NOT checked against the PDFs in this project (no access) - see docs/benchmarks.md
     "GRU-D (Che et al. 2018, set A, 5-fold)": 0.8424,
-    "GRU-D (Zhang et al. 2022, Raindrop, P12)": 0.818,
+    "GRU-D (Zhang et al. 2022, Raindrop, P12)": 0.819,
     "SeFT (Raindrop, P12)": 0.739,
-    "mTAND (Raindrop, P12)": 0.846,
+    "mTAND (Raindrop, P12)": 0.842,
     "Raindrop (Zhang et al. 2022, P12)": 0.828,
 }
 
