@@ -2,7 +2,7 @@
 
 Two protocols, both stratified by the outcome, the stay as the unit (the challenge gives no patient id):
   cv     set A alone (4,000 stays), 5-fold cross-validation, validation = 10 % of the training folds (GRU-D's setting)
-  split  sets A+B+C (12,000 stays), 80/10/10 holdout, seeds 0 1 2 (Raindrop's P12 setting)
+  split  sets A+B+C (11,988 stays with data), 80/10/10 holdout, seeds 0 1 2 (like Raindrop's P12 setting; not its 5 fixed splits)
 Stays with descriptors only (12; no time series) are listed in the data report and excluded, as the papers do.
 
     python benchmarks/physionet2012.py --protocols split cv --models gru_d gru rnn lr --threads 1
@@ -110,7 +110,7 @@ def one_run(protocol: str, model: str, unit: int, stays: list[IcuStay], args: ar
 
 
 def summarize(runs: list[dict[str, Any]], protocol: str) -> dict[str, Any]:
-    """Per model: mean/std AUROC and AUPRC over seeds (or folds); the best model by mean AUROC heads the summary."""
+    """Per model: mean/std AUROC and AUPRC over seeds (or folds); the model with the best mean validation AUROC heads it."""
     rows: dict[str, Any] = {}
     for model in sorted({r["model"] for r in runs if r["protocol"] == protocol}):
         ok = [r for r in runs if r["protocol"] == protocol and r["model"] == model and r["error"] is None]
@@ -123,7 +123,10 @@ def summarize(runs: list[dict[str, Any]], protocol: str) -> dict[str, Any]:
                        "seeds": sorted(r["unit"] for r in ok)}  # fmt: skip
     if not rows:
         return {"model": None, "auroc": None, "auprc": None, "seeds": [], "protocol": protocol, "per_model": {}}
-    best = max(rows, key=lambda m: rows[m]["auroc"])
+    for model in rows:  # the headline model is chosen on validation, never on test
+        rows[model]["best_val"] = statistics.fmean(r["best_val"] for r in runs if r["protocol"] == protocol and r["model"] == model
+                                                   and r["error"] is None)  # fmt: skip
+    best = max(rows, key=lambda m: rows[m]["best_val"])
     return {"model": best, "auroc": rows[best]["auroc"], "auprc": rows[best]["auprc"], "seeds": rows[best]["seeds"],
             "protocol": protocol, "per_model": rows}  # fmt: skip
 

@@ -51,7 +51,7 @@ class IcuPredictor:
     def from_artifact(cls, path: str | Path, device: str | torch.device | None = None) -> IcuPredictor:
         model, meta = load_artifact(path, device=device or auto_device())
         if meta.get("task") != "icu_mortality":
-            raise ArtifactError(f"{path}: artifact task is {meta.get('task', 'mitdb beats')!r}, not an ICU mortality model")
+            raise ArtifactError(f"{path}: artifact task is {meta.get('task', 'none (an ECG beat model)')!r}, not an ICU mortality model")
         return cls(model, meta)
 
     def predict_stays(self, stays: list[IcuStay]) -> np.ndarray:
@@ -71,8 +71,13 @@ class IcuPredictor:
         stays, errors = [], {}
         for path in paths:
             try:
-                stays.append(read_physionet2012_record(path))
+                stay = read_physionet2012_record(path)
             except (MedrnnError, OSError) as err:
                 errors[str(path)] = str(err)
+                continue
+            if len(stay) == 0:  # training excluded such stays: the model has never seen one
+                errors[str(path)] = f"{path}: descriptors only, no time-series observation; the model was trained on stays with some"
+                continue
+            stays.append(stay)
         risk = self.predict_stays(stays)
         return IcuPredictions([s.record_id for s in stays], risk, [len(s) for s in stays], self.outcome, errors)

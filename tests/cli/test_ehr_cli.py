@@ -50,10 +50,10 @@ def test_readmission_with_retain_writes_metrics_and_exact_explanations(mimic4: P
     assert not {s.split("/")[0] for s in test_ids} & train_patients  # no test patient was seen in training
 
 
-def test_next_visit_diagnosis_with_gru_reports_recall_at_k(mimic4: Path, tmp_path: Path) -> None:
+def test_next_visit_diagnosis_with_gru_reports_accuracy_at_k(mimic4: Path, tmp_path: Path) -> None:
     run = _train(tmp_path, "--data", str(mimic4), "--task", "next_visit_diagnosis", "--model", "gru")
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics["ranking"]) == {"recall@10", "recall@20"}
-    assert 0 <= metrics["ranking"]["recall@10"] <= metrics["ranking"]["recall@20"] <= 1
+    assert set(metrics["ranking"]) == {"accuracy@10", "accuracy@20", "samples_without_top_k_label"}
+    assert 0 <= metrics["ranking"]["accuracy@10"] <= metrics["ranking"]["accuracy@20"] <= 1
     assert np.load(run / "predictions.npz")["y_score"].shape[1] == len(metrics["test"]["task_names"]) > 1
     assert not (run / "explanations.json").exists()

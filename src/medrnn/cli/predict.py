@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from medrnn import paths
-from medrnn.errors import MedrnnError
+from medrnn.errors import ArtifactError, MedrnnError
 
 
 def _resolve(record: str, dataset: str) -> Path:
@@ -54,6 +54,8 @@ def predict_command(
     if task == "icu_mortality":
         _predict_stays(inputs, artifact, out)
         return
+    if task is not None and task != "beats":
+        raise ArtifactError(f"{artifact}: `medrnn predict` serves beat (ECG), smiles and icu_mortality artifacts; this one is {task!r}")
     records = inputs
     from medrnn.io import read_wfdb
     from medrnn.predict import Predictor

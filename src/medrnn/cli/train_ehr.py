@@ -54,7 +54,7 @@ def ehr_command(
     split = metrics["split"]
     typer.echo(f"patients {split['patients']}, samples {split['samples']} (split by patient, seed {split['seed']})")
     report = MoleculeMetricReport.from_dict(metrics["test"])
-    typer.echo(report.table() if len(report.task_names) <= 5 else f"{len(report.task_names)} labels: mean AUROC {report.overall.get('roc_auc')}")
+    typer.echo(report.table() if len(report.task_names) <= 5 else f"{len(report.task_names)} labels: mean AUROC {report.headline[1]:.3f}")
     for name, value in metrics["ranking"].items():
-        typer.echo(f"{name}: {value:.3f}")
+        typer.echo(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
     typer.echo(f"run folder: {out}  (artifact: {out / 'model'})")

@@ -12,7 +12,7 @@ from medrnn.config import IcuRunConfig, load_config
 
 
 def icu_command(
-    sets: Optional[str] = typer.Option(None, "--sets", help="PhysioNet 2012 sets, comma-separated: 'a' or 'a,b,c' (default: all three, 12,000 stays)."),
+    sets: Optional[str] = typer.Option(None, "--sets", help="PhysioNet 2012 sets, comma-separated: 'a' or 'a,b,c' (default: all three: 12,000 stays, of which the 12 without any time series are excluded)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="split: stratified 80/10/10 (default); cv: stratified k-fold, test = --fold."),
     fold: Optional[int] = typer.Option(None, "--fold", help="With --protocol cv: which fold is the test set (0-based)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="gru_d (default; decays the last observation toward the mean), gru, lstm or rnn on [values | mask | hours since observed]."),

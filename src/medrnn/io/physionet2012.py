@@ -59,7 +59,7 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
 DESCRIPTOR_RANGES: dict[str, tuple[float, float]] = {"Age": (0, 130), "Height": (100, 250), "Weight": PLAUSIBLE_RANGES["Weight"]}
 DESCRIPTOR_LEVELS: dict[str, tuple[float, ...]] = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}  # 1 CCU, 2 CSRU, 3 MICU, 4 SICU
 
-_CACHE_VERSION = 1  # bump when parsing or the ranges change what is read
+_CACHE_VERSION = 2  # bump when parsing or the ranges change what is read
 _WEIGHT = VARIABLES.index("Weight")
 _DESC, _RECORD_ID, _UNKNOWN, _EMPTY = 100, 200, -1, -2  # parameter codes besides 0..36 (variable index)
 _CODES: dict[str, int] = {d: _DESC + i for i, d in enumerate(DESCRIPTORS)} | {v: i for i, v in enumerate(VARIABLES)}
@@ -152,7 +152,7 @@ def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarra
     try:
         if not body or set(map(str.count, body, repeat(",", len(body)))) != {2}:
             raise ValueError("not three fields on every line")
-        minutes, names = list(map(_TIMES.__getitem__, flat[0::3])), flat[1::3]
+        minutes, names = list(map(_TIMES.__getitem__, flat[0::3])), [n.strip() for n in flat[1::3]]  # as the slow path
         values = np.array(flat[2::3], dtype=np.float64)
         if np.isfinite(values).all():
             return minutes, names, values
@@ -280,6 +280,9 @@ def read_outcomes(path: str | Path) -> dict[str, dict[str, float]]:
             rid = str(int(row[col["RecordID"]]))
         except (ValueError, IndexError) as err:
             raise InvalidRecordError(f"{path}, line {line}: {err}; expected integer RecordID and numeric {list(OUTCOME_COLUMNS)}") from err
+        if rec["In-hospital_death"] not in (0.0, 1.0):
+            got = row[col["In-hospital_death"]]
+            raise InvalidRecordError(f"{path}, line {line}: In-hospital_death is {got!r} for RecordID {rid}, expected 0 or 1")
         out[rid] = {c: (float("nan") if v == -1 and c in ("SAPS-I", "SOFA", "Length_of_stay") else v) for c, v in rec.items()}
     return out
 

@@ -77,6 +77,8 @@ class RetainClassifier(nn.Module):
         if self.num_static and (batch.static is None or batch.static.shape[1] != self.num_static):
             got = None if batch.static is None else tuple(batch.static.shape)
             raise ShapeError(f"retain: static must be (batch, {self.num_static}), got {got}")
+        if (batch.lengths < 1).any():
+            raise ShapeError(f"retain: every sample needs at least one visit; lengths {batch.lengths.tolist()}")
 
     def _attend(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """alpha (batch, visits), beta (batch, visits, m) and the context c (batch, m)."""
@@ -111,8 +113,18 @@ class RetainClassifier(nn.Module):
         return per_code * (alpha[..., None] * x).unsqueeze(-1)
 
     def forward(self, batch: Batch) -> ModelOutput:
+        """Logits, visit attention alpha and features; per-code contributions only from `explain` (they are large)."""
+        alpha, _, context = self._attend(batch)
+        features = self._features(context, batch)
+        return ModelOutput(self.head(features), alpha, features)
+
+    def explain(self, batch: Batch) -> ModelOutput:
+        """forward plus the exact per-code contributions (batch, visits, num_codes, num_classes); eval mode only.
+
+        Kept out of forward: for a full MIMIC vocabulary and many labels one batch of them takes gigabytes.
+        """
+        if self.training:
+            raise ConfigError("retain.explain needs eval mode (dropout would break the exact decomposition); call model.eval()")
         alpha, beta, context = self._attend(batch)
         features = self._features(context, batch)
-        logits = self.head(features)
-        contributions = None if self.training else self.contributions(batch.x, alpha, beta)
-        return ModelOutput(logits, alpha, features, contributions)
+        return ModelOutput(self.head(features), alpha, features, self.contributions(batch.x, alpha, beta))

@@ -6,7 +6,6 @@ One record is one ICU stay; PhysioNet 2012 gives no patient id across stays, so 
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from medrnn.config import IcuRunConfig, save_config
+from medrnn.config import IcuRunConfig
 from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.data.stratified import stratified_fold, stratified_split
@@ -63,7 +62,11 @@ def outcome_labels(stays: list[IcuStay], outcome: str) -> np.ndarray:
     missing = [s.record_id for s in stays if outcome not in s.outcome or np.isnan(s.outcome[outcome])]
     if missing:
         raise ConfigError(f"outcome {outcome!r} missing for {len(missing)} stays (e.g. {missing[:5]}); is the Outcomes file present?")
-    return np.array([s.outcome[outcome] for s in stays], dtype=np.float32)
+    y = np.array([s.outcome[outcome] for s in stays], dtype=np.float32)
+    bad = [s.record_id for s, v in zip(stays, y) if v not in (0.0, 1.0)]
+    if bad:
+        raise ConfigError(f"outcome {outcome!r} is not 0/1 for {len(bad)} stays (e.g. {bad[:5]}); a binary outcome is expected")
+    return y
 
 
 def make_icu_split(y: np.ndarray, config: IcuRunConfig, seed: int) -> Split:
@@ -161,13 +164,3 @@ def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Pat
     return IcuFitResult(model, feats, split, y, predict_prob(model, parts["test"]), predict_prob(model, parts["val"]), seconds,
                         fit.epochs, seconds / max(fit.epochs, 1), fit.best_epoch, fit.best_score)  # fmt: skip
 
-
-def save_icu_run(result: IcuFitResult, config: IcuRunConfig, run_dir: str | Path, extra: dict[str, Any]) -> Path:
-    """config.yaml, split.json and predictions beside the checkpoints, so a run can be audited and re-scored."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.yaml")
-    (run_dir / "split.json").write_text(json.dumps(result.split.to_dict()))
-    np.savez(run_dir / "predictions.npz", test_index=result.split.test, test_prob=result.test_prob, test_y=result.y[result.split.test])
-    (run_dir / "fit.json").write_text(json.dumps(extra, indent=2))
-    return run_dir

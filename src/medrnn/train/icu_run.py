@@ -17,6 +17,7 @@ from medrnn.io.physionet2012 import VARIABLES, read_physionet2012
 from medrnn.metrics.calibration import calibration_report
 from medrnn.metrics.molecules import evaluate_molecules
 from medrnn.train.icu import IcuFitResult, fit_icu_model
+from medrnn.transforms.irregular import n_after_window
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ def run_icu_experiment(config: IcuRunConfig, run_dir: str | Path, progress: bool
     if config.data.drop_empty:
         log.info("%d stays without any time series excluded: %s", len(read_report.no_time_series), read_report.no_time_series)
         stays = [s for s in stays if len(s) > 0]
+    after_window = sum(n_after_window(s, config.data.hours) for s in stays)
+    if after_window:
+        log.info("%d observations after the first %g h left out of the grid", after_window, config.data.hours)
     fit = fit_icu_model(stays, config, run_dir, seed=seed, progress=progress)
     y_test = fit.y[fit.split.test]
     t0 = time.perf_counter()
@@ -65,7 +69,7 @@ def run_icu_experiment(config: IcuRunConfig, run_dir: str | Path, progress: bool
                   "deaths": {k: int(fit.y[v].sum()) for k, v in fit.split._asdict().items()}},
         "test": report.to_dict(),
         "calibration": calibration,
-        "data": {"read": read_report.to_dict()},
+        "data": {"read": read_report.to_dict(), "observations_after_window": after_window, "window_hours": config.data.hours},
         "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_val},
         "timings": {"train_seconds": fit.train_seconds, "seconds_per_epoch": fit.seconds_per_epoch,
                     "evaluate_seconds": time.perf_counter() - t0},

@@ -19,7 +19,9 @@ class Standardizer:
         if np.isnan(x).all(axis=0).any():
             raise ShapeError(f"Standardizer.fit: column(s) {np.flatnonzero(np.isnan(x).all(axis=0)).tolist()} have no value")
         self.mean_ = np.nanmean(x, axis=0).astype(np.float32)  # NaN = missing label (multi-task targets)
-        self.scale_ = np.maximum(np.nanstd(x, axis=0), self.eps).astype(np.float32)
+        std = np.nanstd(x, axis=0)
+        # a column constant in training keeps scale 1: dividing by eps would turn an unseen value into 1e6
+        self.scale_ = np.where(std > self.eps, std, 1.0).astype(np.float32)
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:

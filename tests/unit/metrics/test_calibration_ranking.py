@@ -1,4 +1,4 @@
-"""Brier/reliability and recall@k on hand-computed cases."""
+"""Brier/reliability and accuracy@k on hand-computed cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from medrnn.errors import ShapeError
 from medrnn.metrics.calibration import calibration_report
-from medrnn.train.visits import recall_at_k
+from medrnn.train.visits import accuracy_at_k
 
 
 def test_calibration_report_brier_and_curve() -> None:
@@ -20,9 +20,9 @@ def test_calibration_report_brier_and_curve() -> None:
         calibration_report([0, 2], [0.1, 0.2])
 
 
-def test_recall_at_k_counts_true_codes_in_the_top_k() -> None:
+def test_accuracy_at_k_counts_true_codes_in_the_top_k() -> None:
     y = np.array([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=float)  # the empty row is ignored
     s = np.array([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5]])
-    assert recall_at_k(y, s, 1) == pytest.approx((1 / 1 + 1 / 1) / 2)
-    assert recall_at_k(y, s, 2) == pytest.approx((1 / 2 + 1 / 1) / 2)
-    assert recall_at_k(y, s, 3) == pytest.approx((2 / 2 + 1 / 1) / 2)
+    assert accuracy_at_k(y, s, 1) == pytest.approx((1 / 1 + 1 / 1) / 2)
+    assert accuracy_at_k(y, s, 2) == pytest.approx((1 / 2 + 1 / 1) / 2)
+    assert accuracy_at_k(y, s, 3) == pytest.approx((2 / 2 + 1 / 1) / 2)

@@ -32,7 +32,9 @@ def test_contributions_sum_to_logits_minus_bias(num_static: int) -> None:
     batch = _visits([7, 4, 1], 7, 10, counts=True)
     if num_static:
         batch = batch._replace(static=torch.randn(3, num_static))
-    out = model(batch)
+    out = model.explain(batch)
+    assert model(batch).contributions is None  # forward never pays for them
+    assert torch.allclose(model(batch).logits, out.logits)
     assert out.contributions.shape == (3, 7, 10, 3)
     expected = out.logits - model.classifier.bias
     if num_static:  # static features are a separate linear term: W_s s, outside the per-code decomposition
@@ -49,7 +51,8 @@ def test_contributions_sum_to_logits_minus_bias(num_static: int) -> None:
 
 def test_contributions_only_in_eval_mode() -> None:
     model = create_model("retain", input_size=5, num_classes=2)
-    assert model.train()(_visits([3, 2], 3, 5)).contributions is None
+    with pytest.raises(ConfigError, match="eval mode"):
+        model.train().explain(_visits([3, 2], 3, 5))
 
 
 def test_alpha_is_a_distribution_over_real_visits_only() -> None:
