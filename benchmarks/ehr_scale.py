@@ -101,7 +101,8 @@ def child(args: argparse.Namespace) -> None:
         frame = pandas_visit_frame(args.root, sources)
         seconds = time.perf_counter() - start
         peak_gb = peak_rss_gb()
-        frame[["subject_id", "hadm_id", "admittime", *sources]].to_pickle(args.frame_file)  # no polars here: RLIMIT_AS
+        # JSON lines, not pickle (no pickle anywhere in medrnn); no polars in this child: RLIMIT_AS
+        frame[["subject_id", "hadm_id", "admittime", *sources]].to_json(args.frame_file, orient="records", lines=True, date_format="iso")
         n_rows = len(frame)
     else:
         module, name = args.impl.split(":")
@@ -169,7 +170,7 @@ def check(medrnn_file: Path, pandas_file: Path, sample: int) -> dict:
     frames = {}
     for name, path in (("medrnn", medrnn_file), ("pandas", pandas_file)):
         if name == "pandas":
-            raw = pd.read_pickle(path)
+            raw = pd.read_json(path, lines=True, dtype=False)
             ids = {c: raw[c].to_numpy() for c in ("subject_id", "hadm_id")}
             df = pl.DataFrame(ids | {c: pl.Series(raw[c].tolist(), dtype=pl.List(pl.String)) for c in raw.columns[3:]})
         else:
