@@ -152,11 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "physionet2012")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--summarize-only", action="store_true", help="recompute the summaries of --out and run nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {"runs": [], "data": {}}
     runs = {(r["protocol"], r["model"], r["unit"]): r for r in previous["runs"]}
     data = previous.get("data", {})
+    if args.summarize_only:
+        save(args.out, sorted(runs.values(), key=lambda r: (r["protocol"], r["model"], r["unit"])), data, args)
+        return 0
     for protocol in args.protocols:
         stays, report = read_physionet2012(sets=tuple(PROTOCOLS[protocol]["sets"]))
         kept = [s for s in stays if len(s) > 0]
