@@ -1,0 +1,90 @@
+"""Fill the generated blocks of docs/benchmarks.md from benchmarks/results/*.json (nothing is copied by hand).
+
+Each block sits between `<!-- NAME:start -->` and `<!-- NAME:end -->`; everything else in the file is prose.
+
+    python benchmarks/render_docs.py            # rewrites docs/benchmarks.md in place
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import render_ehr  # noqa: E402
+import render_moleculenet  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
+
+
+def moleculenet_tables() -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        render_moleculenet.main([])
+    return out.getvalue().replace("### ", "#### ")
+
+
+def speed() -> str:
+    d = json.loads((RESULTS / "moleculenet_speed.json").read_text())
+    s = d["summary"]
+    lines = ["| model | s/epoch per repeat | median s/epoch |", "|---|---|---|"]
+    for model in ("medrnn", "chemprop"):
+        runs = [r["seconds_per_epoch"] for r in d["runs"] if r["model"] == model]
+        lines.append(f"| {model} | {', '.join(f'{x:.1f}' for x in runs)} | {statistics.median(runs):.1f} |")
+    lines += ["", f"Ratio medrnn / chemprop: **{s['ratio']:.2f}** (medrnn {1 / s['ratio']:.1f}× faster per epoch); "
+              f"{d['data']['n_train']} training molecules, {d['machine']['threads']} thread(s), date {d['date'][:10]}."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def levers() -> str:
+    d = json.loads((RESULTS / "smiles_levers.json").read_text())
+    cells = ("augment0_tta0", "augment0_tta8", "augment1_tta0", "augment1_tta8")
+    lines = ["| dataset | metric | seeds | canonical only | TTA 8 only | enumeration only | enumeration + TTA 8 (default) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, row in d["summary"].items():
+        if not row["seeds"]:
+            continue
+        values = [row[c] for c in cells]
+        best = (max if row["metric"] == "roc_auc" else min)(values)
+        shown = [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in values]
+        lines.append(f"| {name} | {row['metric']} | {', '.join(map(str, row['seeds']))} | " + " | ".join(shown) + " |")
+    lines += ["", "Means over the paired seeds listed (both trainings done); best cell in bold."]
+    return "\n".join(lines)
+
+
+def physionet() -> str:
+    return "\n".join(render_ehr.physionet_tables(json.loads((RESULTS / "physionet2012.json").read_text())))
+
+
+def ehr_scale() -> str:
+    parts = []
+    for path in sorted(RESULTS.glob("ehr_scale*.json")):
+        d = json.loads(path.read_text())
+        parts += [f"`{path.name}`: code sources {d['config']['code_sources']}, {d['date'][:10]}", "", *render_ehr.scale_table(d), ""]
+    return "\n".join(parts) if parts else "(not run yet)"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
+                                        "smiles-levers": levers, "physionet2012": physionet, "ehr-scale": ehr_scale}  # fmt: skip
+
+
+def main() -> int:
+    text = DOC.read_text()
+    for name, render in BLOCKS.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda m: m.group(1) + render().strip() + "\n" + m.group(2), text)  # noqa: B023
+    DOC.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
