@@ -16,8 +16,7 @@ from medrnn.errors import ArtifactError, MedrnnError
 from medrnn.io.physionet2012 import read_physionet2012_record
 from medrnn.predict import auto_device
 from medrnn.records import IcuStay
-from medrnn.train.icu import grud_inputs, raw_static, with_indicators
-from medrnn.transforms.irregular import IrregularStandardizer
+from medrnn.transforms.irregular import IrregularStandardizer, grud_inputs, raw_static, with_indicators
 from medrnn.transforms.standardize import Standardizer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -16,9 +17,15 @@ def create_model(name: str, **config: Any) -> nn.Module:
     return MODELS.get(name)(**config)
 
 
+def build_model(name: str, **config: Any) -> nn.Module:
+    """Like `create_model`, but keeps only the arguments `name`'s constructor takes (one run config, many models)."""
+    params = inspect.signature(MODELS.get(name)).parameters
+    return create_model(name, **{k: v for k, v in config.items() if k in params})
+
+
 def list_models() -> list[str]:
     """Names of all registered models."""
     return MODELS.names()
 
 
-__all__ = ["Encoded", "ModelOutput", "RecurrentClassifier", "create_model", "list_models"]
+__all__ = ["Encoded", "ModelOutput", "RecurrentClassifier", "build_model", "create_model", "list_models"]

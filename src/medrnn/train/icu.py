@@ -5,11 +5,9 @@ One record is one ICU stay; PhysioNet 2012 gives no patient id across stays, so 
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import numpy as np
@@ -22,12 +20,11 @@ from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.data.stratified import stratified_fold, stratified_split
 from medrnn.errors import ConfigError
-from medrnn.models import create_model
+from medrnn.models import build_model
 from medrnn.records import IcuStay
-from medrnn.registry import MODELS
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
-from medrnn.transforms.irregular import IrregularStandardizer, bin_stay, static_features, time_since_observed, to_grud_input
+from medrnn.transforms.irregular import IrregularStandardizer, bin_stay, grud_inputs, raw_static, with_indicators
 from medrnn.transforms.standardize import Standardizer
 
 
@@ -92,34 +89,6 @@ def build_features(stays: list[IcuStay], train: np.ndarray, config: IcuRunConfig
     return IcuFeatures(x, static, series_scaler, static_scaler, names)
 
 
-def raw_static(stays: list[IcuStay]) -> tuple[np.ndarray, list[str]]:
-    """(n, descriptors) float32 with NaN where missing, and the descriptor feature names."""
-    rows, names = zip(*(static_features(s) for s in stays))
-    return np.stack(rows).astype(np.float32), list(names[0])
-
-
-def with_indicators(raw: np.ndarray, base_names: list[str], names: list[str]) -> np.ndarray:
-    """Append the `<name>_missing` columns listed in `names` (fixed at training time) to the raw descriptors."""
-    extra = [np.isnan(raw[:, base_names.index(n[: -len("_missing")])]) for n in names[len(base_names) :]]
-    return np.concatenate([raw, np.stack(extra, axis=1).astype(np.float32)], axis=1) if extra else raw
-
-
-def grud_inputs(
-    stays: list[IcuStay], scaler: IrregularStandardizer, hours: float, bin_minutes: int, binned: list | None = None
-) -> np.ndarray:
-    """(n, time, 3V) model input of read stays with a fitted standardiser (`binned`: the stays already on the grid)."""
-    binned = binned or [bin_stay(s, hours=hours, bin_minutes=bin_minutes) for s in stays]
-    return np.stack([to_grud_input(scaler.transform(v), m, time_since_observed(m, bin_minutes)) for v, m in binned]).astype(np.float32)
-
-
-def model_kwargs(config: IcuRunConfig, input_size: int, num_static: int) -> dict[str, Any]:
-    """Constructor arguments of the configured model, keeping only those its signature takes."""
-    m = config.model
-    wanted = {"input_size": input_size, "num_classes": 1, "num_static": num_static, **m.model_dump(exclude={"name"})}
-    params = inspect.signature(MODELS.get(m.name)).parameters
-    return {k: v for k, v in wanted.items() if k in params}
-
-
 @dataclass
 class IcuFitResult:
     model: nn.Module
@@ -151,7 +120,8 @@ def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Pat
     split = make_icu_split(y, config, seed)
     feats = build_features(stays, split.train, config)
     L.seed_everything(seed, workers=True, verbose=False)
-    model = create_model(config.model.name, **model_kwargs(config, feats.x.shape[2], feats.static.shape[1]))
+    model = build_model(config.model.name, input_size=feats.x.shape[2], num_classes=1, num_static=feats.static.shape[1],
+                        **config.model.model_dump(exclude={"name"}))  # fmt: skip
     train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
     parts = {k: IcuDataset(feats.x[idx], feats.static[idx], y[idx]) for k, idx in split._asdict().items()}
     gen = torch.Generator().manual_seed(seed)

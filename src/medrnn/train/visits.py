@@ -3,7 +3,6 @@ multi-hot visits with a training-only vocabulary -> RETAIN or a recurrent baseli
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ from medrnn.data.splits import Split, patient_split
 from medrnn.errors import ConfigError
 from medrnn.io.mimic import read_mimic
 from medrnn.metrics.molecules import evaluate_molecules
-from medrnn.models import create_model
+from medrnn.models import build_model
 from medrnn.records import VisitSequence
-from medrnn.registry import MODELS, TASKS
+from medrnn.registry import TASKS
 from medrnn.tasks import ehr as _ehr_tasks  # noqa: F401  (registers the visit tasks)
 from medrnn.tasks.ehr import EhrSampleSet, EhrTask, NextVisitDiagnosisTask
 from medrnn.train.fit import fit_module
@@ -109,8 +108,7 @@ def fit_visit_model(patients: list[VisitSequence], config: VisitRunConfig, run_d
     num_outputs = parts["train"].y.shape[1]
     L.seed_everything(seed, workers=True, verbose=False)
     m = config.model
-    wanted = {"input_size": len(vocab), "num_classes": num_outputs, **m.model_dump(exclude={"name"})}
-    model = create_model(m.name, **{k: v for k, v in wanted.items() if k in inspect.signature(MODELS.get(m.name)).parameters})
+    model = build_model(m.name, input_size=len(vocab), num_classes=num_outputs, **m.model_dump(exclude={"name"}))
     train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
     gen = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(parts["train"], batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collate, generator=gen)

@@ -193,3 +193,23 @@ def static_features(stay: IcuStay) -> tuple[np.ndarray, list[str]]:
     row = [get("Age"), *(float(gender == g) for g in GENDER_LEVELS), float(gender not in GENDER_LEVELS), get("Height"), get("Weight")]
     row += [float(icu == u) for u in ICU_TYPES]
     return np.array(row, dtype=np.float32), names
+
+
+def raw_static(stays: list[IcuStay]) -> tuple[np.ndarray, list[str]]:
+    """(n, descriptors) float32 with NaN where missing, and the descriptor feature names."""
+    rows, names = zip(*(static_features(s) for s in stays))
+    return np.stack(rows).astype(np.float32), list(names[0])
+
+
+def with_indicators(raw: np.ndarray, base_names: list[str], names: list[str]) -> np.ndarray:
+    """Append the `<name>_missing` columns listed in `names` (fixed at training time) to the raw descriptors."""
+    extra = [np.isnan(raw[:, base_names.index(n[: -len("_missing")])]) for n in names[len(base_names) :]]
+    return np.concatenate([raw, np.stack(extra, axis=1).astype(np.float32)], axis=1) if extra else raw
+
+
+def grud_inputs(
+    stays: list[IcuStay], scaler: IrregularStandardizer, hours: float, bin_minutes: int, binned: list | None = None
+) -> np.ndarray:
+    """(n, time, 3V) model input of read stays with a fitted standardiser (`binned`: the stays already on the grid)."""
+    binned = binned or [bin_stay(s, hours=hours, bin_minutes=bin_minutes) for s in stays]
+    return np.stack([to_grud_input(scaler.transform(v), m, time_since_observed(m, bin_minutes)) for v, m in binned]).astype(np.float32)

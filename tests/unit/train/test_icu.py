@@ -12,7 +12,8 @@ from medrnn.config import IcuRunConfig
 from medrnn.errors import ConfigError
 from medrnn.io.physionet2012 import VARIABLES, read_physionet2012_record
 from medrnn.records import IcuStay
-from medrnn.train.icu import build_features, outcome_labels, with_indicators
+from medrnn.train.icu import build_features, outcome_labels
+from medrnn.transforms.irregular import with_indicators
 
 
 @pytest.fixture(scope="module")
