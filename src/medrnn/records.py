@@ -124,3 +124,25 @@ class VisitSequence:
 
     def __len__(self) -> int:
         return len(self.admissions)
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    """One clinical document with its gold codes (e.g. a CodiEsp case report, a MIMIC discharge summary).
+
+    `spans` are evidence annotations: (code, start, end) character offsets into `text` (CodiEsp-X); empty when
+    the source has none.
+    """
+
+    note_id: str
+    text: str
+    language: str  # "es", "en"
+    codes: tuple[str, ...] = ()  # normalised (upper case, with the dot), in file order, duplicates removed
+    code_types: tuple[str, ...] = ()  # per code: "D" (diagnosis) or "P" (procedure)
+    spans: tuple[tuple[str, int, int], ...] = ()
+    split: str = ""  # "train", "dev", "test" when the source defines one
+    patient_id: str = ""  # MIMIC: subject_id; CodiEsp: the article id (one document per case)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.text)
