@@ -71,6 +71,10 @@ class MimicReport:
     n_admissions_without_codes: int = 0
     n_patients_without_admissions: int = 0  # in the patients table, never admitted
     n_admissions_without_patient: int = 0  # subject_id absent from patients (date_of_death unknown)
+    # excluded admissions (counted and listed, never used): discharge before admission, and admissions that begin
+    # after the patient's in-hospital death (MIMIC-III's organ-donor accounts)
+    excluded_discharge_before_admission: list[int] = field(default_factory=list)
+    excluded_after_death: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -186,6 +190,13 @@ def _admissions(root: Path, version: str, report: MimicReport) -> pl.DataFrame:
     flag = pl.col("hospital_expire_flag").cast(pl.String).str.strip_chars() == "1"
     # deathtime is the in-hospital death time; a few rows flag the death without one: the discharge is the death
     adm = adm.with_columns(pl.coalesce(pl.col("deathtime"), pl.when(flag).then(pl.col("dischtime"))).alias("death_time"))
+    inverted = pl.col("dischtime") < pl.col("admittime")
+    report.excluded_discharge_before_admission = adm.filter(inverted)["hadm_id"].sort().to_list()
+    adm = adm.filter(~inverted)
+    first_death = pl.col("death_time").min().over("subject_id")
+    after_death = first_death.is_not_null() & (pl.col("admittime") > first_death)
+    report.excluded_after_death = adm.filter(after_death)["hadm_id"].sort().to_list()
+    adm = adm.filter(~after_death)
 
     ppath = table_path(root, version, "patients")
     patients = _collect(scan_table(ppath, "patients", ["subject_id", "dod"]), ppath, "patients")

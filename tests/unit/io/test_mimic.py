@@ -180,3 +180,12 @@ def test_mimic3_layout_with_upper_case_headers(tmp_path: Path) -> None:
     sequences, report = read_mimic(tmp_path, code_sources=("diagnoses",))
     assert report.version == "mimic-iii" and sequences[0].admissions[0].codes == ("ICD9_DX:V707",)
     assert report.n_skipped["diagnoses: empty code"] == 1
+
+
+def test_inverted_times_and_admissions_after_death_are_excluded_and_listed(tmp_path: Path) -> None:
+    extra = "2,22,2151-06-01 00:00:00,2151-05-31 00:00:00,,URGENT,0\n2,23,2151-07-01 00:00:00,2151-07-02 00:00:00,,URGENT,0\n"
+    sequences, report = read_mimic(_write(tmp_path, admissions=ADMISSIONS + extra))
+    assert report.excluded_discharge_before_admission == [22]  # discharged before admitted
+    assert report.excluded_after_death == [23]  # patient 2 died in hadm 21 (flag), so 23 cannot be a real admission
+    assert [a.hadm_id for a in sequences[1].admissions] == ["21"]
+    assert report.to_dict()["excluded_after_death"] == [23]
