@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from medrnn.models import gru, gru_d, lstm, retain, rnn  # noqa: F401  (registers the models)
+from medrnn.models import bigru_maxpool, caml, gru, gru_d, laat, lstm, retain, rnn  # noqa: F401  (registers the models)
 from medrnn.models.base import Encoded, ModelOutput, RecurrentClassifier
 from medrnn.registry import MODELS
 

@@ -14,14 +14,14 @@ from medrnn.models.frontend import ConvFrontEnd
 
 
 class Encoded(NamedTuple):
-    features: torch.Tensor  # (batch, features) pooled sequence features, static context appended
-    attention: torch.Tensor | None  # (batch, time') attention weights over encoder steps
+    features: torch.Tensor  # (batch, features) pooled features, static appended; label-attention models: (batch, classes, hidden)
+    attention: torch.Tensor | None  # (batch, time') over encoder steps; label-attention models: (batch, classes, time)
 
 
 class ModelOutput(NamedTuple):
     logits: torch.Tensor  # (batch, num_classes)
-    attention: torch.Tensor | None = None  # (batch, time') when attention pooling is on
-    features: torch.Tensor | None = None  # (batch, features)
+    attention: torch.Tensor | None = None  # (batch, time') when attention pooling is on; (batch, classes, time) per label
+    features: torch.Tensor | None = None  # (batch, features); label-attention models: (batch, classes, hidden)
     contributions: torch.Tensor | None = None  # (batch, time, input features, num_classes) exact additive attributions (retain)
 
 

@@ -2,7 +2,8 @@
 
 The recurrent family (every RecurrentClassifier) runs the same VARIANTS on random float input; a model with its
 own constructor and input layout declares its variants and a valid-input builder in SPECS, and a registered
-model that is neither fails here until it does.
+model that is neither fails here until it does. Token models (caml, laat, bigru_maxpool) take int64 ids with
+pad id 0 and are sized by `vocab_size`; the label-attention ones return attention (batch, classes, time).
 """
 
 from __future__ import annotations
@@ -59,17 +60,43 @@ def _multi_hot_batch(lengths: list[int], time: int, input_size: int = 7, num_sta
     return make_batch(x, static=static, lengths=lengths_t)
 
 
+def _token_batch(lengths: list[int], time: int, input_size: int = 50, num_static: int = 0, seed: int = 0) -> Batch:
+    """int64 token ids in [1, input_size) on real steps, pad id 0 after each sequence's length."""
+    g = torch.Generator().manual_seed(seed)
+    lengths_t = torch.tensor(lengths)
+    x = torch.randint(1, input_size, (len(lengths), time), generator=g) * _padding_mask(lengths_t, time)
+    return make_batch(x, lengths=lengths_t)
+
+
+def _float_junk(n: int, time: int, input_size: int) -> torch.Tensor:
+    return torch.randn(n, time, input_size)  # (batch, time, input_size)
+
+
+def _token_junk(n: int, time: int, input_size: int) -> torch.Tensor:
+    return torch.randint(1, input_size, (n, time))  # (batch, time) valid, non-pad ids
+
+
 class Spec(NamedTuple):
     input_size: int
     variants: dict[str, dict[str, Any]]
     batch: Callable[..., Batch]  # (lengths, time, input_size, num_static) -> a valid Batch with zero padding
     always_attends: bool = False  # attention weights come out whatever the kwargs (e.g. RETAIN's alpha)
+    size_arg: str = "input_size"  # the constructor argument that takes input_size (vocab_size for token models)
+    junk: Callable[[int, int, int], torch.Tensor] = _float_junk  # (batch, time, input_size) -> non-zero padding content
+    label_attention: bool = False  # attention is (batch, num_classes, time): one distribution per label
 
 
 SPECS = {
     "gru_d": Spec(6, {"plain": {}, "attention_static": {"attention": True, "num_static": 3, "head_hidden": 0}}, _gru_d_batch),
     "retain": Spec(7, {"plain": {}, "static": {"num_static": 3, "embedding_dim": 12}}, _multi_hot_batch, always_attends=True),
-}
+    "caml": Spec(50, {"paper_kernel": {}, "odd_kernel": {"kernel_size": 3, "embedding_dim": 12}}, _token_batch,
+                 always_attends=True, size_arg="vocab_size", junk=_token_junk, label_attention=True),
+    "laat": Spec(50, {"lstm": {"embedding_dim": 12, "attention_size": 12},
+                      "gru_stacked": {"cell": "gru", "num_layers": 2, "embedding_dim": 12, "attention_size": 10}}, _token_batch,
+                 always_attends=True, size_arg="vocab_size", junk=_token_junk, label_attention=True),
+    "bigru_maxpool": Spec(50, {"plain": {"embedding_dim": 12}, "stacked": {"num_layers": 2, "embedding_dim": 12}}, _token_batch,
+                          size_arg="vocab_size", junk=_token_junk),
+}  # fmt: skip
 RECURRENT = [name for name in list_models() if issubclass(MODELS.get(name), RecurrentClassifier)]
 
 
@@ -96,7 +123,8 @@ def test_registry_lists_the_three_recurrent_families() -> None:
 def test_model_contract(name: str, variant: str) -> None:
     spec = _spec(name)
     kwargs = dict(spec.variants[variant])  # a copy: popping from the shared table would leak into later models
-    model = create_model(name, input_size=spec.input_size, num_classes=5, hidden_size=kwargs.pop("hidden_size", 16), **kwargs).eval()
+    hidden_size = kwargs.pop("hidden_size", 16)
+    model = create_model(name, **{spec.size_arg: spec.input_size}, num_classes=5, hidden_size=hidden_size, **kwargs).eval()
     num_static = model.num_static
     batch = spec.batch([40, 25, 9], 40, input_size=spec.input_size, num_static=num_static)
     out = model(batch)
@@ -107,15 +135,23 @@ def test_model_contract(name: str, variant: str) -> None:
     assert torch.allclose(model.head(model.encode(batch).features), out.logits)
     assert (out.attention is not None) == (spec.always_attends or kwargs.get("attention", False))
     if out.attention is not None:
-        assert torch.allclose(out.attention.sum(dim=1), torch.ones(3))
+        # one distribution over time per sequence, or per (sequence, label) with label attention (batch, classes, time)
+        assert out.attention.shape[:-1] == ((3, 5) if spec.label_attention else (3,))
+        assert torch.allclose(out.attention.sum(dim=-1), torch.ones(out.attention.shape[:-1]))
         frontend = getattr(model, "frontend", None)
         steps_lengths = frontend.output_lengths(batch.lengths) if frontend is not None else batch.lengths
-        # every padded encoder step (of every sequence) gets exactly zero attention
-        padded_steps = ~_padding_mask(steps_lengths, out.attention.shape[1])
+        # every padded encoder step (of every sequence, for every label) gets exactly zero attention
+        padded_steps = ~_padding_mask(steps_lengths, out.attention.shape[-1])
+        if spec.label_attention:
+            assert out.attention.shape[-1] == 40
+            padded_steps = padded_steps[:, None, :].expand_as(out.attention)
         assert padded_steps[2].any() and out.attention[padded_steps].abs().max() == 0
 
-    # padding invariance: extra (non-zero, even invalid-layout) padding after each sequence changes nothing
-    longer = torch.cat([batch.x, torch.randn(3, 13, spec.input_size)], dim=1)
+    # padding invariance: non-zero (even invalid-layout) junk in every padded step, and 13 more junk steps after
+    # each sequence, change nothing
+    junk = spec.junk(3, 53, spec.input_size)
+    real = _padding_mask(batch.lengths, 53).view(3, 53, *[1] * (junk.ndim - 2))
+    longer = torch.where(real, torch.cat([batch.x, junk[:, 40:]], dim=1), junk)
     padded = make_batch(longer, static=batch.static, lengths=batch.lengths)
     out_padded = model(padded)
     assert torch.allclose(out_padded.logits, out.logits, atol=1e-5)
@@ -134,7 +170,7 @@ def test_model_contract(name: str, variant: str) -> None:
 def test_gradients_reach_every_parameter_of_every_own_layout_model(name: str) -> None:
     spec = _spec(name)
     kwargs = dict(list(spec.variants.values())[-1])
-    model = create_model(name, input_size=spec.input_size, num_classes=3, hidden_size=8, **kwargs)
+    model = create_model(name, **{spec.size_arg: spec.input_size}, num_classes=3, hidden_size=8, **kwargs)
     model(spec.batch([30, 20], 30, input_size=spec.input_size, num_static=model.num_static)).logits.sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing

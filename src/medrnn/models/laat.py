@@ -1,0 +1,119 @@
+"""LAAT (Vu et al. 2020, IJCAI): BiLSTM -> label attention through a shared projection -> one output vector per label.
+
+Input x (batch, time) int64 token ids, 0 = padding (positions at or beyond `lengths` are padding whatever id they hold):
+
+    E     = embedding(x)                       (batch, time, embedding_dim), padding rows zeroed
+    H     = BiLSTM(E)                          (batch, time, 2u), u = hidden_size per direction
+    Z     = tanh(W H^T)                        (batch, d_a, time), W is d_a x 2u (d_a = attention_size)
+    A     = softmax_t(U Z)                     (batch, num_classes, time), U is labels x d_a; 0 on padding
+    V     = A H                                (batch, num_classes, 2u)
+    logit_l = w_l . v_l + b_l                  (batch, num_classes), a separate output vector per label
+
+Paper settings (MIMIC-III full): embedding_dim 100 (word2vec), hidden_size 512 per direction, attention_size
+(d_a) 512, one layer, dropout 0.3 on the embeddings (top-50 codes: 256 and 256). Those sizes make CPU tests slow,
+so the defaults are 128 / 128; pass the paper's values for paper runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from medrnn.data.batch import Batch
+from medrnn.errors import ConfigError
+from medrnn.models.base import Encoded, reverse_padded
+from medrnn.models.caml import LabelAttention, PerLabelLinear, TokenClassifier, check_positive
+from medrnn.registry import MODELS
+
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class BidirectionalRnn(nn.Module):
+    """Stacked bidirectional LSTM/GRU without packing: the backward direction reads the length-reversed input.
+
+    Padding sits after each sequence in both directions, so real steps never see it (exact padding invariance),
+    and there is no pack_padded_sequence, whose backward pass is O(T^2) on CPU in torch 2.13.
+    (batch, time, input_size) -> (batch, time, 2 * hidden_size); `dropout` between layers.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, cell: str = "lstm", dropout: float = 0.0) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ConfigError(f"cell={cell!r}; valid: {', '.join(repr(c) for c in CELLS)}")
+        rnn = CELLS[cell]
+        self.forward_layers, self.backward_layers = nn.ModuleList(), nn.ModuleList()
+        for i in range(num_layers):
+            size_in = input_size if i == 0 else 2 * hidden_size
+            self.forward_layers.append(rnn(size_in, hidden_size, batch_first=True))
+            self.backward_layers.append(rnn(size_in, hidden_size, batch_first=True))
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = 2 * hidden_size
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers)):
+            if i:
+                h = self.dropout(h)
+            out, _ = fwd(h)  # (batch, time, hidden)
+            back, _ = bwd(reverse_padded(h, lengths))  # (batch, time, hidden), in reversed order
+            h = torch.cat([out, reverse_padded(back, lengths)], dim=-1)  # (batch, time, 2*hidden)
+        return h
+
+
+@MODELS.register("laat")
+class LaatClassifier(TokenClassifier):
+    """Label attention model for ICD coding; forward returns per-label attention (batch, classes, time).
+
+    Parameters
+    ----------
+    vocab_size : size of the token vocabulary, id 0 = padding.
+    num_classes : number of labels (codes); logits are independent per label (use a sigmoid / BCE loss).
+    embedding_dim : word vector size (paper: 100).
+    hidden_size : recurrent units per direction, u (paper: 512 full codes, 256 top-50).
+    attention_size : d_a, rows of the shared projection W (paper: 512 full codes, 256 top-50).
+    num_layers : stacked bidirectional layers (paper: 1).
+    cell : "lstm" (the paper) or "gru".
+    dropout : on the embeddings, and between stacked layers (paper: 0.3).
+    freeze_embeddings : keep the embedding fixed (set by `load_embeddings(matrix, freeze=True)`).
+
+    `features` are the per-label document vectors V (batch, num_classes, 2 * hidden_size); `head` scores them.
+    """
+
+    name = "laat"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_dim: int = 100,
+        hidden_size: int = 128,
+        attention_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.3,
+        freeze_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.config["name"] = self.name
+        check_positive(self.name, vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim,
+                       hidden_size=hidden_size, attention_size=attention_size, num_layers=num_layers)  # fmt: skip
+        if cell not in CELLS:
+            raise ConfigError(f"{self.name}: cell={cell!r}; valid: {', '.join(repr(c) for c in CELLS)}")
+        self.num_static = 0
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = BidirectionalRnn(embedding_dim, hidden_size, num_layers, cell, dropout)
+        self.attention = LabelAttention(self.rnn.output_size, num_classes, attention_size)
+        self.classifier = PerLabelLinear(self.rnn.output_size, num_classes)
+        self.freeze_embeddings(freeze_embeddings)
+
+    def encode(self, batch: Batch) -> Encoded:
+        mask = self._check(batch)  # (batch, time)
+        e = self.dropout(self.embed(batch.x, mask))  # (batch, time, embedding_dim), padding = 0
+        h = self.rnn(e, batch.lengths)  # (batch, time, 2*hidden)
+        v, alpha = self.attention(h, mask)  # (batch, labels, 2*hidden), (batch, labels, time)
+        return Encoded(v, alpha)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(features)  # (batch, num_classes)
