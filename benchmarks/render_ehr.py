@@ -47,7 +47,7 @@ def scale_table(results: dict[str, Any]) -> list[str]:
         bad = [r for r in runs if r["status"] != "ok"]
         secs, peak = (s["seconds"], s["peak_gb"]) if impl == "medrnn" else (s["pandas_seconds"], s["pandas_peak_gb"])
         shown = "–" if secs is None else f"{secs:.0f}"
-        note = f" ({len(bad)} failed: {bad[0]['status']})" if bad else ""
+        note = f" ({len(bad)} run failed: {bad[0].get('reason', bad[0]['status'])}, after {bad[0]['wall_seconds']:.0f} s)" if bad else ""
         lines.append(f"| {impl} | {shown}{note} | {'–' if peak is None else f'{peak:.2f}'} |")
     return lines
 
