@@ -29,6 +29,7 @@ class DatasetInfo:
     extensions: tuple[str, ...] = ("hea", "dat", "atr")
     extra_files: tuple[str, ...] = ("RECORDS",)
     downloads: tuple[tuple[str, str], ...] = ()  # (file name, URL) fetched one by one (non-WFDB data); .gz URLs of plain files are unpacked
+    # a .zip download is unpacked into the dataset folder (its layout kept) and then deleted
     home: str = ""  # landing page of a non-PhysioNet dataset
     any_of: tuple[tuple[str, ...], ...] = ()  # each group needs one of its forms, e.g. ("set-a/", "set-a.tar.gz"); "x/" = folder
     sizes: tuple[tuple[str, int], ...] = ()  # (file name, bytes) where the published size is known: checked on fetch
@@ -186,6 +187,27 @@ DATASETS["mimic4-demo"] = DatasetInfo(
     sizes=tuple(_MIMIC4_SIZES.items()),
 )
 
+_CODIESP = "final_dataset_v4_to_publish/"
+DATASETS["codiesp"] = DatasetInfo(
+    name="codiesp",
+    physionet_db="",
+    version="1.4",
+    description="CodiEsp (CLEF eHealth 2020): 1,000 Spanish clinical cases coded in ICD-10 (CIE-10), train/dev/test 500/250/250",
+    licence="Creative Commons Attribution 4.0 (CC BY 4.0)",
+    citation=(
+        "Miranda-Escalada A, Gonzalez-Agirre A, Armengol-Estape J, Krallinger M. Overview of automatic clinical coding: "
+        "annotations, guidelines, and solutions for non-English clinical cases at CodiEsp track of CLEF eHealth 2020. "
+        "Working Notes of CLEF 2020, CEUR-WS Vol-2696 (2020). Dataset: doi:10.5281/zenodo.3837305"
+    ),
+    records=(),
+    extensions=(),
+    # a handful of files stand for the ~2,000 of the gold standard: the nine TSVs and the Spanish text folders
+    extra_files=tuple(f"{_CODIESP}{s}/{s}{t}.tsv" for s in ("train", "dev", "test") for t in "DPX")
+    + tuple(f"{_CODIESP}{s}/text_files/" for s in ("train", "dev", "test")),
+    downloads=(("codiesp.zip", "https://zenodo.org/records/3837305/files/codiesp.zip?download=1"),),  # holds final_dataset_v4_to_publish/
+    home="https://zenodo.org/records/3837305",
+)
+
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
 _MITDB_SAME_PATIENT = {"202": "201"}
 
@@ -297,7 +319,8 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
 def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
     """Download each (file, URL) of `info` into `dest`, skipping files already complete and resuming partial ones.
 
-    A .gz URL of a plain file is unpacked. Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
+    A .gz URL of a plain file is unpacked; a .zip is unpacked into `dest` and deleted (skipped once the copy is complete).
+    Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
     """
     import gzip
 
@@ -305,7 +328,14 @@ def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
     for name, url in info.downloads:
         target = dest / name
         size = sizes.get(name)
-        if target.is_file() and (target.stat().st_size == size if size is not None else target.stat().st_size > 0):
+        complete = target.is_file() and (target.stat().st_size == size if size is not None else target.stat().st_size > 0)
+        if name.endswith(".zip"):  # unpacked, then deleted: a zip still there was downloaded but not (fully) unpacked
+            if not target.is_file() and not _missing_files(info, dest):
+                continue
+            if complete:
+                _unzip(info, url, target, dest)
+                continue
+        elif complete:
             continue
         if any(name in group and any(_exists(dest, f) for f in group) for group in info.any_of):
             continue  # e.g. set-a/ is already there: set-a.tar.gz is not needed
@@ -322,10 +352,44 @@ def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
                 f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
             )
         partial.replace(target)
+        if name.endswith(".zip"):
+            _unzip(info, url, target, dest)
     missing = _missing_files(info, dest)
     if missing:
         raise MedrnnError(f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])})")
     return dest
+
+
+def _unzip(info: DatasetInfo, url: str, archive: Path, dest: Path) -> None:
+    """Unpack `archive` into `dest`, keeping its layout, then delete it; an unreadable or unsafe zip is discarded.
+
+    Members with an absolute path, a drive letter or a `..` part are refused before anything is written.
+    """
+    import zipfile
+
+    def discard(why: str) -> MedrnnError:
+        archive.unlink()
+        return MedrnnError(
+            f"{url}: {why}; {archive.name} was discarded: run `medrnn data fetch {info.name} --dest {dest}` again, "
+            f"or download {info.url} manually"
+        )
+
+    def unsafe(member: str) -> bool:
+        parts = member.replace("\\", "/").split("/")
+        return member.startswith(("/", "\\")) or parts[0].endswith(":") or ".." in parts
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            refused = [m for m in zf.namelist() if unsafe(m)]
+            if not refused:
+                zf.extractall(dest)
+    except zipfile.BadZipFile as err:
+        raise discard(f"not a valid zip file ({err})") from err
+    if refused:
+        raise discard(
+            f"unsafe member {refused[0]!r} in {archive.name} (an absolute path or '..' would escape {dest}); nothing was unpacked"
+        )
+    archive.unlink()
 
 
 def _download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> None:

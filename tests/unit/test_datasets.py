@@ -324,3 +324,126 @@ def test_ehr_fetch_offline_names_the_url(name: str, tmp_path: Path, monkeypatch:
     message = str(raised.value)
     assert message.startswith(f"could not reach PhysioNet ({first_url}: ") and "Name or service not known" in message
     assert f"download {info.url} manually and point MEDRNN_DATA at its parent" in message
+
+
+# --- CodiEsp: one zip from Zenodo, unpacked into final_dataset_v4_to_publish/ ---
+
+CODIESP_URL = "https://zenodo.org/records/3837305/files/codiesp.zip?download=1"
+
+
+def _codiesp_zip(extra: dict[str, bytes] | None = None) -> bytes:
+    """A tiny gold standard laid out as the Zenodo zip: final_dataset_v4_to_publish/<split>/..., plus `extra` members."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for split in ("train", "dev", "test"):
+            folder = f"final_dataset_v4_to_publish/{split}"
+            zf.writestr(f"{folder}/text_files/S0001-{split}.txt", "Paciente con dolor.\n")
+            zf.writestr(f"{folder}/text_files_en/S0001-{split}.txt", "Patient in pain.\n")
+            zf.writestr(f"{folder}/{split}D.tsv", f"S0001-{split}\tr52\n")
+            zf.writestr(f"{folder}/{split}P.tsv", f"S0001-{split}\tbw03zzz\n")
+            zf.writestr(f"{folder}/{split}X.tsv", f"S0001-{split}\tDIAGNOSTICO\tr52\tdolor\t13 18\n")
+        for name, body in (extra or {}).items():
+            zf.writestr(name, body)
+    return buffer.getvalue()
+
+
+def test_codiesp_catalogue_entry() -> None:
+    info = DATASETS["codiesp"]
+    assert "codiesp" in {s.name for s in list_datasets()}
+    assert info.url == "https://zenodo.org/records/3837305" and "CC BY 4.0" in info.licence and "10.5281/zenodo.3837305" in info.citation
+    assert info.downloads == (("codiesp.zip", CODIESP_URL),)
+    files = info.expected_files()
+    assert len(files) == 12 and "final_dataset_v4_to_publish/dev/devX.tsv" in files
+    assert "final_dataset_v4_to_publish/test/text_files/" in files
+
+
+def test_list_finds_the_shared_codiesp_copy_present() -> None:
+    folder = paths.dataset_dir("codiesp")
+    if not (folder / "SOURCE.md").is_file():
+        pytest.skip(f"codiesp not found under the data root ({folder})")
+    (status,) = [s for s in list_datasets() if s.name == "codiesp"]
+    assert status.present and status.n_files == status.n_expected == 12
+    assert require_dataset("codiesp") == folder
+
+
+def test_codiesp_partial_copy_is_not_present(empty_root: Path) -> None:
+    (empty_root / "codiesp" / "final_dataset_v4_to_publish" / "train" / "text_files").mkdir(parents=True)
+    (status,) = [s for s in list_datasets() if s.name == "codiesp"]
+    assert (status.present, status.n_files, status.n_expected) == (False, 1, 12)
+    with pytest.raises(DataNotFoundError, match=r"11 of 12 expected files missing \(e\.g\. final_dataset_v4_to_publish/train/trainD\.tsv"):
+        require_dataset("codiesp")
+
+
+def test_codiesp_fetch_unpacks_the_zip_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medrnn.io.codiesp import resolve_root
+
+    body = _codiesp_zip()
+    server = _FakePhysioNet({CODIESP_URL: body}, cut={CODIESP_URL: len(body) // 2})  # the first download drops halfway
+    monkeypatch.setattr(urllib.request, "urlopen", server)
+    dest = tmp_path / "codiesp"
+    with pytest.raises(MedrnnError, match=r"codiesp\.zip\?download=1: .*bytes kept in .*codiesp\.zip\.part, the next fetch resumes"):
+        fetch_dataset("codiesp", dest)
+    assert fetch_dataset("codiesp", dest) == dest
+    assert server.requests == [(CODIESP_URL, None), (CODIESP_URL, f"bytes={len(body) // 2}-")]
+    release = dest / "final_dataset_v4_to_publish"
+    assert (release / "dev" / "devD.tsv").read_text() == "S0001-dev\tr52\n"
+    assert (release / "test" / "text_files_en" / "S0001-test.txt").is_file()
+    assert sorted(p.name for p in dest.iterdir()) == ["final_dataset_v4_to_publish"]  # the zip is deleted once unpacked
+    assert resolve_root(dest) == release
+    fetch_dataset("codiesp", dest)
+    assert len(server.requests) == 2  # complete: nothing downloaded again
+    monkeypatch.setenv("MEDRNN_DATA", str(tmp_path))
+    assert require_dataset("codiesp") == dest
+    (status,) = [s for s in list_datasets() if s.name == "codiesp"]
+    assert status.present
+
+
+def test_codiesp_fetch_unpacks_a_zip_left_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zip downloaded whole but not unpacked (e.g. interrupted) is unpacked without a download."""
+    server = _FakePhysioNet({})
+    monkeypatch.setattr(urllib.request, "urlopen", server)
+    dest = tmp_path / "codiesp"
+    dest.mkdir()
+    (dest / "codiesp.zip").write_bytes(_codiesp_zip())
+    fetch_dataset("codiesp", dest)
+    assert server.requests == [] and not (dest / "codiesp.zip").exists()
+    assert (dest / "final_dataset_v4_to_publish" / "train" / "trainX.tsv").is_file()
+
+
+@pytest.mark.parametrize("member", ["../evil", "final_dataset_v4_to_publish/../../evil", "/tmp/evil", "C:/evil"])
+def test_codiesp_fetch_refuses_an_unsafe_zip(member: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _FakePhysioNet({CODIESP_URL: _codiesp_zip({member: b"pwned"})})
+    monkeypatch.setattr(urllib.request, "urlopen", server)
+    dest = tmp_path / "sub" / "codiesp"
+    with pytest.raises(MedrnnError) as raised:
+        fetch_dataset("codiesp", dest)
+    message = str(raised.value)
+    assert f"unsafe member {member!r} in codiesp.zip" in message and "nothing was unpacked" in message
+    assert "codiesp.zip was discarded" in message and "https://zenodo.org/records/3837305 manually" in message
+    assert list(dest.iterdir()) == []  # nothing written, the zip discarded
+    assert not (tmp_path / "sub" / "evil").exists() and not (tmp_path / "evil").exists()
+
+
+def test_codiesp_fetch_discards_a_file_that_is_no_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(urllib.request, "urlopen", _FakePhysioNet({CODIESP_URL: b"<html>Too many requests</html>"}))
+    dest = tmp_path / "codiesp"
+    with pytest.raises(MedrnnError, match=r"codiesp\.zip\?download=1: not a valid zip file .*codiesp\.zip was discarded"):
+        fetch_dataset("codiesp", dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_codiesp_fetch_offline_names_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, timeout: float) -> None:
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(MedrnnError) as raised:
+        fetch_dataset("codiesp", tmp_path / "codiesp")
+    message = str(raised.value)
+    assert message.startswith(f"could not reach the download server ({CODIESP_URL}: ") and "Name or service not known" in message
+    assert (
+        "download https://zenodo.org/records/3837305 manually and point MEDRNN_DATA at its parent (the folder that contains codiesp/)"
+        in message
+    )
