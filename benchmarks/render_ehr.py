@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-LABELS = {"gru_d": "GRU-D", "gru": "GRU [values|mask|Δt]", "lstm": "LSTM [values|mask|Δt]", "rnn": "Elman RNN [values|mask|Δt]",
+LABELS = {"gru_d": "GRU-D", "gru": "GRU on values, mask, Δt", "lstm": "LSTM on values, mask, Δt", "rnn": "Elman RNN on values, mask, Δt",
           "lr": "Logistic regression on summaries"}  # fmt: skip
 
 
