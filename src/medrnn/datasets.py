@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,13 +224,13 @@ def get_dataset(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-def _exists(folder: Path, name: str) -> bool:
+def exists_in(folder: Path, name: str) -> bool:
     return (folder / name).is_dir() if name.endswith("/") else (folder / name).is_file()
 
 
-def _missing_files(info: DatasetInfo, folder: Path) -> list[str]:
+def missing_files(info: DatasetInfo, folder: Path) -> list[str]:
     """Requirements of `info` not met in `folder`, e.g. ["RECORDS", "set-b/ or set-b.tar.gz or set-b.tar.xz"]."""
-    return [" or ".join(group) for group in info.requirements() if not any(_exists(folder, f) for f in group)]
+    return [" or ".join(group) for group in info.requirements() if not any(exists_in(folder, f) for f in group)]
 
 
 def list_datasets() -> list[DatasetStatus]:
@@ -240,7 +239,7 @@ def list_datasets() -> list[DatasetStatus]:
     for info in DATASETS.values():
         folder = paths.dataset_dir(info.name)
         n_expected = len(info.requirements())
-        n_missing = len(_missing_files(info, folder))
+        n_missing = len(missing_files(info, folder))
         statuses.append(DatasetStatus(info.name, info.description, folder, n_missing == 0, n_expected - n_missing, n_expected))
     return statuses
 
@@ -258,7 +257,7 @@ def require_dataset(name: str) -> Path:
     """Folder of a complete copy of `name`, or DataNotFoundError saying where it looked and how to fetch."""
     info = get_dataset(name)
     folder = paths.dataset_dir(name)
-    missing = _missing_files(info, folder)
+    missing = missing_files(info, folder)
     if missing:
         raise DataNotFoundError(
             f"dataset {name!r} not found at {folder}: {len(missing)} of {len(info.requirements())} expected "
@@ -275,7 +274,7 @@ def default_fetch_dir(name: str) -> Path:
     return root / name
 
 
-def _offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
+def offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
     return MedrnnError(
         f"could not reach {'PhysioNet' if info.physionet_db else 'the download server'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
@@ -291,12 +290,14 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
     info = get_dataset(name)
     dest = Path(dest).expanduser() if dest is not None else default_fetch_dir(name)
     if info.downloads:
-        return _fetch_urls(info, dest)
+        from medrnn.download import fetch_urls  # plain-HTTP datasets: resumable downloads, .gz and .zip unpacking
+
+        return fetch_urls(info, dest)
     # wfdb's requests calls have no timeout and would hang on a silent network: probe first.
     try:
         socket.create_connection((PHYSIONET_HOST, 443), timeout=_PROBE_TIMEOUT_S).close()
     except OSError as err:
-        raise _offline_error(info, err) from err
+        raise offline_error(info, err) from err
     try:
         import wfdb
     except ImportError as err:
@@ -306,112 +307,11 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
         wfdb.dl_database(info.physionet_db, str(dest), records=list(info.records), annotators=annotators)
         wfdb.dl_files(info.physionet_db, str(dest), list(info.extra_files))
     except OSError as err:  # requests' ConnectionError and wfdb's NetFileError both derive from OSError
-        raise _offline_error(info, err) from err
-    missing = _missing_files(info, dest)
+        raise offline_error(info, err) from err
+    missing = missing_files(info, dest)
     if missing:
         raise MedrnnError(
             f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])}); "
             f"run `medrnn data fetch {name} --dest {dest}` again to resume"
         )
     return dest
-
-
-def _fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
-    """Download each (file, URL) of `info` into `dest`, skipping files already complete and resuming partial ones.
-
-    A .gz URL of a plain file is unpacked; a .zip is unpacked into `dest` and deleted (skipped once the copy is complete).
-    Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
-    """
-    import gzip
-
-    sizes = dict(info.sizes)
-    for name, url in info.downloads:
-        target = dest / name
-        size = sizes.get(name)
-        complete = target.is_file() and (target.stat().st_size == size if size is not None else target.stat().st_size > 0)
-        if name.endswith(".zip"):  # unpacked, then deleted: a zip still there was downloaded but not (fully) unpacked
-            if not target.is_file() and not _missing_files(info, dest):
-                continue
-            if complete:
-                _unzip(info, url, target, dest)
-                continue
-        elif complete:
-            continue
-        if any(name in group and any(_exists(dest, f) for f in group) for group in info.any_of):
-            continue  # e.g. set-a/ is already there: set-a.tar.gz is not needed
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        _download(info, url, partial, timeout_s)
-        if url.endswith(".gz") and not name.endswith(".gz"):
-            partial.write_bytes(gzip.decompress(partial.read_bytes()))
-        got = partial.stat().st_size
-        if size is not None and got != size:
-            partial.unlink()
-            raise MedrnnError(
-                f"{url}: downloaded {got} bytes, expected {size} (as published); the file was discarded: run "
-                f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
-            )
-        partial.replace(target)
-        if name.endswith(".zip"):
-            _unzip(info, url, target, dest)
-    missing = _missing_files(info, dest)
-    if missing:
-        raise MedrnnError(f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])})")
-    return dest
-
-
-def _unzip(info: DatasetInfo, url: str, archive: Path, dest: Path) -> None:
-    """Unpack `archive` into `dest`, keeping its layout, then delete it; an unreadable or unsafe zip is discarded.
-
-    Members with an absolute path, a drive letter or a `..` part are refused before anything is written.
-    """
-    import zipfile
-
-    def discard(why: str) -> MedrnnError:
-        archive.unlink()
-        return MedrnnError(
-            f"{url}: {why}; {archive.name} was discarded: run `medrnn data fetch {info.name} --dest {dest}` again, "
-            f"or download {info.url} manually"
-        )
-
-    def unsafe(member: str) -> bool:
-        parts = member.replace("\\", "/").split("/")
-        return member.startswith(("/", "\\")) or parts[0].endswith(":") or ".." in parts
-
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            refused = [m for m in zf.namelist() if unsafe(m)]
-            if not refused:
-                zf.extractall(dest)
-    except zipfile.BadZipFile as err:
-        raise discard(f"not a valid zip file ({err})") from err
-    if refused:
-        raise discard(
-            f"unsafe member {refused[0]!r} in {archive.name} (an absolute path or '..' would escape {dest}); nothing was unpacked"
-        )
-    archive.unlink()
-
-
-def _download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> None:
-    """Append `url` to `partial`, continuing from its current size with an HTTP Range request (urllib: no extra dependency)."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    have = partial.stat().st_size if partial.is_file() else 0
-    request: str | urllib.request.Request = url
-    if have:
-        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
-            resumed = have > 0 and getattr(response, "status", 200) == 206  # a server that ignores Range sends it all
-            with partial.open("ab" if resumed else "wb") as fh:
-                shutil.copyfileobj(response, fh, 1 << 20)
-    except urllib.error.HTTPError as err:
-        if err.code == 416 and have:  # the partial file is already as long as the remote one (or longer): start over
-            partial.unlink()
-            return _download(info, url, partial, timeout_s)
-        raise _offline_error(info, f"{url}: {err}") from err
-    except (OSError, http.client.HTTPException) as err:  # URLError, timeouts, a connection cut mid-file (IncompleteRead)
-        kept = f"; {partial.stat().st_size} bytes kept in {partial}, the next fetch resumes there" if partial.is_file() else ""
-        raise _offline_error(info, f"{url}: {err}{kept}") from err

@@ -1,0 +1,113 @@
+"""Resumable plain-HTTP downloads for the dataset catalogue: .part files + HTTP Range, size checks, .gz and safe .zip unpacking.
+
+urllib only (no extra dependency); the catalogue itself (what a complete copy holds, where it lives) is medrnn.datasets.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from medrnn.datasets import DatasetInfo, exists_in, missing_files, offline_error
+from medrnn.errors import MedrnnError
+
+
+def fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
+    """Download each (file, URL) of `info` into `dest`, skipping files already complete and resuming partial ones.
+
+    A .gz URL of a plain file is unpacked; a .zip is unpacked into `dest` and deleted (skipped once the copy is complete).
+    Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
+    """
+    import gzip
+
+    sizes = dict(info.sizes)
+    for name, url in info.downloads:
+        target = dest / name
+        size = sizes.get(name)
+        complete = target.is_file() and (target.stat().st_size == size if size is not None else target.stat().st_size > 0)
+        if name.endswith(".zip"):  # unpacked, then deleted: a zip still there was downloaded but not (fully) unpacked
+            if not target.is_file() and not missing_files(info, dest):
+                continue
+            if complete:
+                unzip(info, url, target, dest)
+                continue
+        elif complete:
+            continue
+        if any(name in group and any(exists_in(dest, f) for f in group) for group in info.any_of):
+            continue  # e.g. set-a/ is already there: set-a.tar.gz is not needed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        download(info, url, partial, timeout_s)
+        if url.endswith(".gz") and not name.endswith(".gz"):
+            partial.write_bytes(gzip.decompress(partial.read_bytes()))
+        got = partial.stat().st_size
+        if size is not None and got != size:
+            partial.unlink()
+            raise MedrnnError(
+                f"{url}: downloaded {got} bytes, expected {size} (as published); the file was discarded: run "
+                f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
+            )
+        partial.replace(target)
+        if name.endswith(".zip"):
+            unzip(info, url, target, dest)
+    missing = missing_files(info, dest)
+    if missing:
+        raise MedrnnError(f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])})")
+    return dest
+
+
+def unzip(info: DatasetInfo, url: str, archive: Path, dest: Path) -> None:
+    """Unpack `archive` into `dest`, keeping its layout, then delete it; an unreadable or unsafe zip is discarded.
+
+    Members with an absolute path, a drive letter or a `..` part are refused before anything is written.
+    """
+    import zipfile
+
+    def discard(why: str) -> MedrnnError:
+        archive.unlink()
+        return MedrnnError(
+            f"{url}: {why}; {archive.name} was discarded: run `medrnn data fetch {info.name} --dest {dest}` again, "
+            f"or download {info.url} manually"
+        )
+
+    def unsafe(member: str) -> bool:
+        parts = member.replace("\\", "/").split("/")
+        return member.startswith(("/", "\\")) or parts[0].endswith(":") or ".." in parts
+
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            refused = [m for m in zf.namelist() if unsafe(m)]
+            if not refused:
+                zf.extractall(dest)
+    except zipfile.BadZipFile as err:
+        raise discard(f"not a valid zip file ({err})") from err
+    if refused:
+        raise discard(
+            f"unsafe member {refused[0]!r} in {archive.name} (an absolute path or '..' would escape {dest}); nothing was unpacked"
+        )
+    archive.unlink()
+
+
+def download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> None:
+    """Append `url` to `partial`, continuing from its current size with an HTTP Range request (urllib: no extra dependency)."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    have = partial.stat().st_size if partial.is_file() else 0
+    request: str | urllib.request.Request = url
+    if have:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
+            resumed = have > 0 and getattr(response, "status", 200) == 206  # a server that ignores Range sends it all
+            with partial.open("ab" if resumed else "wb") as fh:
+                shutil.copyfileobj(response, fh, 1 << 20)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # the partial file is already as long as the remote one (or longer): start over
+            partial.unlink()
+            return download(info, url, partial, timeout_s)
+        raise offline_error(info, f"{url}: {err}") from err
+    except (OSError, http.client.HTTPException) as err:  # URLError, timeouts, a connection cut mid-file (IncompleteRead)
+        kept = f"; {partial.stat().st_size} bytes kept in {partial}, the next fetch resumes there" if partial.is_file() else ""
+        raise offline_error(info, f"{url}: {err}{kept}") from err
