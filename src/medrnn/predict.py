@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from medrnn.artifact import load_artifact
 from medrnn.config import BeatDataConfig
-from medrnn.data.batch import make_batch
+from medrnn.data.batch import collate, make_batch
 from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.errors import ArtifactError
 from medrnn.records import SignalRecord
@@ -25,6 +26,15 @@ from medrnn.transforms.standardize import Standardizer
 def auto_device() -> torch.device:
     """CUDA when available, else CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.no_grad()
+def predict_sigmoid(model: nn.Module, dataset: Dataset, batch_size: int = 256) -> np.ndarray:
+    """Independent probabilities (n, outputs) for every item of `dataset`, in order (binary and multi-label tasks)."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    device = next(model.parameters()).device
+    return torch.cat([torch.sigmoid(model(b.to(device)).logits).cpu() for b in loader]).numpy().astype(np.float64)
 
 
 @torch.no_grad()

@@ -49,6 +49,24 @@ class BeatDataset(Dataset):
         return self.x[i], None if self.static is None else self.static[i], self.y[i], i
 
 
+class SequenceDataset(Dataset):
+    """Float targets for sigmoid/BCE tasks; item i -> (x_i (time, features), static_i or None, y_i (outputs,), i).
+
+    `xs` is a padded array (n, time, features) or a list of variable-length tensors (collate pads them).
+    """
+
+    def __init__(self, xs: np.ndarray | list[torch.Tensor], y: np.ndarray, static: np.ndarray | None = None) -> None:
+        self.x = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32)) if isinstance(xs, np.ndarray) else list(xs)
+        self.static = None if static is None else torch.from_numpy(np.ascontiguousarray(static, dtype=np.float32))
+        self.y = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(len(self.x), -1))
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, int]:
+        return self.x[i], None if self.static is None else self.static[i], self.y[i], i
+
+
 def collate(items: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, int]]) -> Batch:
     """Stack items into a Batch, padding variable-length x with zeros at the end."""
     xs = [it[0] for it in items]

@@ -13,34 +13,20 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from medrnn.config import IcuRunConfig
-from medrnn.data.batch import collate
+from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split
 from medrnn.data.stratified import stratified_fold, stratified_split
 from medrnn.errors import ConfigError
 from medrnn.models import build_model
+from medrnn.predict import predict_sigmoid
 from medrnn.records import IcuStay
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.irregular import IrregularStandardizer, bin_stay, grud_inputs, raw_static, with_indicators
 from medrnn.transforms.standardize import Standardizer
-
-
-class IcuDataset(Dataset):
-    """Gridded stays as tensors; item i -> (x (time, 3V), static (s,), y (1,), i) for `collate`."""
-
-    def __init__(self, x: np.ndarray, static: np.ndarray, y: np.ndarray) -> None:
-        self.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        self.static = torch.from_numpy(np.ascontiguousarray(static, dtype=np.float32))
-        self.y = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1, 1))
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-        return self.x[i], self.static[i], self.y[i], i
 
 
 @dataclass
@@ -104,15 +90,6 @@ class IcuFitResult:
     best_val: float
 
 
-def predict_prob(model: nn.Module, dataset: IcuDataset, batch_size: int = 256) -> np.ndarray:
-    """Sigmoid of the single logit for every item, in dataset order."""
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    with torch.no_grad():
-        out = [torch.sigmoid(model(b).logits[:, 0]) for b in loader]
-    return torch.cat(out).numpy().astype(np.float64)
-
-
 def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Path, seed: int = 0, progress: bool = False) -> IcuFitResult:
     """Split (seeded, stratified), fit preprocessing on train, train with early stopping, score val and test."""
     run_dir = Path(run_dir)
@@ -123,7 +100,7 @@ def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Pat
     model = build_model(config.model.name, input_size=feats.x.shape[2], num_classes=1, num_static=feats.static.shape[1],
                         **config.model.model_dump(exclude={"name"}))  # fmt: skip
     train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
-    parts = {k: IcuDataset(feats.x[idx], feats.static[idx], y[idx]) for k, idx in split._asdict().items()}
+    parts = {k: SequenceDataset(feats.x[idx], y[idx], feats.static[idx]) for k, idx in split._asdict().items()}
     gen = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(parts["train"], batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collate, generator=gen)
     val_loader = DataLoader(parts["val"], batch_size=256, shuffle=False, collate_fn=collate)
@@ -131,6 +108,7 @@ def fit_icu_model(stays: list[IcuStay], config: IcuRunConfig, run_dir: str | Pat
     start = time.perf_counter()
     fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, *module.monitor)
     seconds = time.perf_counter() - start
-    return IcuFitResult(model, feats, split, y, predict_prob(model, parts["test"]), predict_prob(model, parts["val"]), seconds,
-                        fit.epochs, seconds / max(fit.epochs, 1), fit.best_epoch, fit.best_score)  # fmt: skip
+    test_prob, val_prob = predict_sigmoid(model, parts["test"])[:, 0], predict_sigmoid(model, parts["val"])[:, 0]
+    return IcuFitResult(model, feats, split, y, test_prob, val_prob, seconds, fit.epochs, seconds / max(fit.epochs, 1),
+                        fit.best_epoch, fit.best_score)  # fmt: skip
 

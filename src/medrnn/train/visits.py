@@ -13,17 +13,18 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from medrnn import paths
 from medrnn.artifact import save_artifact
 from medrnn.config import VisitRunConfig, save_config
-from medrnn.data.batch import collate
+from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split, patient_split
 from medrnn.errors import ConfigError
 from medrnn.io.mimic import read_mimic
 from medrnn.metrics.molecules import evaluate_molecules
 from medrnn.models import build_model
+from medrnn.predict import predict_sigmoid
 from medrnn.records import VisitSequence
 from medrnn.registry import TASKS
 from medrnn.tasks import ehr as _ehr_tasks  # noqa: F401  (registers the visit tasks)
@@ -33,19 +34,9 @@ from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.codes import CodeVocabulary
 
 
-class VisitDataset(Dataset):
-    """Samples as (multi-hot visits (n_visits, vocab), None, y (num_outputs,), i) for `collate` (pads visits)."""
-
-    def __init__(self, samples: EhrSampleSet, vocab: CodeVocabulary) -> None:
-        self.x = [torch.from_numpy(vocab.multi_hot(s.visits)) for s in samples.samples]
-        y = samples.labels().astype(np.float32)
-        self.y = torch.from_numpy(y.reshape(len(self.x), -1))
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, None, torch.Tensor, int]:
-        return self.x[i], None, self.y[i], i
+def visit_dataset(samples: EhrSampleSet, vocab: CodeVocabulary) -> SequenceDataset:
+    """Samples as multi-hot visits (n_visits, vocab) with their labels; collate pads the visits."""
+    return SequenceDataset([torch.from_numpy(vocab.multi_hot(s.visits)) for s in samples.samples], samples.labels())
 
 
 def resolve_root(data: str) -> Path:
@@ -81,13 +72,6 @@ class VisitFitResult:
     best_epoch: int | None
 
 
-def _probs(model: nn.Module, dataset: VisitDataset) -> np.ndarray:
-    model.eval()
-    loader = DataLoader(dataset, batch_size=256, shuffle=False, collate_fn=collate)
-    with torch.no_grad():
-        return torch.cat([torch.sigmoid(model(b).logits) for b in loader]).numpy().astype(np.float64)
-
-
 def fit_visit_model(patients: list[VisitSequence], config: VisitRunConfig, run_dir: str | Path, seed: int = 0,
                     progress: bool = False) -> VisitFitResult:  # fmt: skip
     """Split patients, fit vocabulary (and label set) on training patients, build samples, train, score the test samples."""
@@ -104,7 +88,7 @@ def fit_visit_model(patients: list[VisitSequence], config: VisitRunConfig, run_d
         if len(samples) == 0:
             raise ConfigError(f"{d.task}: no {name} samples from {len(getattr(split, name))} patients (dropped: {samples.dropped}); "
                               "too few patients with two or more admissions for this split")  # fmt: skip
-    parts = {k: VisitDataset(v, vocab) for k, v in sets.items()}
+    parts = {k: visit_dataset(v, vocab) for k, v in sets.items()}
     num_outputs = parts["train"].y.shape[1]
     L.seed_everything(seed, workers=True, verbose=False)
     m = config.model
@@ -116,7 +100,7 @@ def fit_visit_model(patients: list[VisitSequence], config: VisitRunConfig, run_d
     module = MultiTaskModule(model, train_cfg, "classification")
     start = time.perf_counter()
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor)
-    return VisitFitResult(model, vocab, task, split, sets, _probs(model, parts["test"]), time.perf_counter() - start,
+    return VisitFitResult(model, vocab, task, split, sets, predict_sigmoid(model, parts["test"]), time.perf_counter() - start,
                           fit.epochs, fit.best_epoch)  # fmt: skip
 
 
@@ -155,12 +139,12 @@ def run_visit_experiment(config: VisitRunConfig, run_dir: str | Path, progress: 
     }  # fmt: skip
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     if config.model.name == "retain":
-        explanations = explain_retain(fit.model, VisitDataset(test, fit.vocab), test, fit.vocab, str(names[0]))
+        explanations = explain_retain(fit.model, visit_dataset(test, fit.vocab), test, fit.vocab, str(names[0]))
         (run_dir / "explanations.json").write_text(json.dumps(explanations, indent=1))
     return metrics
 
 
-def explain_retain(model: nn.Module, dataset: VisitDataset, samples: EhrSampleSet, vocab: CodeVocabulary, output_name: str,
+def explain_retain(model: nn.Module, dataset: SequenceDataset, samples: EhrSampleSet, vocab: CodeVocabulary, output_name: str,
                    n_samples: int = 20, n_codes: int = 10) -> list[dict[str, Any]]:  # fmt: skip
     """RETAIN's exact decomposition for the first test samples: visit weights α and the codes that moved output 0
     (`output_name`: the task, or the first label code of next_visit_diagnosis) most."""
