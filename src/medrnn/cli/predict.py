@@ -24,7 +24,7 @@ def _resolve(record: str, dataset: str) -> Path:
 
 
 def predict_command(
-    inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column. ICU model: PhysioNet-2012-format stay files (Time,Parameter,Value)."),
+    inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column. ICU model: PhysioNet-2012-format stay files (Time,Parameter,Value). Notes model: UTF-8 text files, one note each."),
     artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model)."),
     out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json for bad inputs)."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="SMILES models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
@@ -44,6 +44,12 @@ def predict_command(
     ICU model: one row per stay file: record_id, p_In-hospital_death, n_observations; unreadable files go to OUT.errors.json.
 
         medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
+
+    Notes model: one row per (note, code at or above the dev-tuned threshold): file, code, probability, start, end,
+    evidence (the text around the token the code attended to most, that token in [brackets]); unreadable or empty
+    files go to OUT.errors.json.
+
+        medrnn predict --artifact runs/notes/model notes/*.txt --out codes.csv
     """
     from medrnn.artifact import read_metadata
 
@@ -54,8 +60,11 @@ def predict_command(
     if task == "icu_mortality":
         _predict_stays(inputs, artifact, out)
         return
+    if task == "notes":
+        _predict_notes(inputs, artifact, out)
+        return
     if task is not None and task != "beats":
-        raise ArtifactError(f"{artifact}: `medrnn predict` serves beat (ECG), smiles and icu_mortality artifacts; this one is {task!r}")
+        raise ArtifactError(f"{artifact}: `medrnn predict` serves beat (ECG), smiles, icu_mortality and notes artifacts; this one is {task!r}")
     records = inputs
     from medrnn.io import read_wfdb
     from medrnn.predict import Predictor
@@ -141,5 +150,22 @@ def _predict_stays(files: list[str], artifact: Path, out: Path) -> None:
     rows = result.rows()
     _write_rows(out, rows, result.errors, ["record_id", f"p_{result.outcome}", "n_observations"])
     typer.echo(f"wrote {len(rows)} stays to {out} ({len(result.errors)} files failed)")
+    if result.errors:
+        raise typer.Exit(code=1)
+
+
+def _predict_notes(files: list[str], artifact: Path, out: Path) -> None:
+    """Codes with probability and evidence snippet for every readable note; unreadable files go to the error report."""
+    from medrnn.predict_notes import NotesPredictor
+
+    predictor = NotesPredictor.from_artifact(artifact)
+    result = predictor.predict_files(list(files))
+    for name, reason in result.errors.items():
+        typer.echo(f"{name}: FAILED: {reason}", err=True)
+    for i, name in enumerate(result.files):
+        typer.echo(f"{name}: {', '.join(predictor.label_names[c] for c in result.codes(i)) or 'no code above the threshold'}")
+    rows = result.rows()
+    _write_rows(out, rows, result.errors, ["file", "code", "probability", "start", "end", "evidence"])
+    typer.echo(f"wrote {len(rows)} codes for {len(result.files)} notes to {out} ({len(result.errors)} files failed)")
     if result.errors:
         raise typer.Exit(code=1)

@@ -18,7 +18,8 @@ app = typer.Typer(
         "  medrnn train smiles --data bbbp --out runs/bbbp          # molecules, MoleculeNet BBBP, scaffold split\n\n"
         "  medrnn train smiles --data my.csv --target pIC50 --split scaffold\n\n"
         "  medrnn train icu --out runs/icu                          # ICU stays, PhysioNet 2012, in-hospital mortality\n\n"
-        "  medrnn train ehr --task readmission_30d                  # coded MIMIC visits, RETAIN"
+        "  medrnn train ehr --task readmission_30d                  # coded MIMIC visits, RETAIN\n\n"
+        "  medrnn train notes --out runs/notes                      # clinical notes, CodiEsp, ICD-10 codes with evidence (LAAT)"
     ),
     no_args_is_help=True,
 )

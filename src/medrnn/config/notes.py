@@ -1,0 +1,56 @@
+"""Configuration of clinical-notes -> ICD-10 runs (CodiEsp); defaults follow LAAT's recipe at CPU-friendly sizes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from medrnn.config.schema import TrainConfig, _Strict
+
+
+class NotesDataConfig(_Strict):
+    """Which notes, which codes are labels, how text becomes token windows, and which word vectors start the embedding."""
+
+    data: str = "codiesp"  # a dataset name under the data root, or a CodiEsp folder (holding train/ dev/ test/)
+    language: Literal["es", "en"] = "es"  # en: the machine translation (text_files_en/); evidence spans exist for es only
+    code_types: list[Literal["D", "P"]] = ["D"]  # D: ICD-10-CM diagnoses (CodiEsp-D), P: ICD-10-PCS procedures
+    min_label_count: int = Field(1, ge=1, description="codes seen in fewer training documents are not labels (counted)")
+    window: int = Field(2500, ge=1, description="tokens per model input; longer documents are chunked, scores max-merged")
+    min_token_count: int = Field(1, ge=1, description="tokens seen fewer times in the training text map to <unk>")
+    embeddings: Literal["word2vec", "none"] = "word2vec"  # word2vec (gensim) trained on the training text only
+    embedding_dim: int = Field(100, ge=1)
+
+
+class NotesModelConfig(_Strict):
+    """LAAT by default; caml and bigru_maxpool read the same token ids (arguments a model does not take are ignored)."""
+
+    name: Literal["laat", "caml", "bigru_maxpool"] = "laat"
+    hidden_size: int = Field(128, ge=1, description="laat/bigru: units per direction (paper 256-512); caml: filter maps (paper 50)")
+    attention_size: int = Field(128, ge=1, description="laat: rows d_a of the shared attention projection")
+    num_layers: int = Field(1, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    kernel_size: int = Field(10, ge=1, description="caml: convolution width in tokens")
+
+
+class NotesTrainConfig(TrainConfig):
+    """TrainConfig for multi-label coding: BCE over all labels, early stopping on validation (dev) loss."""
+
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    max_epochs: int = Field(30, ge=1)
+    patience: int = Field(5, ge=1)
+    monitor: Literal["val_loss"] = "val_loss"  # type: ignore[assignment]  # mean AUROC over ~1,800 sparse codes is noisy
+    class_weighting: Literal["none"] = "none"  # type: ignore[assignment]
+    augment: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class NotesRunConfig(_Strict):
+    """Everything that defines one notes run; written to config.yaml beside its outputs."""
+
+    data: NotesDataConfig = NotesDataConfig()
+    model: NotesModelConfig = NotesModelConfig()
+    train: NotesTrainConfig = NotesTrainConfig()
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by document) for the CIs")
+    evidence_documents: int = Field(20, ge=0, description="test documents written to evidence.json")

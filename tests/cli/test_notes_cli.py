@@ -1,0 +1,141 @@
+"""The notes job through the CLI on 40/20/20 real CodiEsp documents: train -> run folder -> predict text files (one missing)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from medrnn import paths
+from medrnn.cli.main import main
+
+SIZES = {"train": 40, "dev": 20, "test": 20}
+WINDOW = 300  # below the longest of these documents: chunking is exercised
+
+
+def _subset(source: Path, dest: Path, split: str, n: int, relabel: dict[str, str] | None = None) -> None:
+    """The first n documents of a split (symlinked texts) with their D and X rows; `relabel` rewrites D/X codes."""
+    folder = dest / split
+    docs = sorted(p.stem for p in (source / split / "text_files").glob("*.txt"))[:n]
+    for lang in ("text_files", "text_files_en"):
+        (folder / lang).mkdir(parents=True)
+        for doc in docs:
+            (folder / lang / f"{doc}.txt").symlink_to(source / split / lang / f"{doc}.txt")
+    keep = set(docs)
+    for kind, code_field in (("D", 1), ("X", 2)):
+        lines = (source / split / f"{split}{kind}.tsv").read_bytes().decode("utf-8").splitlines()
+        rows = [ln.split("\t") for ln in lines if ln.split("\t")[0] in keep]
+        for row in rows:
+            row[code_field] = (relabel or {}).get(row[code_field], row[code_field])
+        (folder / f"{split}{kind}.tsv").write_bytes("".join("\t".join(r) + "\n" for r in rows).encode("utf-8"))
+
+
+def _make_root(root: Path, relabel_test: dict[str, str] | None = None) -> Path:
+    source = paths.dataset_dir("codiesp") / "final_dataset_v4_to_publish"
+    if not (source / "train" / "trainD.tsv").exists():
+        pytest.skip(f"CodiEsp not found under the data root ({source}); run `medrnn data fetch codiesp`")
+    for split, n in SIZES.items():
+        _subset(source, root / "codiesp", split, n, relabel_test if split == "test" else None)
+    return root / "codiesp"
+
+
+def _train(data: Path, out: Path) -> int:
+    torch.set_num_threads(1)
+    cfg = {"data": {"window": WINDOW, "embedding_dim": 16}, "model": {"hidden_size": 16, "attention_size": 16},
+           "train": {"batch_size": 8}, "bootstrap": 20}  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "in.yaml").write_text(yaml.safe_dump(cfg))
+    return main(["train", "notes", "-c", str(out / "in.yaml"), "--data", str(data), "--language", "es", "--model", "laat",
+                 "--max-epochs", "2", "--seed", "1", "--out", str(out / "run"), "--no-progress"])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def notes_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _make_root(tmp_path_factory.mktemp("codiesp_root"))
+
+
+@pytest.fixture(scope="module")
+def notes_run(notes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("notes")
+    assert _train(notes_data, out) == 0
+    return out / "run"
+
+
+def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "evidence.json", "model/weights.safetensors", "model/artifact.json"):
+        assert (notes_run / name).exists(), name
+    metrics = json.loads((notes_run / "metrics.json").read_text())
+    assert metrics["kind"] == "notes" and metrics["model"] == "laat" and metrics["split"]["documents"] == SIZES
+    overall = metrics["test"]["overall"]
+    for key in ("map", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "p@8", "p@15"):
+        assert key in overall, key
+    assert metrics["test"]["buckets"]  # frequency buckets from the training label counts
+    unseen = metrics["unseen_gold_codes"]["test"]
+    assert 0 < unseen["unseen_pairs"] < unseen["gold_pairs"] and unseen["unseen_share"] == metrics["unseen_gold_codes"]["test_share"]
+    assert metrics["threshold_tuned_on"] == "dev" and 0.0 < metrics["threshold"] < 1.0
+    assert metrics["data"]["chunks"]["train"]["n_chunked_documents"] > 0  # some notes are longer than the window
+    assert metrics["data"]["embeddings"]["trained_on"] == "train"
+    overlap = metrics["evidence_overlap"]["gold"]
+    assert overlap["pairs"] > 0 and 0.0 <= overlap["rate"] <= 1.0
+    saved = yaml.safe_load((notes_run / "config.yaml").read_text())
+    assert saved["data"]["window"] == WINDOW and saved["train"]["seed"] == 1 and saved["train"]["max_epochs"] == 2
+    artifact = json.loads((notes_run / "model" / "artifact.json").read_text())
+    assert artifact["task"] == "notes" and artifact["preprocessing"]["threshold"] == metrics["threshold"]
+    assert artifact["preprocessing"]["window"] == WINDOW and len(artifact["class_names"]) == metrics["data"]["text"]["labels"]["count"]
+    pred = np.load(notes_run / "predictions.npz")
+    assert pred["y_score"].shape == pred["y_true"].shape == (SIZES["test"], len(artifact["class_names"]))
+
+
+def test_evidence_offsets_point_at_real_substrings(notes_run: Path, notes_data: Path) -> None:
+    evidence = json.loads((notes_run / "evidence.json").read_text(encoding="utf-8"))
+    assert len(evidence) == SIZES["test"]
+    checked = 0
+    for doc in evidence:
+        text = (notes_data / "test" / "text_files" / f"{doc['note_id']}.txt").read_bytes().decode("utf-8")
+        for code in doc["codes"]:
+            assert text[code["start"] : code["end"]] == code["token"] and code["token"].strip()
+            assert f"[{code['token']}]" in code["snippet"]
+            checked += 1
+    assert checked > 0
+
+
+def test_threshold_comes_from_dev_not_test(notes_run: Path, tmp_path: Path) -> None:
+    """Rewriting every test gold code changes the test scores, never the threshold (tuned on dev) or the model."""
+    relabelled = _make_root(tmp_path / "root", relabel_test=dict.fromkeys(_test_codes(), "z99.89"))
+    assert _train(relabelled, tmp_path / "out") == 0
+    original = json.loads((notes_run / "metrics.json").read_text())
+    changed = json.loads((tmp_path / "out" / "run" / "metrics.json").read_text())
+    assert changed["threshold"] == original["threshold"]
+    assert changed["unseen_gold_codes"]["test"] != original["unseen_gold_codes"]["test"]
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "run" / "predictions.npz")["y_score"],
+                                  np.load(notes_run / "predictions.npz")["y_score"])  # fmt: skip
+
+
+def _test_codes() -> list[str]:
+    source = paths.dataset_dir("codiesp") / "final_dataset_v4_to_publish" / "test"
+    docs = set(sorted(p.stem for p in (source / "text_files").glob("*.txt"))[: SIZES["test"]])
+    return sorted({ln.split("\t")[1] for ln in (source / "testD.tsv").read_text().splitlines() if ln.split("\t")[0] in docs})
+
+
+def test_predict_notes_reports_a_missing_file_and_codes_the_rest(notes_run: Path, notes_data: Path, tmp_path: Path) -> None:
+    notes = sorted((notes_data / "test" / "text_files").glob("*.txt"))[:3]
+    missing = tmp_path / "missing.txt"
+    out = tmp_path / "codes.csv"
+    code = main(["predict", "--artifact", str(notes_run / "model"), *map(str, notes), str(missing), "--out", str(out)])
+    assert code == 1  # one file failed
+    errors = json.loads(out.with_suffix(".errors.json").read_text())
+    assert list(errors) == [str(missing)] and "missing.txt" in errors[str(missing)]
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows and {r["file"] for r in rows} <= set(map(str, notes))
+    for row in rows:
+        text = Path(row["file"]).read_bytes().decode("utf-8")
+        assert 0.0 < float(row["probability"]) <= 1.0 and row["code"]
+        assert f"[{text[int(row['start']) : int(row['end'])]}]" in row["evidence"]
+    evidence = {d["note_id"]: d for d in json.loads((notes_run / "evidence.json").read_text(encoding="utf-8"))}
+    first = notes[0].stem
+    assert [r["code"] for r in rows if Path(r["file"]).stem == first] == [c["code"] for c in evidence[first]["codes"]]
