@@ -60,6 +60,20 @@ def levers() -> str:
     return "\n".join(lines)
 
 
+def pretrain() -> str:
+    path = RESULTS / "smiles_pretrain.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    lines = ["| dataset | metric | seeds | default recipe | + LM-pretrained encoder |", "|---|---|---|---|---|"]
+    for name, row in d.get("summary", {}).items():
+        lines.append(f"| {name} | {row['metric']} | {', '.join(map(str, row['seeds']))} | {row['default']:.3f} | {row['pretrained']:.3f} |")
+    seconds = [r["pretrain"]["seconds"] for r in d["runs"] if r.get("pretrain") and r["pretrain"].get("seconds")]
+    if seconds:
+        lines += ["", f"Pretraining the LM took {statistics.median(seconds):.0f} s (median over the corpora built, 1 thread)."]
+    return "\n".join(lines)
+
+
 def physionet() -> str:
     return "\n".join(render_ehr.physionet_tables(json.loads((RESULTS / "physionet2012.json").read_text())))
 
@@ -73,7 +87,8 @@ def ehr_scale() -> str:
 
 
 BLOCKS: dict[str, Callable[[], str]] = {"moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
-                                        "smiles-levers": levers, "physionet2012": physionet, "ehr-scale": ehr_scale}  # fmt: skip
+                                        "smiles-levers": levers, "smiles-pretrain": pretrain,
+                                        "physionet2012": physionet, "ehr-scale": ehr_scale}  # fmt: skip
 
 
 def main() -> int:
