@@ -3,6 +3,8 @@ gold codes no model trained on these labels can ever predict (counted, never hid
 
 from __future__ import annotations
 
+import logging
+
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +118,7 @@ def train_word2vec(token_lists: list[list[str]], vocab: TextVocabulary, dim: int
         from gensim.models import Word2Vec
     except ImportError as err:
         raise ConfigError("data.embeddings='word2vec' needs gensim (pip install 'gensim>=4.3'); or set data.embeddings='none'") from err
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # its per-epoch INFO lines would bury the run's own log
     w2v = Word2Vec(sentences=token_lists, vector_size=dim, window=5, min_count=vocab.min_count, workers=1, seed=seed, epochs=epochs)
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-0.5 / dim, 0.5 / dim, size=(len(vocab), dim)).astype(np.float32)
