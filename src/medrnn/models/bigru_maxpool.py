@@ -18,8 +18,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.models.base import Encoded
-from medrnn.models.caml import TokenClassifier, check_positive
-from medrnn.models.laat import BidirectionalRnn
+from medrnn.models.text import BidirectionalRnn, TokenClassifier, check_positive
 from medrnn.registry import MODELS
 
 

@@ -21,43 +21,10 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError
-from medrnn.models.base import Encoded, reverse_padded
-from medrnn.models.caml import LabelAttention, PerLabelLinear, TokenClassifier, check_positive
+from medrnn.models.base import Encoded
+from medrnn.models.text import CELLS, BidirectionalRnn, LabelAttention, PerLabelLinear, TokenClassifier, check_positive
 from medrnn.registry import MODELS
 
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
-
-
-class BidirectionalRnn(nn.Module):
-    """Stacked bidirectional LSTM/GRU without packing: the backward direction reads the length-reversed input.
-
-    Padding sits after each sequence in both directions, so real steps never see it (exact padding invariance),
-    and there is no pack_padded_sequence, whose backward pass is O(T^2) on CPU in torch 2.13.
-    (batch, time, input_size) -> (batch, time, 2 * hidden_size); `dropout` between layers.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, cell: str = "lstm", dropout: float = 0.0) -> None:
-        super().__init__()
-        if cell not in CELLS:
-            raise ConfigError(f"cell={cell!r}; valid: {', '.join(repr(c) for c in CELLS)}")
-        rnn = CELLS[cell]
-        self.forward_layers, self.backward_layers = nn.ModuleList(), nn.ModuleList()
-        for i in range(num_layers):
-            size_in = input_size if i == 0 else 2 * hidden_size
-            self.forward_layers.append(rnn(size_in, hidden_size, batch_first=True))
-            self.backward_layers.append(rnn(size_in, hidden_size, batch_first=True))
-        self.dropout = nn.Dropout(dropout)
-        self.output_size = 2 * hidden_size
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        h = x
-        for i, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers)):
-            if i:
-                h = self.dropout(h)
-            out, _ = fwd(h)  # (batch, time, hidden)
-            back, _ = bwd(reverse_padded(h, lengths))  # (batch, time, hidden), in reversed order
-            h = torch.cat([out, reverse_padded(back, lengths)], dim=-1)  # (batch, time, 2*hidden)
-        return h
 
 
 @MODELS.register("laat")
