@@ -78,6 +78,11 @@ def physionet() -> str:
     return "\n".join(render_ehr.physionet_tables(json.loads((RESULTS / "physionet2012.json").read_text())))
 
 
+def mimic_demo() -> str:
+    path = RESULTS / "mimic_demo.json"
+    return "\n".join(render_ehr.demo_table(json.loads(path.read_text()))) if path.exists() else "(not run yet)"
+
+
 def ehr_scale() -> str:
     parts = []
     for path in sorted(RESULTS.glob("ehr_scale*.json")):
@@ -88,7 +93,7 @@ def ehr_scale() -> str:
 
 BLOCKS: dict[str, Callable[[], str]] = {"moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
-                                        "physionet2012": physionet, "ehr-scale": ehr_scale}  # fmt: skip
+                                        "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale}  # fmt: skip
 
 
 def main() -> int:

@@ -52,6 +52,23 @@ def scale_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def demo_table(results: dict[str, Any]) -> list[str]:
+    """One row per dataset/task/model: mean test AUROC over the seeds where it is defined, with its spread."""
+    lines = ["| dataset | task | model | AUROC | AUPRC | accuracy@10 | seeds scored | one-class test | test patients |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, row in results["summary"].items():
+        dataset, task, model = key.split("/")
+        acc = "–" if row.get("accuracy@10") is None else f"{row['accuracy@10']:.3f}"
+        auprc = "–" if row.get("auprc") is None else f"{row['auprc']:.3f}"
+        patients = "–" if row.get("test_patients") is None else f"{row['test_patients']:.0f}"
+        lines.append(f"| {dataset} | {task} | {model} | {_pm(row['auroc'], row['auroc_std'])} | {auprc} | {acc} "
+                     f"| {len(row['seeds'])} | {row['auroc_undefined']} | {patients} |")  # fmt: skip
+    failed = [r for r in results["runs"] if r["error"]]
+    lines += ["", f"Failed runs: {len(failed)}. Date {results['date'][:10]}; {results['machine']['cores']} cores, "
+              f"{results['machine']['threads']} thread(s)."]  # fmt: skip
+    return lines
+
+
 def main() -> None:
     p12 = RESULTS / "physionet2012.json"
     if p12.exists():

@@ -23,7 +23,7 @@ def notes_command(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config (see config.yaml of any notes run); flags override it."),
     out: Path = typer.Option(Path("runs/notes"), "--out", "-o", help="Run folder."),
     seed: Optional[int] = typer.Option(None, help="Seed for the weights, word2vec and the batches (the split is CodiEsp's own)."),
-    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Upper bound; early stopping on dev loss usually ends sooner."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Upper bound; early stopping on dev MAP usually ends sooner."),
     accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator: auto, cpu, gpu."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:

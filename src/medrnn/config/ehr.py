@@ -97,4 +97,4 @@ class VisitRunConfig(_Strict):
     data: VisitDataConfig = VisitDataConfig()
     model: VisitModelConfig = VisitModelConfig()
     train: VisitTrainConfig = VisitTrainConfig()
-    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by sample) for the CIs")
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by patient: all of its samples together) for the CIs")

@@ -34,13 +34,15 @@ class NotesModelConfig(_Strict):
 
 
 class NotesTrainConfig(TrainConfig):
-    """TrainConfig for multi-label coding: BCE over all labels, early stopping on validation (dev) loss."""
+    """TrainConfig for multi-label coding: BCE over all labels, early stopping on dev MAP (CodiEsp's ranking metric)."""
 
     batch_size: int = Field(8, ge=1)
     lr: float = Field(1e-3, gt=0)
     max_epochs: int = Field(30, ge=1)
     patience: int = Field(5, ge=1)
-    monitor: Literal["val_loss"] = "val_loss"  # type: ignore[assignment]  # mean AUROC over ~1,800 sparse codes is noisy
+    # dev MAP: validation loss bottoms out within an epoch or two, while the model is still at label frequencies
+    # (measured: best epoch 1, test MAP 0.124); mean AUROC over ~1,800 sparse codes is noisy and slow
+    monitor: Literal["val_map", "val_loss"] = "val_map"  # type: ignore[assignment]
     class_weighting: Literal["none"] = "none"  # type: ignore[assignment]
     augment: bool = False
     weight_decay: float = Field(0.0, ge=0)

@@ -48,6 +48,7 @@ class MoleculeMetricReport:
     n_samples: int
     n_boot: int
     ci_level: float = 0.95
+    unit: str = "rows"  # what the bootstrap resampled: "rows", or "groups (G)" for a cluster bootstrap (patients)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (Python floats and ints, None for undefined values)."""
@@ -68,7 +69,7 @@ class MoleculeMetricReport:
         if data["task_type"] not in TASK_TYPES:
             raise ConfigError(f"task_type {data['task_type']!r} is not one of {list(TASK_TYPES)}")
         kwargs = {k: data[k] for k in required}
-        return cls(**kwargs, ci_level=float(data.get("ci_level", 0.95)))
+        return cls(**kwargs, ci_level=float(data.get("ci_level", 0.95)), unit=str(data.get("unit", "rows")))
 
     @property
     def headline(self) -> tuple[str, float]:
@@ -102,9 +103,10 @@ class MoleculeMetricReport:
         for task, reason in self.skipped_tasks.items():
             lines.append(f"skipped {task}: {reason}")
         if self.n_boot > 0:
+            drawn = "rows resampled with replacement" if self.unit == "rows" else f"{self.unit} resampled whole, with replacement"
             lines.append(
-                f"{round(100 * self.ci_level)}% CIs: percentile bootstrap over {self.n_samples} test molecules "
-                f"(rows resampled with replacement), {self.n_boot} resamples"
+                f"{round(100 * self.ci_level)}% CIs: percentile bootstrap over {self.n_samples} test rows "
+                f"({drawn}), {self.n_boot} resamples"
             )
         return "\n".join(lines)
 
@@ -117,6 +119,7 @@ def evaluate_molecules(
     n_boot: int = 1000,
     seed: int = 0,
     ci_level: float = 0.95,
+    groups: Sequence[Any] | None = None,
 ) -> MoleculeMetricReport:
     """Score (n, n_tasks) predictions per task on labelled rows only, with bootstrap CIs over molecules.
 
@@ -125,6 +128,8 @@ def evaluate_molecules(
     y_true : (n, n_tasks) or (n,) labels; NaN = missing. 0/1 for classification, original units for regression.
     y_score : same shape; probabilities (classification) or predictions in original units (regression).
     n_boot : resamples of the test molecules (rows, with replacement); 0 skips the CIs.
+    groups : one id per row (e.g. the patient): resample whole groups instead of rows (cluster bootstrap), so that
+        rows of one patient, which are not independent, do not make the intervals too narrow.
     """
     _check_options(task_type, n_boot, ci_level)
     y, s, names = _check_inputs(y_true, y_score, task_names, task_type)
@@ -138,7 +143,8 @@ def evaluate_molecules(
         key: _mean([per_task[n][metric] for n in names if n not in skipped])
         for key, metric in OVERALL_METRICS[task_type].items()
     }
-    ci = _bootstrap(y, s, names, task_type, skipped, n_boot, seed, ci_level) if n_boot > 0 else {}
+    group_index = _group_index(groups, y.shape[0])
+    ci = _bootstrap(y, s, names, task_type, skipped, n_boot, seed, ci_level, group_index) if n_boot > 0 else {}
     return MoleculeMetricReport(
         task_type=task_type,
         task_names=names,
@@ -149,7 +155,18 @@ def evaluate_molecules(
         n_samples=int(y.shape[0]),
         n_boot=int(n_boot),
         ci_level=float(ci_level),
+        unit="rows" if group_index is None else f"groups ({int(group_index.max()) + 1 if len(group_index) else 0})",
     )
+
+
+def _group_index(groups: Sequence[Any] | None, n: int) -> np.ndarray | None:
+    """Dense group number (0..G-1) per row, or None for a row bootstrap; a length mismatch raises."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if values.shape != (n,):
+        raise ShapeError(f"groups has shape {values.shape}; one group id per test row expected ({n},)")
+    return np.unique(values, return_inverse=True)[1].astype(np.int64)
 
 
 def headline_score(y_true: Any, y_score: Any, task_type: str) -> float:
@@ -251,9 +268,11 @@ def _bootstrap(
     n_boot: int,
     seed: int,
     ci_level: float,
+    group_index: np.ndarray | None = None,
 ) -> dict[str, list[float]]:
-    """Percentile CIs from resampling molecules (rows) with replacement; a task's value in a resample uses only
-    its labelled rows, and resamples where it is undefined (one class, no labels) are left out for that task."""
+    """Percentile CIs from resampling molecules (rows), or whole groups when `group_index` is given, with replacement;
+    a task's value in a resample uses only its labelled rows, and resamples where it is undefined (one class, no
+    labels) are left out for that task."""
     metrics = TASK_METRICS[task_type]
     scored = [t for t, name in enumerate(names) if name not in skipped]
     # per task: the labelled rows (sorted by descending score for the curves) and the scorer's other arguments
@@ -261,7 +280,10 @@ def _bootstrap(
     draws: list[list[np.ndarray]] = [[] for _ in scored]
     score = _weighted_curves if task_type == "classification" else _weighted_regression
     rng = np.random.default_rng(seed)
-    for counts in _resample_counts(rng, y.shape[0], n_boot):
+    n_units = y.shape[0] if group_index is None else int(group_index.max()) + 1
+    for counts in _resample_counts(rng, n_units, n_boot):
+        if group_index is not None:
+            counts = counts[:, group_index]  # a row is drawn as often as its group
         for k, (rows, args) in enumerate(prepared):
             draws[k].append(np.vstack(score(counts[:, rows], *args)))  # (n_metrics, b)
     values = {names[t]: np.hstack(d) for t, d in zip(scored, draws)}  # task -> (n_metrics, n_boot)

@@ -46,10 +46,20 @@ def mean_auroc(y: np.ndarray, score: np.ndarray) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def mean_average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Mean over rows with a gold label of the average precision of ranking that row's labels by score (NaN if none)."""
+    from medrnn.metrics.codes import average_precision_rows
+
+    gold = np.nan_to_num(y) > 0
+    rows = gold.any(axis=1)
+    return float(average_precision_rows(gold[rows], score[rows]).mean()) if rows.any() else float("nan")
+
+
 class MultiTaskModule(L.LightningModule):
     """Trains any registered model with one output per task; logs val_roc_auc or val_rmse (scaled units).
 
-    `config.monitor` is "val_loss" or anything else for the task-type metric (validation ROC-AUC or RMSE).
+    `config.monitor` is "val_loss", "val_map" (multi-label coding: mean over validation rows of the average precision
+    of ranking the labels, CodiEsp's MAP per window) or anything else for the task-type metric (ROC-AUC or RMSE).
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, task_type: str) -> None:
@@ -63,6 +73,8 @@ class MultiTaskModule(L.LightningModule):
         """(metric name, 'max' or 'min') that early stopping and checkpointing follow."""
         if self.config.monitor == "val_loss":
             return "val_loss", "min"
+        if self.config.monitor == "val_map":
+            return "val_map", "max"
         return ("val_roc_auc", "max") if self.task_type == "classification" else ("val_rmse", "min")
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -87,7 +99,9 @@ class MultiTaskModule(L.LightningModule):
         logits, y = torch.cat(self._val_logits).numpy(), torch.cat(self._val_y).numpy()
         self._val_logits.clear()
         self._val_y.clear()
-        if self.task_type == "classification":
+        if self.config.monitor == "val_map":
+            self.log("val_map", mean_average_precision(y, logits), prog_bar=True)
+        elif self.task_type == "classification":
             self.log("val_roc_auc", mean_auroc(y, logits), prog_bar=True)  # AUROC is rank-based: logits suffice
         else:
             mask = ~np.isnan(y)

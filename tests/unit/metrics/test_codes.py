@@ -20,7 +20,7 @@ from medrnn.errors import ConfigError, ShapeError
 from medrnn.metrics.codes import (
     CodeMetricReport,
     _auroc_columns,
-    _average_precision_rows,
+    average_precision_rows,
     evaluate_codes,
     tune_threshold,
 )
@@ -71,7 +71,7 @@ def test_vectorised_ap_and_auroc_agree_with_sklearn_including_ties():
     s = np.round(rng.random((40, 25)), 1)  # coarse scores: many ties
     rows = y.any(axis=1)
     expected_ap = [average_precision_score(y[i], s[i]) for i in np.flatnonzero(rows)]
-    np.testing.assert_allclose(_average_precision_rows(y[rows], s[rows]), expected_ap)
+    np.testing.assert_allclose(average_precision_rows(y[rows], s[rows]), expected_ap)
     both = (y.sum(0) > 0) & (y.sum(0) < y.shape[0])
     expected_auc = [roc_auc_score(y[:, j], s[:, j]) for j in np.flatnonzero(both)]
     np.testing.assert_allclose(_auroc_columns(y[:, both], s[:, both]), expected_auc)

@@ -182,3 +182,18 @@ def test_to_dict_from_dict_round_trip():
     assert back.table() == report.table()
     with pytest.raises(ConfigError, match="missing keys"):
         MoleculeMetricReport.from_dict({"task_type": "regression"})
+
+
+def test_group_bootstrap_resamples_patients_whole():
+    y, score = _classification(n=120, n_tasks=1, seed=3)
+    y[np.isnan(y)] = 0.0
+    own = evaluate_molecules(y, score, ["t"], "classification", n_boot=400, seed=1, groups=np.arange(120))
+    rows = evaluate_molecules(y, score, ["t"], "classification", n_boot=400, seed=1)
+    assert own.ci == rows.ci and own.unit == "groups (120)" and rows.unit == "rows"
+    # five identical samples per patient: a row bootstrap treats them as independent and narrows the interval
+    y5, s5, patients = np.repeat(y, 5, axis=0), np.repeat(score, 5, axis=0), np.repeat(np.arange(120), 5)
+    by_row = evaluate_molecules(y5, s5, ["t"], "classification", n_boot=400, seed=1).ci["overall.roc_auc"]
+    by_patient = evaluate_molecules(y5, s5, ["t"], "classification", n_boot=400, seed=1, groups=patients).ci["overall.roc_auc"]
+    assert by_patient[1] - by_patient[0] > 1.7 * (by_row[1] - by_row[0])
+    with pytest.raises(ShapeError, match="one group id per test row"):
+        evaluate_molecules(y, score, ["t"], "classification", n_boot=10, groups=np.arange(7))
