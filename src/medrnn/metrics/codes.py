@@ -144,6 +144,7 @@ def evaluate_codes(
     ks: Sequence[int] = (5, 8, 15),
     n_boot: int = 1000,
     seed: int = 0,
+    gold_counts: np.ndarray | None = None,
 ) -> CodeMetricReport:
     """Score multi-label code predictions: MAP, P@k, micro/macro F1 at `threshold`, AUROC, frequency buckets.
 
@@ -172,6 +173,11 @@ def evaluate_codes(
     threshold : decision threshold, tuned on dev with `tune_threshold` (never on this test set).
     train_counts : (n_labels,) training-set count of each label; enables the frequency buckets.
     ks : cut-offs for P@k = (gold codes among the k top-scored) / k, averaged like MAP.
+    gold_counts : (n_docs,) number of gold codes of each document *including* codes outside the label set (codes
+        never seen in training). Adds `map_all_gold`: MAP as the official CodiEsp script scores a system that can
+        only rank its own labels, i.e. every unrepresentable gold code is a miss (AP divides by all gold codes,
+        and a document whose gold codes are all unseen scores 0). This is the figure comparable with the
+        published CodiEsp-D results; `map` covers the representable codes only.
     n_boot : bootstrap resamples of the documents for CIs of map and micro_f1; 0 skips them. macro_f1 has none:
         its resampled values sit off-centre when many codes have one or two test positives (see `_bootstrap`).
     """
@@ -201,6 +207,8 @@ def evaluate_codes(
     ap = average_precision_rows(y[with_codes], s[with_codes])
 
     overall: dict[str, float | None] = {"map": _mean(ap)}
+    if gold_counts is not None:
+        overall["map_all_gold"] = _map_all_gold(y, ap, with_codes, gold_counts)
     for k, values in zip(ks, _precision_at_k(y[with_codes], s[with_codes], ks)):
         overall[f"p@{k}"] = _mean(values)
     overall["micro_f1"] = _num(_f1(tp.sum(), fp.sum(), fn.sum()))
@@ -298,6 +306,20 @@ def average_precision_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
         rank_gold = rankdata(np.where(yb, -sb, np.inf), method="max", axis=1)  # gold labels scored >= it
         out[start : start + step] = np.sum(np.where(yb, rank_gold / rank_all, 0.0), axis=1) / yb.sum(axis=1)
     return out
+
+
+def _map_all_gold(y: np.ndarray, ap: np.ndarray, with_codes: np.ndarray, gold_counts: Any) -> float | None:
+    """MAP over documents with any gold code, unseen codes counted as never retrieved (see `evaluate_codes`)."""
+    total = np.asarray(gold_counts, dtype=np.float64)
+    if total.shape != (y.shape[0],):
+        raise ShapeError(f"gold_counts has shape {total.shape}; one count per document expected ({y.shape[0]},)")
+    in_set = y.sum(axis=1)
+    if (total < in_set).any():
+        row = int(np.flatnonzero(total < in_set)[0])
+        raise ConfigError(f"gold_counts[{row}]={total[row]:.0f} is below the document's {in_set[row]:.0f} gold labels in y_true")
+    scored = np.zeros(y.shape[0])
+    scored[with_codes] = ap * in_set[with_codes] / total[with_codes]  # AP over all gold = AP over labels * share representable
+    return _mean(scored[total > 0])
 
 
 def _precision_at_k(y: np.ndarray, s: np.ndarray, ks: Sequence[int]) -> list[np.ndarray]:

@@ -203,3 +203,15 @@ def test_input_validation_says_what_is_wrong():
         evaluate_codes(Y_F1, S_F1, NAMES4, threshold=1.5, n_boot=0)
     with pytest.raises(ConfigError):
         evaluate_codes(Y_F1, S_F1, ["x"] * 4, threshold=0.5, n_boot=0)
+
+
+def test_map_all_gold_counts_unseen_codes_as_misses():
+    # A has one more gold code outside the label set: AP = (1/1 + 2/3) / 3; B as before 1/4; C has only an unseen
+    # code: it joins the average with AP 0.
+    report = evaluate_codes(Y_MAP, S_MAP, NAMES5, threshold=0.5, n_boot=0, gold_counts=np.array([3, 1, 1]))
+    assert report.overall["map"] == pytest.approx(13 / 24)
+    assert report.overall["map_all_gold"] == pytest.approx(((5 / 3) / 3 + 1 / 4 + 0) / 3)
+    same = evaluate_codes(Y_MAP, S_MAP, NAMES5, threshold=0.5, n_boot=0, gold_counts=np.array([2, 1, 0]))
+    assert same.overall["map_all_gold"] == pytest.approx(same.overall["map"])
+    with pytest.raises(ConfigError, match=r"gold_counts\[0\]=1 is below"):
+        evaluate_codes(Y_MAP, S_MAP, NAMES5, threshold=0.5, n_boot=0, gold_counts=np.array([1, 1, 0]))

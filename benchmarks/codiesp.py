@@ -1,0 +1,155 @@
+"""CodiEsp-D (CLEF eHealth 2020): medrnn's recurrent coders beside a TF-IDF + one-vs-rest logistic regression.
+
+Protocol: the official split. Train on train (500 Spanish case reports); dev (250) for early stopping, the
+baseline's C and both decision thresholds; one evaluation on test (250). Labels are the 1,767 D codes seen in
+train. Two MAPs: `map` over the representable codes, `map_all_gold` with every test gold code outside the label
+set counted as a miss, which is how the official script scores such a system (the one to set beside published
+CodiEsp-D results).
+
+    python benchmarks/codiesp.py --models laat --seeds 0 1 2 --jobs 2      # + the baseline, once
+    python benchmarks/codiesp.py --baseline-only                            # TF-IDF + LR, about a minute
+
+Writes benchmarks/results/codiesp.json (resumable; finished runs are skipped) with "summary": {"model", "map",
+"micro_f1", "macro_f1", "baseline_map", ...}: the recurrent model with the best mean *dev* MAP, means over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from medrnn.config import NotesRunConfig
+from medrnn.io.codiesp import read_codiesp
+from medrnn.metrics.codes import evaluate_codes, tune_threshold
+from medrnn.train.notes import gold_counts, run_notes_experiment
+from medrnn.train.notes_data import prepare_notes, resolve_root
+
+RESULTS = Path(__file__).parent / "results" / "codiesp.json"
+MODELS = ("laat", "caml", "bigru_maxpool")
+PUBLISHED = "see docs/benchmarks.md (CodiEsp-D section) for the published figures and what could be confirmed"
+KEYS = ("map", "map_all_gold", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "micro_auroc")
+
+
+def run_baseline(recipe: dict[str, Any]) -> dict[str, Any]:
+    """TF-IDF (medrnn's tokens, unigrams, sublinear tf, fitted on train) + one-vs-rest liblinear LR; C by dev MAP."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    config = NotesRunConfig.model_validate(recipe)
+    records, _ = read_codiesp(resolve_root(config.data.data), language=config.data.language, code_types=tuple(config.data.code_types))
+    data = prepare_notes(records, config.data)
+    docs = {s: [" ".join(t.text for t in doc) for doc in data.tokens[s]] for s in data.tokens}
+    start = time.perf_counter()
+    vec = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False)  # tokens are already normalised
+    x = {"train": vec.fit_transform(docs["train"]), "dev": vec.transform(docs["dev"]), "test": vec.transform(docs["test"])}
+    best: tuple[float, float, Any] = (-1.0, 0.0, None)
+    for c in (1.0, 10.0, 100.0):
+        clf = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear", max_iter=1000)).fit(x["train"], data.y["train"])
+        dev_map = evaluate_codes(data.y["dev"], clf.predict_proba(x["dev"]), data.label_names_, 0.5, n_boot=0).overall["map"]
+        if dev_map > best[0]:
+            best = (dev_map, c, clf)
+    dev_probs = best[2].predict_proba(x["dev"])
+    threshold = float(tune_threshold(data.y["dev"], dev_probs))
+    report = evaluate_codes(data.y["test"], best[2].predict_proba(x["test"]), data.label_names_, threshold,
+                            train_counts=data.label_counts_, n_boot=config.bootstrap, seed=0,
+                            gold_counts=gold_counts(data.records["test"]))  # fmt: skip
+    return {"model": "tfidf_lr", "seed": None, "error": None, "C": best[1], "dev_map": best[0], "threshold": threshold,
+            "test": {k: report.overall.get(k) for k in KEYS}, "ci": report.ci, "buckets": report.buckets,
+            "train_seconds": time.perf_counter() - start, "features": len(vec.vocabulary_)}  # fmt: skip
+
+
+def run_medrnn(model: str, seed: int, recipe: dict[str, Any], threads: int) -> dict[str, Any]:
+    """One `run_notes_experiment` (the same code as `medrnn train notes`) in a scratch folder."""
+    import torch
+
+    torch.set_num_threads(threads)
+    config = NotesRunConfig.model_validate({**recipe, "model": {**recipe.get("model", {}), "name": model},
+                                            "train": {**recipe.get("train", {}), "seed": seed, "progress": False}})  # fmt: skip
+    row: dict[str, Any] = {"model": model, "seed": seed, "error": None}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            m = run_notes_experiment(config, tmp, progress=False)
+    except Exception as err:  # noqa: BLE001 - a failed run is recorded; the others go on
+        return {**row, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=4)}
+    return {**row, "dev_map": m["dev"]["map"], "threshold": m["threshold"], "test": {k: m["test"]["overall"].get(k) for k in KEYS},
+            "ci": m["test"]["ci"], "buckets": m["test"]["buckets"], "evidence_overlap": m["evidence_overlap"],
+            "unseen_gold_codes": m["unseen_gold_codes"], "training": m["training"], "config": config.model_dump(mode="json")}  # fmt: skip
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """Means over seeds per model; the headline model is the one with the best mean dev MAP (test never chooses)."""
+    per_model: dict[str, Any] = {}
+    for model in MODELS:
+        ok = [r for r in results["runs"] if r["model"] == model and r["error"] is None]
+        if ok:
+            per_model[model] = {"seeds": sorted(r["seed"] for r in ok), "dev_map": statistics.fmean(r["dev_map"] for r in ok),
+                                **{k: statistics.fmean(r["test"][k] for r in ok) for k in KEYS if ok[0]["test"].get(k) is not None},
+                                "map_std": statistics.stdev([r["test"]["map"] for r in ok]) if len(ok) > 1 else None}  # fmt: skip
+    baseline = results.get("baseline") or {}
+    base = baseline.get("test", {})
+    summary: dict[str, Any] = {"model": None, "map": None, "micro_f1": None, "macro_f1": None, "baseline_map": base.get("map"),
+                               "baseline_map_all_gold": base.get("map_all_gold"), "baseline_micro_f1": base.get("micro_f1"),
+                               "per_model": per_model}  # fmt: skip
+    if per_model:
+        name = max(per_model, key=lambda m: per_model[m]["dev_map"])
+        row = per_model[name]
+        summary.update({"model": name, "map": row["map"], "micro_f1": row["micro_f1"], "macro_f1": row["macro_f1"],
+                        "map_all_gold": row.get("map_all_gold"), "seeds": row["seeds"], "chosen_by": "mean dev MAP"})  # fmt: skip
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["laat"], choices=MODELS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--recipe", type=Path, help="YAML NotesRunConfig overrides shared by every run (model.name and seed are set here)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--baseline-only", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    recipe = yaml.safe_load(args.recipe.read_text()) if args.recipe else {}
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
+    results.update({"recipe": recipe, "published": PUBLISHED,
+                    "protocol": "CodiEsp official split; train on train, dev for early stopping (dev MAP), C and threshold; test once",
+                    "machine": {"cores": os.cpu_count(), "threads": args.threads, "jobs": args.jobs, "platform": platform.platform()}})  # fmt: skip
+
+    def save() -> None:
+        results.update({"summary": summarize(results), "date": datetime.now().isoformat(timespec="seconds")})
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=str))
+
+    if results.get("baseline") is None:
+        results["baseline"] = run_baseline(recipe)
+        print(f"tfidf_lr: test MAP {results['baseline']['test']['map']:.3f}", flush=True)
+        save()
+    if args.baseline_only:
+        return 0
+    done = {(r["model"], r["seed"]) for r in results["runs"] if r["error"] is None}
+    todo = [(m, s) for m in args.models for s in args.seeds if (m, s) not in done]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_medrnn, m, s, recipe, args.threads) for m, s in todo]
+        for future in as_completed(futures):
+            row = future.result()
+            results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) != (row["model"], row["seed"])] + [row]
+            print(f"{row['model']} seed {row['seed']}: " + (row["error"] or f"test MAP {row['test']['map']:.3f}"), flush=True)
+            save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
