@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from medrnn.config import NotesRunConfig
@@ -126,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
     results.update({"recipe": recipe, "published": PUBLISHED,
                     "protocol": "CodiEsp official split; train on train, dev for early stopping (dev MAP), C and threshold; test once",
-                    "machine": {"cores": os.cpu_count(), "threads": args.threads, "jobs": args.jobs, "platform": platform.platform()}})  # fmt: skip
+                    "machine": {"cores": os.cpu_count(), "threads": args.threads, "jobs": args.jobs,
+                                "platform": platform.platform()}})  # fmt: skip
 
     def save() -> None:
         results.update({"summary": summarize(results), "date": datetime.now().isoformat(timespec="seconds")})

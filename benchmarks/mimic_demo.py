@@ -76,7 +76,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                     "auroc": mean([r["auroc"] for r in ok]), "auprc": mean([r["auprc"] for r in ok if r["auprc"] is not None]),
                     "auroc_std": statistics.stdev([r["auroc"] for r in ok]) if len(ok) > 1 else None,
                     "accuracy@10": mean([r["ranking"]["accuracy@10"] for r in ok if "accuracy@10" in r["ranking"]]),
-                    "test_patients": mean([r["patients"]["test"] for r in ok]), "test_samples": mean([r["samples"]["test"] for r in ok])}  # fmt: skip
+                    "test_patients": mean([r["patients"]["test"] for r in ok]),
+                    "test_samples": mean([r["samples"]["test"] for r in ok])}  # fmt: skip
     return out
 
 
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                     if (dataset, task, model, seed) in done:
                         continue
                     row = run_one(dataset, task, model, seed, args.bootstrap)
-                    results["runs"] = [r for r in results["runs"] if (r["dataset"], r["task"], r["model"], r["seed"]) != (dataset, task, model, seed)]
+                    key = (dataset, task, model, seed)
+                    results["runs"] = [r for r in results["runs"] if (r["dataset"], r["task"], r["model"], r["seed"]) != key]
                     results["runs"].append(row)
                     shown = row["error"] or ("AUROC undefined (one class in test)" if row["auroc"] is None else f"AUROC {row['auroc']:.3f}")
                     print(f"{dataset} {task} {model} seed {seed}: {shown}", flush=True)

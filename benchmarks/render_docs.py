@@ -91,9 +91,41 @@ def ehr_scale() -> str:
     return "\n".join(parts) if parts else "(not run yet)"
 
 
+def codiesp() -> str:
+    path = RESULTS / "codiesp.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+
+    def cell(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = ["| model | seeds | dev MAP | test MAP | MAP, all gold codes | micro-F1 | macro-F1 (Edin) | macro-F1 (CAML) | P@5 "
+             "| micro-AUROC |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    b = d.get("baseline")
+    rows = [("TF-IDF + one-vs-rest LR (C=" + f"{b['C']:g})", "–", b["dev_map"], b["test"])] if b else []
+    for model, row in d["summary"].get("per_model", {}).items():
+        test = {k: row.get(k) for k in ("map", "map_all_gold", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "micro_auroc")}
+        seeds = ", ".join(map(str, row["seeds"]))
+        lines_map = cell(row["map"]) + (f" ± {row['map_std']:.3f}" if row.get("map_std") is not None else "")
+        rows.append((model, seeds, row["dev_map"], {**test, "map_shown": lines_map}))
+    for name, seeds, dev, t in rows:
+        shown = t.get("map_shown", cell(t.get("map")))
+        lines.append(f"| {name} | {seeds} | {cell(dev)} | {shown} | {cell(t.get('map_all_gold'))} | {cell(t.get('micro_f1'))} "
+                     f"| {cell(t.get('macro_f1'))} | {cell(t.get('macro_f1_caml'))} | {cell(t.get('p@5'))} "
+                     f"| {cell(t.get('micro_auroc'))} |")  # fmt: skip
+    failed = [r for r in d["runs"] if r["error"]]
+    lines += ["", f"Failed runs: {len(failed)}. Date {d['date'][:10]}; {d['machine']['cores']} cores, "
+              f"{d['machine']['jobs']} run(s) at once, "
+              f"{d['machine']['threads']} thread each. Recipe overrides: `{json.dumps(d.get('recipe', {}))}`."]  # fmt: skip
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {"moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
-                                        "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale}  # fmt: skip
+                                        "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
+                                        "codiesp": codiesp}  # fmt: skip
 
 
 def main() -> int:

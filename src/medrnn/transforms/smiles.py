@@ -9,13 +9,13 @@ ClinTox) are added as single tokens. Tokenizing is lossless: "".join(tokens) == 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from medrnn.errors import InvalidRecordError, NotFittedError
+from medrnn.errors import InvalidRecordError
+from medrnn.transforms.vocabulary import TokenVocabulary
 
 SMILES_PATTERN = r"(\[[^\]]+]|<-|->|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
 _SMILES_RE = re.compile(SMILES_PATTERN)
@@ -39,61 +39,41 @@ def is_atom_token(token: str) -> bool:
     return bool(_ATOM_RE.match(token))
 
 
-class Vocabulary:
+class Vocabulary(TokenVocabulary):
     """Token <-> id map fitted on training SMILES only; unseen tokens map to <unk> and are counted.
 
     Ids 0-3 are <pad>, <unk>, <bos>, <eos>; the rest are tokens by descending training frequency.
     """
 
+    SPECIALS = SPECIALS
+    fitted_on = "the training SMILES"
+
     def __init__(self, min_freq: int = 1) -> None:
         self.min_freq = min_freq
 
     def fit(self, token_lists: Iterable[Sequence[str]]) -> Vocabulary:
-        counts = Counter(t for tokens in token_lists for t in tokens)
-        kept = sorted((t for t, n in counts.items() if n >= self.min_freq), key=lambda t: (-counts[t], t))
-        self.tokens_ = list(SPECIALS) + kept
-        self.index_ = {t: i for i, t in enumerate(self.tokens_)}
+        """Learn the vocabulary from the training SMILES' tokens (never from validation or test)."""
+        counts, kept = self._fit_tokens(token_lists, self.min_freq)
         self.counts_ = {t: int(counts[t]) for t in kept}
         return self
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "tokens_"):
-            raise NotFittedError("Vocabulary used before fit(); fit it on the training SMILES")
-
-    def __len__(self) -> int:
-        self._fitted()
-        return len(self.tokens_)
-
     def encode(self, tokens: Sequence[str], add_bos_eos: bool = False) -> tuple[np.ndarray, int]:
-        """Token ids (int64) and how many tokens were unknown (mapped to <unk>)."""
-        self._fitted()
-        unk = self.index_[UNK]
-        ids = [self.index_.get(t, unk) for t in tokens]
-        n_unknown = sum(1 for t in tokens if t not in self.index_)
+        """Token ids (int64) and how many tokens were unknown (mapped to <unk>); <bos>/<eos> around them if asked."""
+        ids, n_unknown = self._ids(tokens)
         if add_bos_eos:
-            ids = [self.index_[BOS], *ids, self.index_[EOS]]
-        return np.asarray(ids, dtype=np.int64), n_unknown
-
-    def unknown_tokens(self, token_lists: Iterable[Sequence[str]]) -> Counter:
-        """Counts of tokens not in the vocabulary, for the run report."""
-        self._fitted()
-        return Counter(t for tokens in token_lists for t in tokens if t not in self.index_)
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        self._fitted()
-        return [self.tokens_[int(i)] for i in ids]
+            ids = np.concatenate([[self.index_[BOS]], ids, [self.index_[EOS]]]).astype(np.int64)
+        return ids, n_unknown
 
     def state_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers only (saved in the artifact's JSON metadata)."""
         self._fitted()
         return {"min_freq": self.min_freq, "tokens": self.tokens_, "counts": self.counts_}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Vocabulary:
+        """Rebuild a fitted vocabulary from `state_dict()`; a state without the specials first raises."""
         vocab = cls(int(state.get("min_freq", 1)))
-        tokens = list(state["tokens"])
-        if tokens[: len(SPECIALS)] != list(SPECIALS):
-            raise InvalidRecordError(f"vocabulary state: first tokens must be {list(SPECIALS)}, got {tokens[:4]}")
-        vocab.tokens_, vocab.index_ = tokens, {t: i for i, t in enumerate(tokens)}
+        vocab._set_tokens(list(state["tokens"]))
         vocab.counts_ = dict(state.get("counts", {}))
         return vocab
 

@@ -9,14 +9,14 @@ as a code is present when any part of the document evidences it). Truncation is 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from medrnn.errors import ConfigError, InvalidRecordError, NotFittedError, ShapeError
+from medrnn.errors import ConfigError, InvalidRecordError, ShapeError
+from medrnn.transforms.vocabulary import TokenVocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,15 @@ class ClinicalTokenizer:
         return cls(str(state["language"]), bool(state.get("lowercase", True)))
 
 
-class TextVocabulary:
+class TextVocabulary(TokenVocabulary):
     """Token <-> id map fitted on training documents only; unseen tokens map to <unk> (id 1) and are counted.
 
     Id 0 is <pad>, 1 is <unk>; then tokens seen at least `min_count` times, by descending training count (ties in
     alphabetical order), at most `max_size` of them (specials not included in `max_size`).
     """
+
+    SPECIALS = SPECIALS
+    fitted_on = "the training documents' tokens"
 
     def __init__(self, min_count: int = 1, max_size: int | None = None) -> None:
         self.min_count = min_count
@@ -109,40 +112,15 @@ class TextVocabulary:
         """Learn the vocabulary from the training documents' tokens (never from validation or test)."""
         if self.min_count < 1 or (self.max_size is not None and self.max_size < 0):
             raise ConfigError(f"min_count must be >= 1 and max_size None or >= 0, got {self.min_count}, {self.max_size}")
-        counts = Counter(t for tokens in token_lists for t in tokens)
-        kept = sorted((t for t, n in counts.items() if n >= self.min_count and t not in SPECIALS), key=lambda t: (-counts[t], t))
-        if self.max_size is not None:
-            kept = kept[: self.max_size]
-        self.tokens_ = [*SPECIALS, *kept]
-        self.index_ = {t: i for i, t in enumerate(self.tokens_)}
+        counts, kept = self._fit_tokens(token_lists, self.min_count, self.max_size)
         self.counts_ = [int(counts[t]) for t in kept]
         self.n_train_tokens_ = int(sum(counts.values()))
         self.n_train_unknown_ = int(sum(n for t, n in counts.items() if t not in self.index_))  # cut by min_count / max_size
         return self
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "tokens_"):
-            raise NotFittedError("TextVocabulary used before fit(); fit it on the training documents' tokens")
-
-    def __len__(self) -> int:
-        self._fitted()
-        return len(self.tokens_)
-
     def encode(self, tokens: Sequence[str]) -> tuple[np.ndarray, int]:
         """Token ids (int64, shape (n_tokens,)) and how many tokens were unknown (mapped to <unk>)."""
-        self._fitted()
-        ids = np.fromiter((self.index_.get(t, 1) for t in tokens), dtype=np.int64, count=len(tokens))
-        return ids, int((ids == 1).sum())
-
-    def unknown_tokens(self, token_lists: Iterable[Sequence[str]]) -> Counter:
-        """Counts of tokens not in the vocabulary, for the run report."""
-        self._fitted()
-        return Counter(t for tokens in token_lists for t in tokens if t not in self.index_)
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        """Token texts of ids."""
-        self._fitted()
-        return [self.tokens_[int(i)] for i in ids]
+        return self._ids(tokens)
 
     def state_dict(self) -> dict[str, Any]:
         """Plain lists and numbers only (JSON- and safetensors-metadata-safe)."""
@@ -154,11 +132,8 @@ class TextVocabulary:
     def from_state_dict(cls, state: dict[str, Any]) -> TextVocabulary:
         """Rebuild a fitted vocabulary from `state_dict()`; a state without the specials first raises."""
         vocab = cls(int(state.get("min_count", 1)), state.get("max_size"))
-        tokens = list(state["tokens"])
-        if tokens[: len(SPECIALS)] != list(SPECIALS):
-            raise InvalidRecordError(f"text vocabulary state: first tokens must be {list(SPECIALS)}, got {tokens[:2]}")
-        vocab.tokens_, vocab.index_ = tokens, {t: i for i, t in enumerate(tokens)}
-        vocab.counts_ = [int(n) for n in state.get("counts", [0] * (len(tokens) - len(SPECIALS)))]
+        vocab._set_tokens(list(state["tokens"]))
+        vocab.counts_ = [int(n) for n in state.get("counts", [0] * (len(vocab.tokens_) - len(SPECIALS)))]
         vocab.n_train_tokens_ = int(state.get("n_train_tokens", 0))
         vocab.n_train_unknown_ = int(state.get("n_train_unknown", 0))
         return vocab
