@@ -39,7 +39,7 @@ from medrnn.transforms.irregular import bin_stay, static_features, summary_featu
 RESULTS = Path(__file__).parent / "results" / "physionet2012.json"
 PROTOCOLS = {"cv": {"sets": ["a"], "units": [0, 1, 2, 3, 4]}, "split": {"sets": ["a", "b", "c"], "units": [0, 1, 2]}}
 RECURRENT = ("gru_d", "gru", "lstm", "rnn")
-PUBLISHED = {  # AUROC as recalled from the papers; NOT checked against the PDFs in this project (no access) - see docs/benchmarks.md
+PUBLISHED = {  # AUROC; GRU-D/Che confirmed in the arXiv text, the Raindrop table second-hand only - see docs/benchmarks.md
     "GRU-D (Che et al. 2018, set A, 5-fold)": 0.8424,
     "GRU-D (Zhang et al. 2022, Raindrop, P12)": 0.819,
     "SeFT (Raindrop, P12)": 0.739,
