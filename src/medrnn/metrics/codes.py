@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.stats import rankdata
 from sklearn.metrics import multilabel_confusion_matrix, roc_auc_score
 
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.metrics.classification import _jsonable, format_estimate
 from medrnn.metrics.molecules import _percentile, _resample_counts
+from medrnn.metrics.ranking import auroc_columns, average_precision_rows, precision_at_k
 
 # (name, lowest, highest) training-set count of a label; None = no upper bound.
 FREQUENCY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -32,8 +32,6 @@ FREQUENCY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 # true positives and the percentile interval can miss the point estimate (measured: 0.036 outside [0.044, 0.047])
 CI_METRICS = ("map", "micro_f1")
 CI_LEVEL = 0.95
-# Rows of the (docs, labels) matrices ranked at once, to bound memory on MIMIC-sized test sets.
-_BLOCK_CELLS = 2_000_000
 
 
 @dataclass
@@ -209,7 +207,7 @@ def evaluate_codes(
     overall: dict[str, float | None] = {"map": _mean(ap)}
     if gold_counts is not None:
         overall["map_all_gold"] = _map_all_gold(y, ap, with_codes, gold_counts)
-    for k, values in zip(ks, _precision_at_k(y[with_codes], s[with_codes], ks)):
+    for k, values in zip(ks, precision_at_k(y[with_codes], s[with_codes], ks)):
         overall[f"p@{k}"] = _mean(values)
     overall["micro_f1"] = _num(_f1(tp.sum(), fp.sum(), fn.sum()))
     overall["micro_precision"] = _num(_ratio(tp.sum(), tp.sum() + fp.sum()))
@@ -221,7 +219,7 @@ def evaluate_codes(
     overall["macro_f1_caml"] = 0.0 if p_mean + r_mean == 0 else float(2 * p_mean * r_mean / (p_mean + r_mean))
     both = present & (tp + fn < n_docs)
     overall["micro_auroc"] = float(roc_auc_score(y.ravel(), s.ravel())) if 0 < y.sum() < y.size else None
-    overall["macro_auroc"] = _mean(_auroc_columns(y[:, both], s[:, both]))
+    overall["macro_auroc"] = _mean(auroc_columns(y[:, both], s[:, both]))
 
     buckets: dict[str, dict[str, float | int | None]] = {}
     if counts is not None:
@@ -290,24 +288,6 @@ def _bootstrap(
     return out
 
 
-# scikit-learn's average_precision_score and roc_auc_score validate and sort one document (or label) per call:
-# ~18 ms per document at 4,000 labels, minutes on MIMIC. Ranking whole blocks with scipy's rankdata gives the
-# same values (tests check both against scikit-learn) in one pass.
-def average_precision_rows(y: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Per-row AP of ranking the labels by score, ties as scikit-learn scores them; rows need a gold code.
-
-    AP = mean over gold labels j of |gold k with s_k >= s_j| / |all k with s_k >= s_j|.
-    """
-    out = np.empty(y.shape[0])
-    step = max(1, _BLOCK_CELLS // max(1, y.shape[1]))
-    for start in range(0, y.shape[0], step):
-        yb, sb = y[start : start + step].astype(bool), s[start : start + step]
-        rank_all = rankdata(-sb, method="max", axis=1)  # labels scored >= this one
-        rank_gold = rankdata(np.where(yb, -sb, np.inf), method="max", axis=1)  # gold labels scored >= it
-        out[start : start + step] = np.sum(np.where(yb, rank_gold / rank_all, 0.0), axis=1) / yb.sum(axis=1)
-    return out
-
-
 def _map_all_gold(y: np.ndarray, ap: np.ndarray, with_codes: np.ndarray, gold_counts: Any) -> float | None:
     """MAP over documents with any gold code, unseen codes counted as never retrieved (see `evaluate_codes`)."""
     total = np.asarray(gold_counts, dtype=np.float64)
@@ -320,31 +300,6 @@ def _map_all_gold(y: np.ndarray, ap: np.ndarray, with_codes: np.ndarray, gold_co
     scored = np.zeros(y.shape[0])
     scored[with_codes] = ap * in_set[with_codes] / total[with_codes]  # AP over all gold = AP over labels * share representable
     return _mean(scored[total > 0])
-
-
-def _precision_at_k(y: np.ndarray, s: np.ndarray, ks: Sequence[int]) -> list[np.ndarray]:
-    """Per-row share of gold codes among the k top-scored labels, for each k (ties by label order; k capped at n_labels)."""
-    if not ks:
-        return []
-    order = np.argsort(-s, axis=1, kind="stable")[:, : max(ks)]  # one sort serves every k
-    hits = np.cumsum(np.take_along_axis(y, order, axis=1), axis=1)
-    return [hits[:, min(k, hits.shape[1]) - 1] / min(k, hits.shape[1]) for k in ks]
-
-
-def _auroc_columns(y: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Per-column AUROC by the rank-sum (Mann-Whitney) formula with average ranks, equal to scikit-learn's.
-
-    Every column must hold both classes.
-    """
-    out = np.empty(y.shape[1])
-    step = max(1, _BLOCK_CELLS // max(1, y.shape[0]))
-    for start in range(0, y.shape[1], step):
-        yb, sb = y[:, start : start + step].astype(bool), s[:, start : start + step]
-        ranks = rankdata(sb, method="average", axis=0)
-        n_pos = yb.sum(axis=0)
-        n_neg = yb.shape[0] - n_pos
-        out[start : start + step] = (np.where(yb, ranks, 0.0).sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return out
 
 
 def _f1(tp: Any, fp: Any, fn: Any) -> np.ndarray:

@@ -48,7 +48,7 @@ def mean_auroc(y: np.ndarray, score: np.ndarray) -> float:
 
 def mean_average_precision(y: np.ndarray, score: np.ndarray) -> float:
     """Mean over rows with a gold label of the average precision of ranking that row's labels by score (NaN if none)."""
-    from medrnn.metrics.codes import average_precision_rows
+    from medrnn.metrics.ranking import average_precision_rows
 
     gold = np.nan_to_num(y) > 0
     rows = gold.any(axis=1)

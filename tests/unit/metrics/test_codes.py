@@ -17,13 +17,8 @@ from sklearn.metrics import (
 )
 
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.metrics.codes import (
-    CodeMetricReport,
-    _auroc_columns,
-    average_precision_rows,
-    evaluate_codes,
-    tune_threshold,
-)
+from medrnn.metrics.codes import CodeMetricReport, evaluate_codes, tune_threshold
+from medrnn.metrics.ranking import auroc_columns, average_precision_rows
 
 NAMES5 = ["a", "b", "c", "d", "e"]
 # Document A ranks a > b > c > d > e with gold {a, c}: AP = (1/1 + 2/3) / 2 = 5/6.
@@ -74,7 +69,7 @@ def test_vectorised_ap_and_auroc_agree_with_sklearn_including_ties():
     np.testing.assert_allclose(average_precision_rows(y[rows], s[rows]), expected_ap)
     both = (y.sum(0) > 0) & (y.sum(0) < y.shape[0])
     expected_auc = [roc_auc_score(y[:, j], s[:, j]) for j in np.flatnonzero(both)]
-    np.testing.assert_allclose(_auroc_columns(y[:, both], s[:, both]), expected_auc)
+    np.testing.assert_allclose(auroc_columns(y[:, both], s[:, both]), expected_auc)
     report = evaluate_codes(y, s, [f"c{j}" for j in range(25)], threshold=0.5, n_boot=0)
     assert report.overall["macro_auroc"] == pytest.approx(np.mean(expected_auc))
     assert report.overall["micro_auroc"] == pytest.approx(roc_auc_score(y.ravel(), s.ravel()))
