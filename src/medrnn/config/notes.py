@@ -31,6 +31,7 @@ class NotesModelConfig(_Strict):
     num_layers: int = Field(1, ge=1)
     dropout: float = Field(0.3, ge=0, lt=1)
     kernel_size: int = Field(10, ge=1, description="caml: convolution width in tokens")
+    output_bias: Literal["prior", "zero"] = Field("zero", description="prior: each label's bias starts at its training log-odds")
 
 
 class NotesTrainConfig(TrainConfig):

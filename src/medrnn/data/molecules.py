@@ -1,12 +1,12 @@
-"""SMILES token datasets: canonical or randomly enumerated SMILES -> token ids, length-bucketed batches."""
+"""SMILES token datasets: canonical or randomly enumerated SMILES -> token ids (batched by `data.sampling`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from medrnn.data.batch import Batch
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
@@ -57,38 +57,3 @@ def collate_tokens(items: list[tuple[torch.Tensor, torch.Tensor, int]]) -> Batch
     y = torch.stack([it[1] for it in items])  # (batch, n_tasks)
     ids = torch.tensor([it[2] for it in items], dtype=torch.long)
     return Batch(x, lengths, mask, y, ids)
-
-
-class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar length (less padding: a 40-token molecule does not wait on a 300-token one).
-
-    Each epoch: shuffle, cut into pools of `pool` batches, sort each pool by length, cut into batches,
-    shuffle the batches. Seeded by (seed, epoch). Written here because torch has no length-bucketing sampler.
-    """
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0, pool: int = 50) -> None:
-        self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = np.asarray(lengths), batch_size, shuffle, seed, pool
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        n = len(self.lengths)
-        if not self.shuffle:
-            order = np.argsort(self.lengths, kind="stable")
-            yield from (order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size))
-            return
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(n)
-        span = self.batch_size * self.pool
-        batches = []
-        for start in range(0, n, span):
-            chunk = order[start : start + span]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        for b in rng.permutation(len(batches)):
-            yield batches[b]

@@ -77,6 +77,16 @@ class TokenClassifier(nn.Module):
         self.embedding.weight.requires_grad_(not freeze)
         self.config["freeze_embeddings"] = bool(freeze)
 
+    def init_output_bias(self, prior: torch.Tensor) -> None:
+        """Start every label's output bias at the log-odds of its prior (n_labels,), so training begins at the label
+        frequencies instead of p = 0.5 everywhere (the RetinaNet / Karpathy "init well" recipe for rare positives)."""
+        bias = self.classifier.bias  # type: ignore[attr-defined]
+        prior = torch.as_tensor(prior, dtype=torch.float64)
+        if prior.shape != bias.shape or not ((prior > 0) & (prior < 1)).all():
+            raise ShapeError(f"{self.name}: prior must be {tuple(bias.shape)} (one per label) in (0, 1), got {tuple(prior.shape)}")
+        with torch.no_grad():
+            bias.copy_(torch.log(prior / (1 - prior)).to(bias))
+
     def encode(self, batch: Batch) -> Encoded:
         raise NotImplementedError
 

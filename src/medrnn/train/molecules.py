@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 from medrnn import paths
 from medrnn.artifact import save_artifact
 from medrnn.config import SmilesRunConfig, save_config
-from medrnn.data.molecules import LengthBucketSampler, SmilesDataset, collate_tokens
+from medrnn.data.molecules import SmilesDataset, collate_tokens
+from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split, make_split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import ReadReport, read_smiles_csv

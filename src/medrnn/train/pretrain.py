@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader
 from medrnn import paths
 from medrnn.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.data.batch import Batch
-from medrnn.data.molecules import LengthBucketSampler, SmilesDataset, collate_tokens
+from medrnn.data.molecules import SmilesDataset, collate_tokens
+from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import random_split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
@@ -106,8 +107,9 @@ def pretrain_encoder(
     if len(corpus) < 100:
         raise ConfigError(f"pretraining corpus has {len(corpus)} molecules after removing the training dataset's; expected >= 100")
     key = hashlib.sha256(
-        json.dumps([hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), config.model_dump(), seed],
-                   sort_keys=True).encode()  # fmt: skip
+        json.dumps(
+            [hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), config.model_dump(), seed], sort_keys=True
+        ).encode()  # fmt: skip
     ).hexdigest()[:16]
     folder = paths.cache_dir() / "smiles_lm" / key
     if (folder / "encoder.safetensors").exists():

@@ -185,6 +185,18 @@ def test_bad_input_and_config_get_clear_errors(name: str) -> None:
         _model(name, num_classes=3, hidden_size=0)
 
 
+@pytest.mark.parametrize("name", list(SMALL))
+def test_output_bias_starts_at_the_label_priors(name: str) -> None:
+    model = _model(name, num_classes=3)
+    prior = torch.tensor([0.01, 0.2, 0.5])
+    model.init_output_bias(prior)
+    torch.testing.assert_close(torch.sigmoid(model.classifier.bias.double()), prior.double(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ShapeError, match=r"prior must be \(3,\)"):
+        model.init_output_bias(torch.tensor([0.1, 0.2]))
+    with pytest.raises(ShapeError, match=r"in \(0, 1\)"):
+        model.init_output_bias(torch.tensor([0.0, 0.2, 1.0]))
+
+
 def test_laat_cell_is_validated_and_gru_works() -> None:
     with pytest.raises(ConfigError, match="valid: 'lstm', 'gru'"):
         _model("laat", num_classes=2, cell="rnn")

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from medrnn.config import SmilesRunConfig
-from medrnn.data.molecules import LengthBucketSampler, SmilesDataset, collate_tokens
+from medrnn.data.molecules import SmilesDataset, collate_tokens
+from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
