@@ -7,10 +7,13 @@ set counted as a miss, which is how the official script scores such a system (th
 CodiEsp-D results).
 
     python benchmarks/codiesp.py --models laat --seeds 0 1 2 --jobs 2      # + the baseline, once
+    python benchmarks/codiesp.py --models laat --recipe benchmarks/recipes/codiesp_laat_evidence.yaml --name laat+evidence
     python benchmarks/codiesp.py --baseline-only                            # TF-IDF + LR, about a minute
 
 Writes benchmarks/results/codiesp.json (resumable; finished runs are skipped) with "summary": {"model", "map",
 "micro_f1", "macro_f1", "baseline_map", ...}: the recurrent model with the best mean *dev* MAP, means over seeds.
+Runs are keyed by (name, seed); `--name` labels a recipe variant (default: the model's name), so an ablation keeps
+its rows beside the new recipe's.
 """
 
 from __future__ import annotations
@@ -71,14 +74,14 @@ def run_baseline(recipe: dict[str, Any]) -> dict[str, Any]:
             "train_seconds": time.perf_counter() - start, "features": len(vec.vocabulary_)}  # fmt: skip
 
 
-def run_medrnn(model: str, seed: int, recipe: dict[str, Any], threads: int) -> dict[str, Any]:
+def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads: int) -> dict[str, Any]:
     """One `run_notes_experiment` (the same code as `medrnn train notes`) in a scratch folder."""
     import torch
 
     torch.set_num_threads(threads)
     config = NotesRunConfig.model_validate({**recipe, "model": {**recipe.get("model", {}), "name": model},
                                             "train": {**recipe.get("train", {}), "seed": seed, "progress": False}})  # fmt: skip
-    row: dict[str, Any] = {"model": model, "seed": seed, "error": None}
+    row: dict[str, Any] = {"model": model, "name": name, "seed": seed, "error": None}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             m = run_notes_experiment(config, tmp, progress=False)
@@ -89,13 +92,18 @@ def run_medrnn(model: str, seed: int, recipe: dict[str, Any], threads: int) -> d
             "unseen_gold_codes": m["unseen_gold_codes"], "training": m["training"], "config": config.model_dump(mode="json")}  # fmt: skip
 
 
+def _name(row: dict[str, Any]) -> str:
+    return row.get("name") or row["model"]  # rows written before --name existed carry only the model
+
+
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     """Means over seeds per model; the headline model is the one with the best mean dev MAP (test never chooses)."""
     per_model: dict[str, Any] = {}
-    for model in MODELS:
-        ok = [r for r in results["runs"] if r["model"] == model and r["error"] is None]
+    for model in dict.fromkeys(_name(r) for r in results["runs"]):
+        ok = [r for r in results["runs"] if _name(r) == model and r["error"] is None]
         if ok:
-            per_model[model] = {"seeds": sorted(r["seed"] for r in ok), "dev_map": statistics.fmean(r["dev_map"] for r in ok),
+            per_model[model] = {"model": ok[0]["model"], "recipe": (results.get("recipes") or {}).get(model),
+                                "seeds": sorted(r["seed"] for r in ok), "dev_map": statistics.fmean(r["dev_map"] for r in ok),
                                 **{k: statistics.fmean(r["test"][k] for r in ok) for k in KEYS if ok[0]["test"].get(k) is not None},
                                 "map_std": statistics.stdev([r["test"]["map"] for r in ok]) if len(ok) > 1 else None}  # fmt: skip
     baseline = results.get("baseline") or {}
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=["laat"], choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--recipe", type=Path, help="YAML NotesRunConfig overrides shared by every run (model.name and seed are set here)")
+    parser.add_argument("--name", help="label of these runs (a recipe variant, e.g. laat+evidence); default: the model's name")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--baseline-only", action="store_true")
@@ -123,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     recipe = yaml.safe_load(args.recipe.read_text()) if args.recipe else {}
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
-    results.update({"recipe": recipe, "published": PUBLISHED,
+    results.setdefault("recipes", {})
+    if "recipe" in results:  # files written before per-name recipes: their one recipe belongs to every earlier run
+        old = results.pop("recipe")
+        results["recipes"].update({n: old for n in {_name(r) for r in results["runs"]} if n not in results["recipes"]})
+    results.update({"published": PUBLISHED,
                     "protocol": "CodiEsp official split; train on train, dev for early stopping (dev MAP), C and threshold; test once",
                     "machine": {"cores": os.cpu_count(), "threads": args.threads, "jobs": args.jobs,
                                 "platform": platform.platform()}})  # fmt: skip
@@ -139,14 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if args.baseline_only:
         return 0
-    done = {(r["model"], r["seed"]) for r in results["runs"] if r["error"] is None}
-    todo = [(m, s) for m in args.models for s in args.seeds if (m, s) not in done]
+    if args.name and len(args.models) > 1:
+        parser.error("--name labels one model's runs; give one --models with it")
+    names = {m: args.name or m for m in args.models}
+    results["recipes"].update({n: recipe for n in names.values()})
+    done = {(_name(r), r["seed"]) for r in results["runs"] if r["error"] is None}
+    todo = [(m, s) for m in args.models for s in args.seeds if (names[m], s) not in done]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_medrnn, m, s, recipe, args.threads) for m, s in todo]
+        futures = [pool.submit(run_medrnn, m, names[m], s, recipe, args.threads) for m, s in todo]
         for future in as_completed(futures):
             row = future.result()
-            results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) != (row["model"], row["seed"])] + [row]
-            print(f"{row['model']} seed {row['seed']}: " + (row["error"] or f"test MAP {row['test']['map']:.3f}"), flush=True)
+            results["runs"] = [r for r in results["runs"] if (_name(r), r["seed"]) != (row["name"], row["seed"])] + [row]
+            print(f"{row['name']} seed {row['seed']}: " + (row["error"] or f"test MAP {row['test']['map']:.3f}"), flush=True)
             save()
     return 0
 

@@ -118,7 +118,8 @@ def codiesp() -> str:
     failed = [r for r in d["runs"] if r["error"]]
     lines += ["", f"Failed runs: {len(failed)}. Date {d['date'][:10]}; {d['machine']['cores']} cores, "
               f"{d['machine']['jobs']} run(s) at once, "
-              f"{d['machine']['threads']} thread each. Recipe overrides: `{json.dumps(d.get('recipe', {}))}`."]  # fmt: skip
+              f"{d['machine']['threads']} thread each."]  # fmt: skip
+    lines += [f"Recipe overrides of `{n}`: `{json.dumps(r)}`." for n, r in d.get("recipes", {"laat": d.get("recipe", {})}).items()]
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ def notes_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="laat (default; BiLSTM + label attention), caml (convolution + label attention) or bigru_maxpool (no attention, no evidence)."),
     window: Optional[int] = typer.Option(None, "--window", help="Tokens per model input (default 2500); longer notes are cut into windows and each code takes its best window's score."),
     embeddings: Optional[str] = typer.Option(None, "--embeddings", help="word2vec (default; trained on the training notes only, needs gensim) or none (random start)."),
+    evidence_weight: Optional[str] = typer.Option(None, "--evidence-weight", help="Weight of the loss that teaches each code's attention the gold evidence spans of the training notes (CodiEsp-X): auto (default: 0.1 for laat/caml on Spanish text, else off), 0 (off) or a number."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config (see config.yaml of any notes run); flags override it."),
     out: Path = typer.Option(Path("runs/notes"), "--out", "-o", help="Run folder."),
     seed: Optional[int] = typer.Option(None, help="Seed for the weights, word2vec and the batches (the split is CodiEsp's own)."),
@@ -51,7 +52,7 @@ def notes_command(
     code_types = [c.strip().upper() for c in codes.split(",") if c.strip()] if codes else None
     data_over = {"data": data, "language": language, "code_types": code_types, "window": window, "embeddings": embeddings}
     raw["data"].update({k: v for k, v in data_over.items() if v is not None})
-    train_over = {"seed": seed, "max_epochs": max_epochs, "accelerator": accelerator, "progress": progress}
+    train_over = {"seed": seed, "max_epochs": max_epochs, "accelerator": accelerator, "progress": progress, "evidence_weight": evidence_weight}
     raw["train"].update({k: v for k, v in train_over.items() if v is not None})
     if model:
         raw["model"]["name"] = model

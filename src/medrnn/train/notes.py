@@ -17,16 +17,21 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medrnn.artifact import save_artifact
-from medrnn.config import NotesRunConfig, save_config
+from medrnn.config import NotesRunConfig, NotesTrainConfig, save_config
+from medrnn.config.notes import AUTO_EVIDENCE_WEIGHT
 from medrnn.data.batch import collate
 from medrnn.data.sampling import LengthBucketSampler
+from medrnn.errors import ConfigError
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
+from medrnn.models.text import LabelAttention
 from medrnn.predict_notes import DocumentScores, chunk_dataset, evidence, score_documents
+from medrnn.train.evidence import EvidenceSupervisedModule, EvidenceTargets
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
 from medrnn.train.notes_data import NotesData, prepare_notes, resolve_root, train_word2vec
+from medrnn.transforms.text import Chunks
 
 
 @dataclass
@@ -39,6 +44,7 @@ class NotesFitResult:
     train_seconds: float
     epochs: int
     best_epoch: int | None
+    evidence_supervision: dict[str, Any]
 
 
 def build_notes_model(data: NotesData, config: NotesRunConfig, seed: int = 0) -> tuple[nn.Module, dict[str, Any]]:
@@ -73,14 +79,34 @@ def fit_notes_model(data: NotesData, config: NotesRunConfig, run_dir: str | Path
                               collate_fn=collate)  # fmt: skip
     val_loader = DataLoader(parts["dev"][0], batch_sampler=LengthBucketSampler(lengths["dev"], train_cfg.batch_size, shuffle=False),
                             collate_fn=collate)  # fmt: skip
-    module = MultiTaskModule(model, train_cfg, "classification")
+    module, supervision = _module(model, train_cfg, data, parts["train"][1])
     start = time.perf_counter()
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor)
     seconds = time.perf_counter() - start
     dev = score_documents(model, data.ids["dev"], window, num_classes)
     test = score_documents(model, data.ids["test"], window, num_classes)
     chunks = {"train": parts["train"][2].to_dict(), "dev": dev.chunks.to_dict(), "test": test.chunks.to_dict()}
-    return NotesFitResult(model, dev, test, chunks, embeddings, seconds, fit.epochs, fit.best_epoch)
+    return NotesFitResult(model, dev, test, chunks, embeddings, seconds, fit.epochs, fit.best_epoch, supervision)
+
+
+def _module(model: nn.Module, config: NotesTrainConfig, data: NotesData, chunks: Chunks) -> tuple[L.LightningModule, dict[str, Any]]:
+    """The training module: supervised label attention on the training spans when `evidence_weight` asks for it and
+    can have it. "auto" falls back to the plain loss (reason recorded); an explicit weight > 0 that cannot apply is a
+    ConfigError saying what is missing."""
+    weight = config.evidence_weight
+    name = getattr(model, "name", type(model).__name__)
+    missing = None
+    if not isinstance(getattr(model, "attention", None), LabelAttention):
+        missing = f"needs a label-attention model (laat, caml), not {name!r}"
+    elif not any(r.spans for r in data.records["train"]):
+        missing = "the training notes carry no evidence spans (CodiEsp-X spans exist for data.language='es' only)"
+    if weight == 0 or (weight == "auto" and missing):
+        return MultiTaskModule(model, config, "classification"), {"weight": 0.0, "why_off": "evidence_weight=0" if weight == 0 else missing}
+    if missing:
+        raise ConfigError(f"train.evidence_weight={weight}: {missing}; set it to 0 or 'auto'")
+    weight = AUTO_EVIDENCE_WEIGHT if weight == "auto" else float(weight)
+    targets = EvidenceTargets(data.records["train"], data.tokens["train"], chunks, data.label_names_)
+    return EvidenceSupervisedModule(model, config, targets, weight), {"weight": weight, "pairs": targets.n_pairs}
 
 
 def predicted_pairs(probs: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -179,7 +205,8 @@ def run_notes_experiment(config: NotesRunConfig, run_dir: str | Path, progress: 
         "evidence_overlap": evidence_overlap(data, fit.test, threshold),
         "data": {"read": read_report.summary(), "text": {k: v for k, v in data.report.items() if k != "unseen_gold"},
                  "chunks": fit.chunks, "embeddings": fit.embeddings},
-        "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds},
+        "training": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds,
+                     "evidence_supervision": fit.evidence_supervision},
         "notes": ["test metrics cover the label set (codes seen in train) except map_all_gold, which counts every gold code "
                   "outside it as a miss, as the official CodiEsp MAP does; see also unseen_gold_codes",
                   "windows of notes longer than data.window are trained with their note's codes and scored by max over windows"],
