@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--baseline-only", action="store_true")
+    parser.add_argument("--merge", type=Path, nargs="+", default=[],
+                        help="results files of other invocations (another machine, another --out): their finished runs join this file")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     recipe = yaml.safe_load(args.recipe.read_text()) if args.recipe else {}
@@ -146,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=str))
 
+    for other in args.merge:  # runs of a parallel invocation; its recipes come along, the same (name, seed) is replaced
+        theirs = json.loads(other.read_text())
+        ok = [r for r in theirs["runs"] if r["error"] is None]
+        keys = {(_name(r), r["seed"]) for r in ok}
+        results["runs"] = [r for r in results["runs"] if (_name(r), r["seed"]) not in keys] + ok
+        results["recipes"].update({n: theirs.get("recipes", {}).get(n, recipe) for n, _ in keys})
+        print(f"merged {len(ok)} finished run(s) from {other}", flush=True)
+        save()
     if results.get("baseline") is None:
         results["baseline"] = run_baseline(recipe)
         print(f"tfidf_lr: test MAP {results['baseline']['test']['map']:.3f}", flush=True)
