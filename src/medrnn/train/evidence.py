@@ -4,8 +4,9 @@ where to look, beside the BCE on the codes.
 With about three training notes per code, label attention has to find each code's evidence from a handful of
 examples; the spans give it directly. For every (training window, gold code with spans in that window) pair the
 extra loss is -log(attention mass on the span's tokens), averaged over pairs and weighted by
-`train.evidence_weight` (cf. supervised attention for ICD coding, e.g. Dong et al. 2021's label-wise evidence).
-Only training spans are used; dev and test spans stay for evaluation.
+`train.evidence_weight`: supervised attention in the sense of Liu et al. 2016 (COLING, alignment-supervised NMT),
+applied per label. No maintained library offers it for label attention, so it is written here. Only training
+spans are used; dev and test spans stay for evaluation.
 """
 
 from __future__ import annotations
