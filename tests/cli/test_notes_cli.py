@@ -80,6 +80,8 @@ def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
     assert metrics["threshold_tuned_on"] == "dev" and 0.0 < metrics["threshold"] < 1.0
     assert metrics["data"]["chunks"]["train"]["n_chunked_documents"] > 0  # some notes are longer than the window
     assert metrics["data"]["embeddings"]["trained_on"] == "train"
+    supervision = metrics["training"]["evidence_supervision"]  # default auto: laat on Spanish notes with CodiEsp-X spans
+    assert supervision["weight"] == 0.1 and supervision["pairs"] > 0
     overlap = metrics["evidence_overlap"]["gold"]
     assert overlap["pairs"] > 0 and 0.0 <= overlap["rate"] <= 1.0
     saved = yaml.safe_load((notes_run / "config.yaml").read_text())
