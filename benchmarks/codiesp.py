@@ -7,7 +7,7 @@ set counted as a miss, which is how the official script scores such a system (th
 CodiEsp-D results).
 
     python benchmarks/codiesp.py --models laat --seeds 0 1 2 --jobs 2      # + the baseline, once
-    python benchmarks/codiesp.py --models laat --recipe benchmarks/recipes/codiesp_laat_evidence.yaml --name laat+evidence
+    python benchmarks/codiesp.py --models laat --recipe benchmarks/recipes/codiesp_evidence.yaml --name laat+evidence
     python benchmarks/codiesp.py --baseline-only                            # TF-IDF + LR, about a minute
 
 Writes benchmarks/results/codiesp.json (resumable; finished runs are skipped) with "summary": {"model", "map",
@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from medrnn.config import NotesRunConfig
@@ -40,6 +41,7 @@ from medrnn.train.notes import gold_counts, run_notes_experiment
 from medrnn.train.notes_data import prepare_notes, resolve_root
 
 RESULTS = Path(__file__).parent / "results" / "codiesp.json"
+PREDICTIONS = Path.home() / ".cache" / "medrnn" / "bench" / "codiesp"
 MODELS = ("laat", "caml", "bigru_maxpool")
 PUBLISHED = "see docs/benchmarks.md (CodiEsp-D section) for the published figures and what could be confirmed"
 KEYS = ("map", "map_all_gold", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "micro_auroc")
@@ -85,11 +87,29 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
     try:
         with tempfile.TemporaryDirectory() as tmp:
             m = run_notes_experiment(config, tmp, progress=False)
+            pred = np.load(Path(tmp) / "predictions.npz")
+            PREDICTIONS.mkdir(parents=True, exist_ok=True)  # test scores per run, for the seed ensemble (not in git: 0.9 MB each)
+            np.savez_compressed(PREDICTIONS / f"{name}-seed{seed}.npz", y_true=pred["y_true"].astype(bool),
+                                y_score=pred["y_score"].astype(np.float16), label_names=pred["label_names"])  # fmt: skip
     except Exception as err:  # noqa: BLE001 - a failed run is recorded; the others go on
         return {**row, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=4)}
     return {**row, "dev_map": m["dev"]["map"], "threshold": m["threshold"], "test": {k: m["test"]["overall"].get(k) for k in KEYS},
             "ci": m["test"]["ci"], "buckets": m["test"]["buckets"], "evidence_overlap": m["evidence_overlap"],
             "unseen_gold_codes": m["unseen_gold_codes"], "training": m["training"], "config": config.model_dump(mode="json")}  # fmt: skip
+
+
+def ensemble(name: str, seeds: list[int], gold: np.ndarray) -> dict[str, Any] | None:
+    """MAP of the mean test probability over the seeds' runs (a seed ensemble), when every run's scores were kept."""
+    files = [PREDICTIONS / f"{name}-seed{s}.npz" for s in seeds]
+    if len(files) < 2 or not all(f.exists() for f in files):
+        return None
+    runs = [np.load(f) for f in files]
+    if runs[0]["y_true"].shape[0] != len(gold) or (runs[0]["y_true"].sum(axis=1) > gold).any():
+        raise ValueError(f"{files[0]}: its test rows do not line up with the CodiEsp test notes' gold code counts")
+    score = np.mean([r["y_score"].astype(np.float64) for r in runs], axis=0)
+    report = evaluate_codes(runs[0]["y_true"].astype(np.float32), score, list(runs[0]["label_names"]), 0.5, n_boot=0,
+                            gold_counts=gold)  # fmt: skip
+    return {"seeds": seeds, "map": report.overall["map"], "map_all_gold": report.overall.get("map_all_gold")}
 
 
 def _name(row: dict[str, Any]) -> str:
@@ -111,6 +131,11 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"model": None, "map": None, "micro_f1": None, "macro_f1": None, "baseline_map": base.get("map"),
                                "baseline_map_all_gold": base.get("map_all_gold"), "baseline_micro_f1": base.get("micro_f1"),
                                "per_model": per_model}  # fmt: skip
+    if any((PREDICTIONS / f"{n}-seed{s}.npz").exists() for n, row in per_model.items() for s in row["seeds"]):
+        records, _ = read_codiesp(resolve_root("codiesp"), code_types=("D",))
+        gold = gold_counts([r for r in records if r.split == "test"])
+        for n, row in per_model.items():
+            row["ensemble"] = ensemble(n, row["seeds"], gold)
     if per_model:
         name = max(per_model, key=lambda m: per_model[m]["dev_map"])
         row = per_model[name]

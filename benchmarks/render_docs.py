@@ -116,9 +116,21 @@ def codiesp() -> str:
                      f"| {cell(t.get('macro_f1'))} | {cell(t.get('macro_f1_caml'))} | {cell(t.get('p@5'))} "
                      f"| {cell(t.get('micro_auroc'))} |")  # fmt: skip
     failed = [r for r in d["runs"] if r["error"]]
-    lines += ["", f"Failed runs: {len(failed)}. Date {d['date'][:10]}; {d['machine']['cores']} cores, "
-              f"{d['machine']['jobs']} run(s) at once, "
-              f"{d['machine']['threads']} thread each."]  # fmt: skip
+    per_name: dict[str, list[dict]] = {}
+    for r in d["runs"]:
+        if not r["error"]:
+            per_name.setdefault(r.get("name") or r["model"], []).append(r)
+
+    def overlap(runs: list[dict]) -> str:
+        rates = [r["evidence_overlap"]["predicted"]["rate"] for r in runs if (r.get("evidence_overlap") or {}).get("predicted")]
+        return f"{statistics.fmean(rates):.0%}" if rates else "–"
+
+    lines += ["", "Top-attention token inside a gold CodiEsp-X span, over the correctly predicted codes (mean over seeds); "
+              "median training time per run:", ""]  # fmt: skip
+    lines += [f"- `{n}`: {overlap(runs)}; {statistics.median(r['training']['train_seconds'] for r in runs):,.0f} s, "
+              f"{statistics.median(r['training']['epochs'] for r in runs):.0f} epochs" for n, runs in per_name.items()]  # fmt: skip
+    lines += ["", f"Failed runs: {len(failed)}. Date {d['date'][:10]}; {d['machine']['cores']} cores, 1 thread per run, "
+              "up to three runs sharing them."]  # fmt: skip
     lines += [f"Recipe overrides of `{n}`: `{json.dumps(r)}`." for n, r in d.get("recipes", {"laat": d.get("recipe", {})}).items()]
     return "\n".join(lines)
 
