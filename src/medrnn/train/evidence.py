@@ -53,6 +53,7 @@ class EvidenceTargets:
         self.n_pairs = sum(int(p.unique().numel()) for _, _, p in self.items)
 
     def gather(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(row in batch, label, token, pair) of every supervised token of the batch's windows `ids` (dataset indices)."""
         rows, labels, toks, pairs, offset = [], [], [], [], 0
         for row, i in enumerate(ids.tolist()):
             label, tok, pair = self.items[i]
