@@ -19,6 +19,7 @@ its rows beside the new recipe's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -98,6 +99,13 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
             "unseen_gold_codes": m["unseen_gold_codes"], "training": m["training"], "config": config.model_dump(mode="json")}  # fmt: skip
 
 
+@functools.cache
+def _test_gold_counts() -> np.ndarray:
+    """Gold D codes per CodiEsp test note (unseen codes included), read once per process."""
+    records, _ = read_codiesp(resolve_root("codiesp"), code_types=("D",))
+    return gold_counts([r for r in records if r.split == "test"])
+
+
 def ensemble(name: str, seeds: list[int], gold: np.ndarray) -> dict[str, Any] | None:
     """MAP of the mean test probability over the seeds' runs (a seed ensemble), when every run's scores were kept."""
     files = [PREDICTIONS / f"{name}-seed{s}.npz" for s in seeds]
@@ -132,10 +140,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                                "baseline_map_all_gold": base.get("map_all_gold"), "baseline_micro_f1": base.get("micro_f1"),
                                "per_model": per_model}  # fmt: skip
     if any((PREDICTIONS / f"{n}-seed{s}.npz").exists() for n, row in per_model.items() for s in row["seeds"]):
-        records, _ = read_codiesp(resolve_root("codiesp"), code_types=("D",))
-        gold = gold_counts([r for r in records if r.split == "test"])
         for n, row in per_model.items():
-            row["ensemble"] = ensemble(n, row["seeds"], gold)
+            row["ensemble"] = ensemble(n, row["seeds"], _test_gold_counts())
     if per_model:
         name = max(per_model, key=lambda m: per_model[m]["dev_map"])
         row = per_model[name]
