@@ -146,7 +146,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         name = max(per_model, key=lambda m: per_model[m]["dev_map"])
         row = per_model[name]
         summary.update({"model": name, "map": row["map"], "micro_f1": row["micro_f1"], "macro_f1": row["macro_f1"],
-                        "map_all_gold": row.get("map_all_gold"), "seeds": row["seeds"], "chosen_by": "mean dev MAP"})  # fmt: skip
+                        "map_all_gold": row.get("map_all_gold"), "seeds": row["seeds"], "chosen_by": "mean dev MAP",
+                        "ensemble": row.get("ensemble")})  # fmt: skip
     return summary
 
 
