@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--baseline-only", action="store_true")
+    parser.add_argument("--summarize-only", action="store_true", help="recompute the summary (e.g. once every seed's scores are kept)")
     parser.add_argument("--merge", type=Path, nargs="+", default=[],
                         help="results files of other invocations (another machine, another --out): their finished runs join this file")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=str))
 
+    if args.summarize_only:
+        save()
+        return 0
     for other in args.merge:  # runs of a parallel invocation; its recipes come along, the same (name, seed) is replaced
         theirs = json.loads(other.read_text())
         ok = [r for r in theirs["runs"] if r["error"] is None]
