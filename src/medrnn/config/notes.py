@@ -48,9 +48,9 @@ class NotesTrainConfig(TrainConfig):
     class_weighting: Literal["none"] = "none"  # type: ignore[assignment]
     augment: bool = False
     weight_decay: float = Field(0.0, ge=0)
-    # supervised label attention on the training notes' gold evidence spans (CodiEsp-X, Spanish text): on CodiEsp-D dev
-    # MAP went 0.157 -> 0.32 by epoch 5 (seed 0; 1.0 gave 0.30). "auto" = AUTO_EVIDENCE_WEIGHT where the model has label
-    # attention and the training notes carry spans, else off (the reason goes to metrics.json); a number > 0 insists
+    # supervised label attention on the training notes' gold evidence spans (CodiEsp-X, Spanish text): CodiEsp-D test
+    # MAP 0.193 -> 0.523 for LAAT over 3 seeds (weight 0.1; 1.0 trailed it on dev). "auto" = AUTO_EVIDENCE_WEIGHT where
+    # the model has label attention and the training notes carry spans, else off (reason in metrics.json)
     evidence_weight: float | Literal["auto"] = Field("auto", description="weight of the evidence-span attention loss; 0 = off")
 
     @field_validator("evidence_weight")
