@@ -39,3 +39,12 @@ def moleculenet_dir() -> Path:
     if not (folder / "BBBP.csv").exists():
         pytest.skip(f"MoleculeNet not found under the data root ({folder}); run `medrnn data fetch moleculenet` or set MEDRNN_DATA")
     return folder
+
+
+@pytest.fixture
+def empty_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root with nothing in it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("MEDRNN_DATA", str(root))
+    return root
