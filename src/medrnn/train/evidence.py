@@ -32,14 +32,20 @@ class EvidenceTargets:
     def __init__(self, records: list[NoteRecord], tokens: list[list[Token]], chunks: Chunks, label_names: list[str]) -> None:
         index = {c: i for i, c in enumerate(label_names)}
         per_document: list[dict[int, set[int]]] = []
+        # spans that cannot teach, counted rather than dropped silently: their code is no label (never seen in a
+        # training note's code list), or they cover no token (e.g. whitespace only)
+        self.spans_not_labels, self.spans_without_tokens = 0, 0
         for record, toks in zip(records, tokens):
             starts = np.array([t.start for t in toks], dtype=np.int64)
             ends = np.array([t.end for t in toks], dtype=np.int64)
             covered: dict[int, set[int]] = {}
             for code, begin, end in record.spans:
-                if code in index:  # a span of a code outside the label set teaches nothing
-                    hit = np.flatnonzero((starts < end) & (begin < ends))
-                    covered.setdefault(index[code], set()).update(hit.tolist())
+                if code not in index:
+                    self.spans_not_labels += 1
+                    continue
+                hit = np.flatnonzero((starts < end) & (begin < ends))
+                self.spans_without_tokens += hit.size == 0
+                covered.setdefault(index[code], set()).update(hit.tolist())
             per_document.append(covered)
         self.items: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (label, token, pair-in-item)
         for d, s, e in zip(chunks.document, chunks.start, chunks.end):

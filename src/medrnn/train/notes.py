@@ -106,7 +106,9 @@ def _module(model: nn.Module, config: NotesTrainConfig, data: NotesData, chunks:
         raise ConfigError(f"train.evidence_weight={weight}: {missing}; set it to 0 or 'auto'")
     weight = AUTO_EVIDENCE_WEIGHT if weight == "auto" else float(weight)
     targets = EvidenceTargets(data.records["train"], data.tokens["train"], chunks, data.label_names_)
-    return EvidenceSupervisedModule(model, config, targets, weight), {"weight": weight, "pairs": targets.n_pairs}
+    info = {"weight": weight, "pairs": targets.n_pairs, "spans_not_labels": targets.spans_not_labels,
+            "spans_without_tokens": targets.spans_without_tokens}  # fmt: skip
+    return EvidenceSupervisedModule(model, config, targets, weight), info
 
 
 def predicted_pairs(probs: np.ndarray, threshold: float) -> list[tuple[int, int]]:

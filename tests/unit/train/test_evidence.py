@@ -36,6 +36,7 @@ def test_targets_are_the_span_tokens_per_label_and_window() -> None:
     rows, labels, toks, pairs = whole.gather(torch.tensor([0]))
     got = {(int(label), int(t)) for label, t in zip(labels, toks)}
     assert got == {(1, 0), (1, 1), (0, 3), (0, 4)} and whole.n_pairs == 2 and rows.eq(0).all()
+    assert whole.spans_not_labels == 1 and whole.spans_without_tokens == 0  # Z99's span is counted, not lost
     assert len(set(zip(labels.tolist(), pairs.tolist()))) == 2  # one pair id per label
     # two windows of 3 tokens: [0, 3) holds R50.9's span, [3, 6) holds R05's, at window-relative positions 0 and 1
     split = EvidenceTargets([RECORD], [TOKENS], Chunks(np.array([0, 0, 0]), np.array([0, 3, 6]), np.array([3, 6, 7])), LABELS)
@@ -83,7 +84,7 @@ def test_evidence_weight_needs_label_attention_and_spans() -> None:
     chunks = Chunks(np.array([0]), np.array([0]), np.array([len(data.ids["train"][0])]))
     laat = create_model("laat", vocab_size=len(data.vocab_), num_classes=len(data.label_names_), embedding_dim=8, hidden_size=8)
     module, info = _module(laat, config.train, data, chunks)
-    assert info == {"weight": 0.1, "pairs": 3}  # R50.9, R05 and Z99 are all training labels here
+    assert info == {"weight": 0.1, "pairs": 3, "spans_not_labels": 0, "spans_without_tokens": 0}  # all three are labels here
     plain = create_model("bigru_maxpool", vocab_size=len(data.vocab_), num_classes=len(data.label_names_), embedding_dim=8, hidden_size=8)
     with pytest.raises(ConfigError, match="needs a label-attention model"):
         _module(plain, config.train, data, chunks)
