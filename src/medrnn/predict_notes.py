@@ -135,23 +135,34 @@ class NotesPredictor:
 
     def predict_files(self, paths: list[str | Path]) -> NotesPredictions:
         """Read each UTF-8 text file byte-exact (offsets count every character); predict the readable, non-empty ones."""
-        names, texts, errors = [], [], {}
-        for path in paths:
-            try:
-                text = Path(path).read_bytes().decode("utf-8")
-            except OSError as err:
-                errors[str(path)] = f"{path}: cannot read ({err.strerror or err})"
-                continue
-            except UnicodeDecodeError as err:
-                errors[str(path)] = str(InvalidRecordError(f"{path}: not UTF-8 text ({err})"))
-                continue
-            if not text.strip():
-                errors[str(path)] = f"{path}: empty note, nothing to code"
-                continue
-            names.append(str(path))
-            texts.append(text)
-        scores, tokens = self.predict_texts(texts) if texts else (None, [])
-        n = len(self.label_names)
-        probs = scores.probs if scores is not None else np.zeros((0, n))
-        top = scores.top_token if scores is not None else np.zeros((0, n), dtype=np.int64)
-        return NotesPredictions(names, texts, tokens, probs, top, self.label_names, self.threshold, errors)
+        return predictions_for_files(self, paths)
+
+
+def read_note_files(paths: list[str | Path]) -> tuple[list[str], list[str], dict[str, str]]:
+    """(names, texts) of the readable, non-empty UTF-8 files, read byte-exact, and {file: reason} for the others."""
+    names, texts, errors = [], [], {}
+    for path in paths:
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+        except OSError as err:
+            errors[str(path)] = f"{path}: cannot read ({err.strerror or err})"
+            continue
+        except UnicodeDecodeError as err:
+            errors[str(path)] = str(InvalidRecordError(f"{path}: not UTF-8 text ({err})"))
+            continue
+        if not text.strip():
+            errors[str(path)] = f"{path}: empty note, nothing to code"
+            continue
+        names.append(str(path))
+        texts.append(text)
+    return names, texts, errors
+
+
+def predictions_for_files(predictor: Any, paths: list[str | Path]) -> NotesPredictions:
+    """Codes of every readable note file by `predictor` (anything with predict_texts, label_names and threshold)."""
+    names, texts, errors = read_note_files(paths)
+    scores, tokens = predictor.predict_texts(texts) if texts else (None, [])
+    n = len(predictor.label_names)
+    probs = scores.probs if scores is not None else np.zeros((0, n))
+    top = scores.top_token if scores is not None else np.zeros((0, n), dtype=np.int64)
+    return NotesPredictions(names, texts, tokens, probs, top, predictor.label_names, predictor.threshold, errors)

@@ -44,14 +44,14 @@ def _make_root(root: Path, relabel_test: dict[str, str] | None = None) -> Path:
     return root / "codiesp"
 
 
-def _train(data: Path, out: Path) -> int:
+def _train(data: Path, out: Path, seed: int = 1) -> int:
     torch.set_num_threads(1)
     cfg = {"data": {"window": WINDOW, "embedding_dim": 16}, "model": {"hidden_size": 16, "attention_size": 16},
            "train": {"batch_size": 8}, "bootstrap": 20}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "in.yaml").write_text(yaml.safe_dump(cfg))
     return main(["train", "notes", "-c", str(out / "in.yaml"), "--data", str(data), "--language", "es", "--model", "laat",
-                 "--max-epochs", "2", "--seed", "1", "--out", str(out / "run"), "--no-progress"])  # fmt: skip
+                 "--max-epochs", "2", "--seed", str(seed), "--out", str(out / "run"), "--no-progress"])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +141,60 @@ def test_predict_notes_reports_a_missing_file_and_codes_the_rest(notes_run: Path
     evidence = {d["note_id"]: d for d in json.loads((notes_run / "evidence.json").read_text(encoding="utf-8"))}
     first = notes[0].stem
     assert [r["code"] for r in rows if Path(r["file"]).stem == first] == [c["code"] for c in evidence[first]["codes"]]
+
+
+@pytest.fixture(scope="module")
+def second_run(notes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same job with another seed: the second member of a seed ensemble."""
+    out = tmp_path_factory.mktemp("notes_seed2")
+    assert _train(notes_data, out, seed=2) == 0
+    return out / "run"
+
+
+def test_ensemble_serves_the_mean_of_its_members_at_a_dev_tuned_threshold(notes_run: Path, second_run: Path, notes_data: Path,
+                                                                           tmp_path: Path) -> None:  # fmt: skip
+    from medrnn.predict_notes import NotesPredictor
+
+    ens = tmp_path / "ens"
+    members = [str(notes_run / "model"), str(second_run / "model")]
+    assert main(["ensemble", "notes", *members, "--data", str(notes_data), "--out", str(ens)]) == 0
+    meta = json.loads((ens / "ensemble.json").read_text())
+    assert meta["threshold_tuned_on"] == "dev" and meta["tuning"]["documents"] == SIZES["dev"] and 0.0 < meta["threshold"] < 1.0
+    assert [(ens / m["path"]).resolve() for m in meta["members"]] == [(notes_run / "model").resolve(), (second_run / "model").resolve()]
+    notes = sorted((notes_data / "test" / "text_files").glob("*.txt"))[:3]
+    out = tmp_path / "codes.json"
+    assert main(["predict", "--artifact", str(ens), *map(str, notes), "--out", str(out)]) == 0
+    rows = json.loads(out.read_text(encoding="utf-8"))["predictions"]
+    scored = [NotesPredictor.from_artifact(r / "model").predict_files(notes) for r in (notes_run, second_run)]
+    mean = (scored[0].probs + scored[1].probs) / 2
+    names = scored[0].label_names
+    expected = {(str(notes[d]), names[c]) for d, c in zip(*np.nonzero(mean >= meta["threshold"]))}
+    assert {(r["file"], r["code"]) for r in rows} == expected and expected
+    for row in rows:
+        d, c = [str(n) for n in notes].index(row["file"]), names.index(row["code"])
+        assert row["probability"] == pytest.approx(mean[d, c], abs=1e-6)
+        text = Path(row["file"]).read_bytes().decode("utf-8")
+        assert f"[{text[row['start'] : row['end']]}]" in row["evidence"]
+
+
+def test_ensemble_refuses_a_member_changed_after_it_was_built(notes_run: Path, second_run: Path, notes_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from medrnn.ensemble_notes import NotesEnsemble
+    from medrnn.errors import ArtifactError
+
+    member = tmp_path / "member"
+    shutil.copytree(second_run / "model", member)
+    args = ["ensemble", "notes", str(notes_run / "model"), str(member), "--data", str(notes_data)]
+    assert main([*args, "--out", str(tmp_path / "ens")]) == 0
+    shutil.rmtree(member)
+    shutil.copytree(notes_run / "model", member)  # a valid artifact, but not the one the threshold was tuned for
+    with pytest.raises(ArtifactError, match=r"members\[1\]\.weights_sha256"):
+        NotesEnsemble.from_path(tmp_path / "ens")
+
+
+def test_ensemble_refuses_to_tune_on_notes_a_member_trained_on(notes_run: Path, second_run: Path, notes_data: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    args = ["ensemble", "notes", str(notes_run / "model"), str(second_run / "model"), "--data", str(notes_data), "--split", "train"]
+    assert main([*args, "--out", str(tmp_path / "ens")]) == 2
+    assert "were in its training data" in capsys.readouterr().err and not (tmp_path / "ens" / "ensemble.json").exists()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import data, predict, report, train, train_ehr, train_icu, train_notes, train_smiles
+from medrnn.cli import data, ensemble, predict, report, train, train_ehr, train_icu, train_notes, train_smiles
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -23,7 +23,8 @@ app = typer.Typer(
         "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n\n"
         "  medrnn predict --artifact runs/bbbp/model molecules.csv   # score new molecules\n\n"
         "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D\n\n"
-        "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence"
+        "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n\n"
+        "  medrnn ensemble notes runs/n0/model runs/n1/model --out runs/notes-ens   # several seeds served as one"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -35,6 +36,7 @@ train.app.command("icu")(train_icu.icu_command)
 train.app.command("ehr")(train_ehr.ehr_command)
 train.app.command("notes")(train_notes.notes_command)
 app.add_typer(train.app, name="train")
+app.add_typer(ensemble.app, name="ensemble")
 app.command("predict")(predict.predict_command)
 app.command("report")(report.report_command)
 

@@ -25,7 +25,7 @@ def _resolve(record: str, dataset: str) -> Path:
 
 def predict_command(
     inputs: list[str] = typer.Argument(..., help="ECG model: WFDB records (data/100, 100.hea or names under the data root). SMILES model: CSV files with a SMILES column. ICU model: PhysioNet-2012-format stay files (Time,Parameter,Value). Notes model: UTF-8 text files, one note each."),
-    artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model)."),
+    artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model), or an ensemble folder of `medrnn ensemble`."),
     out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json for bad inputs)."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="SMILES models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="SMILES models: a column to carry into the output as the molecule id (default: row number)."),
@@ -50,9 +50,15 @@ def predict_command(
     files go to OUT.errors.json.
 
         medrnn predict --artifact runs/notes/model notes/*.txt --out codes.csv
+
+    An ensemble folder written by `medrnn ensemble notes` is served the same way (mean of its members, its own threshold).
     """
     from medrnn.artifact import read_metadata
+    from medrnn.ensemble_notes import is_ensemble
 
+    if is_ensemble(artifact):
+        _predict_notes(inputs, artifact, out)
+        return
     task = read_metadata(artifact).get("task")
     if task == "smiles":
         _predict_molecules(inputs, artifact, out, smiles_column, id_column)
@@ -156,9 +162,10 @@ def _predict_stays(files: list[str], artifact: Path, out: Path) -> None:
 
 def _predict_notes(files: list[str], artifact: Path, out: Path) -> None:
     """Codes with probability and evidence snippet for every readable note; unreadable files go to the error report."""
+    from medrnn.ensemble_notes import NotesEnsemble, is_ensemble
     from medrnn.predict_notes import NotesPredictor
 
-    predictor = NotesPredictor.from_artifact(artifact)
+    predictor = NotesEnsemble.from_path(artifact) if is_ensemble(artifact) else NotesPredictor.from_artifact(artifact)
     result = predictor.predict_files(list(files))
     for name, reason in result.errors.items():
         typer.echo(f"{name}: FAILED: {reason}", err=True)
