@@ -73,8 +73,13 @@ class NotesEnsemble:
         if meta.get("format") != FORMAT or meta.get("task") != "notes":
             raise ArtifactError(f"{meta_file}: fields 'format'/'task' are {meta.get('format')!r}/{meta.get('task')!r}, "
                                 f"expected {FORMAT!r}/'notes'")  # fmt: skip
+        entries, threshold = meta.get("members"), meta.get("threshold")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "path" in e for e in entries):
+            raise ArtifactError(f"{meta_file}: field 'members' must be a list of {{'path', 'weights_sha256'}}, got {entries!r}")
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ArtifactError(f"{meta_file}: field 'threshold' must be a probability in [0, 1], got {threshold!r}")
         members, paths = [], []
-        for i, entry in enumerate(meta.get("members") or []):
+        for i, entry in enumerate(entries):
             member_path = folder / entry["path"]
             member = NotesPredictor.from_artifact(member_path, device=device)
             if member.metadata.get("weights_sha256") != entry.get("weights_sha256"):
@@ -82,7 +87,7 @@ class NotesEnsemble:
                                     "retrained or replaced since the ensemble was built: build it again (medrnn ensemble notes)")
             members.append(member)
             paths.append(member_path)
-        return cls(members, float(meta["threshold"]), meta, paths)
+        return cls(members, float(threshold), meta, paths)
 
     def predict_texts(self, texts: list[str]) -> tuple[DocumentScores, list[list[Token]]]:
         """Mean member probability per (note, code); the evidence token is the one of the member most confident in the code."""

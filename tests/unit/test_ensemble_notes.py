@@ -44,3 +44,12 @@ def test_is_ensemble_looks_for_ensemble_json(tmp_path: Path) -> None:
     assert is_ensemble(tmp_path)
     with pytest.raises(ArtifactError, match="format"):
         NotesEnsemble.from_path(tmp_path)
+
+
+def test_a_malformed_ensemble_file_names_the_field(tmp_path: Path) -> None:
+    (tmp_path / "ensemble.json").write_text('{"format": "medrnn-ensemble", "task": "notes", "members": [{"path": "m"}], "threshold": 2}')
+    with pytest.raises(ArtifactError, match="'threshold'"):
+        NotesEnsemble.from_path(tmp_path)
+    (tmp_path / "ensemble.json").write_text('{"format": "medrnn-ensemble", "task": "notes", "members": "m", "threshold": 0.3}')
+    with pytest.raises(ArtifactError, match="'members'"):
+        NotesEnsemble.from_path(tmp_path)
