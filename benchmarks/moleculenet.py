@@ -326,23 +326,12 @@ def main(argv: list[str] | None = None) -> int:
                "random and tox21 scaffold; seeds 0 1 2 (a seed picks the split and the models' seeds).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        choices=list(MOLECULENET),
-        default=list(MOLECULENET),
-        metavar="NAME",
-        help=f"datasets to run, from: {' '.join(MOLECULENET)}",
-    )
+    parser.add_argument("--datasets", nargs="+", choices=list(MOLECULENET), default=list(MOLECULENET), metavar="NAME",
+                        help=f"datasets to run, from: {' '.join(MOLECULENET)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds; each gives a different split")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to run")
-    parser.add_argument(
-        "--splits",
-        nargs="+",
-        choices=[*SPLITS, "recommended"],
-        default=None,
-        help="splits for every dataset ('recommended' = MoleculeNet's); default: the plan in the epilog",
-    )
+    parser.add_argument("--splits", nargs="+", choices=[*SPLITS, "recommended"], default=None,
+                        help="splits for every dataset ('recommended' = MoleculeNet's); default: the plan in the epilog")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per model (torch, chemprop, forest n_jobs)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (read, merged and rewritten)")
     parser.add_argument(
