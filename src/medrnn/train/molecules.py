@@ -108,6 +108,7 @@ def fit_smiles_model(
 
         # the corpus never holds a molecule of this dataset (train, validation or test): nothing to leak
         pretrained, vocab, pretrain_stats = pretrain_encoder(config.model, config.pretrain, smiles, train_cfg)
+        L.seed_everything(seed, workers=True, verbose=False)  # the same fine-tuning whether the LM was trained now or cached
     else:
         # the vocabulary sees training molecules only; random SMILES of them add ring-closure digits canonical ones lack
         token_lists = [tokenize(s) for s in train_smiles]

@@ -55,3 +55,23 @@ def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_di
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert "embedding.weight" in frozen and not any(n.startswith("classifier") for n in frozen)
     assert np.isfinite(stats["seconds"])
+
+
+def test_fine_tuning_is_the_same_whether_the_lm_was_trained_now_or_cached(moleculenet_dir: Path, tmp_path: Path) -> None:
+    """Pretraining draws random numbers; reading the LM from the cache draws none. Fine-tuning must not care."""
+    from medrnn.config import SmilesRunConfig
+    from medrnn.data.splits import Split
+    from medrnn.io.smiles import read_smiles_csv
+    from medrnn.train.molecules import fit_smiles_model
+
+    torch.set_num_threads(1)
+    config, _ = _corpus(moleculenet_dir, tmp_path)
+    table, _ = read_smiles_csv(moleculenet_dir / "SAMPL.csv", ["expt"])
+    split = Split(np.arange(0, 30), np.arange(30, 35), np.arange(35, 40))  # 40 of FreeSolv's molecules
+    cfg = SmilesRunConfig.model_validate({"pretrain": config.model_dump(), "model": TINY.model_dump(),
+                                          "data": {"augment": 0, "tta": 0},
+                                          "train": {"max_epochs": 2, "batch_size": 8, "progress": False}})  # fmt: skip
+    fresh = fit_smiles_model(table, split, "regression", tmp_path / "fresh", cfg, seed=3)  # trains and caches the LM
+    cached = fit_smiles_model(table, split, "regression", tmp_path / "cached", cfg, seed=3)  # reads it back
+    assert fresh.pretrain == cached.pretrain
+    np.testing.assert_array_equal(fresh.test_score, cached.test_score)
