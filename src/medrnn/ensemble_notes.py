@@ -91,8 +91,8 @@ class NotesEnsemble:
 
     def predict_texts(self, texts: list[str]) -> tuple[DocumentScores, list[list[Token]]]:
         """Mean member probability per (note, code); the evidence token is the one of the member most confident in the code."""
-        outputs = [member.predict_texts(texts)[0] for member in self.members]
-        tokens = [self.tokenizer.tokenize_with_offsets(t) for t in texts]
+        scored = [member.predict_texts(texts) for member in self.members]
+        outputs, tokens = [o for o, _ in scored], scored[0][1]  # members tokenize alike (checked)
         probs = np.stack([o.probs for o in outputs])  # (members, documents, codes)
         tops = np.stack([o.top_token for o in outputs])
         best = probs.argmax(axis=0)[None]
@@ -117,7 +117,7 @@ def build_notes_ensemble(member_paths: list[str | Path], out: str | Path, data: 
 
     paths = [Path(p) for p in member_paths]
     members = [NotesPredictor.from_artifact(p, device=device) for p in paths]
-    _check_members(members, paths)
+    ensemble = NotesEnsemble(members, 0.5, paths=paths)  # checks the members line up before any scoring
     prep = members[0].metadata["preprocessing"]
     dataset = data or members[0].metadata.get("dataset") or "codiesp"
     records, _ = read_codiesp(resolve_root(dataset), splits=(split,), language=prep.get("language", "es"),
@@ -130,7 +130,6 @@ def build_notes_ensemble(member_paths: list[str | Path], out: str | Path, data: 
         if seen:
             raise ConfigError(f"{path}: {len(seen)} notes of split {split!r} (e.g. {sorted(seen)[0]}) were in its training data; "
                               "tune the threshold on notes no member trained on")  # fmt: skip
-    ensemble = NotesEnsemble(members, 0.5, paths=paths)
     texts = [r.text for r in records]
     y = label_matrix(records, ensemble.label_names)
     gold = gold_counts(records)

@@ -16,7 +16,9 @@ from medrnn.transforms.text import ChunkReport, ClinicalTokenizer
 
 def _member(labels: list[str], language: str = "es", probs: np.ndarray | None = None, top: np.ndarray | None = None) -> SimpleNamespace:
     scores = DocumentScores(probs, top, ChunkReport(window=10, stride=10)) if probs is not None else None
-    return SimpleNamespace(label_names=labels, tokenizer=ClinicalTokenizer(language), predict_texts=lambda texts: (scores, []))
+    tokenizer = ClinicalTokenizer(language)
+    return SimpleNamespace(label_names=labels, tokenizer=tokenizer,
+                           predict_texts=lambda texts: (scores, [tokenizer.tokenize_with_offsets(t) for t in texts]))
 
 
 def test_members_with_other_labels_or_language_are_refused() -> None:
