@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import time
 import traceback
@@ -95,6 +96,7 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
     row: dict[str, Any] = {"model": model, "name": name, "seed": seed, "error": None}
     try:
         run_dir = run_path(name, seed)  # kept (not in git): its model/ is an ensemble member, see `served_ensemble`
+        shutil.rmtree(run_dir, ignore_errors=True)  # a stale folder from an interrupted run must not feed this one
         m = run_notes_experiment(config, run_dir, progress=False)
         pred = np.load(run_dir / "predictions.npz")
         np.savez_compressed(PREDICTIONS / f"{name}-seed{seed}.npz", y_true=pred["y_true"].astype(bool),
@@ -248,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"] = [r for r in results["runs"] if (_name(r), r["seed"]) != (row["name"], row["seed"])] + [row]
             print(f"{row['name']} seed {row['seed']}: " + (row["error"] or f"test MAP {row['test']['map']:.3f}"), flush=True)
             save()
-    for name in dict.fromkeys(names.values()):  # serve this recipe's seeds as one model, when their artifacts were kept
+    served_names = dict.fromkeys(names.values()) if todo or args.serve else {}  # nothing new trained: the ensemble stands
+    for name in served_names:  # serve this recipe's seeds as one model, when their artifacts were kept
         seeds = sorted(r["seed"] for r in results["runs"] if _name(r) == name and r["error"] is None)
         served = served_ensemble(name, seeds)
         if served:
