@@ -16,19 +16,14 @@ Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
-import statistics
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +33,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module beside this file
 
 from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
+from moleculenet_results import (  # noqa: E402
+    EXTRA_SPLITS, MODELS, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, run_key, save_results,
+)  # fmt: skip
 
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import SPLITS, Split, make_split  # noqa: E402
@@ -46,16 +44,6 @@ from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
-MODELS = ("medrnn", "medrnn_lm", "rf", "chemprop")
-# medrnn's two recipes: plain, and with the encoder first pretrained as a SMILES language model on every other MoleculeNet
-# molecule (`pretrain.enabled`). summary["medrnn"] takes, for each split, the recipe with the lower validation loss (test
-# never chooses); both recipes also stay in the summary by name ("medrnn_plain", "medrnn_lm").
-RECIPES = ("medrnn", "medrnn_lm")
-SPLIT_SIZES = (0.8, 0.1, 0.1)
-# besides each dataset's recommended split, the other one where the literature reports both
-EXTRA_SPLITS = {"bbbp": "random", "tox21": "scaffold"}
 
 
 def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int,
@@ -111,128 +99,6 @@ def data_info(name: str, report: ReadReport, n_tasks: int) -> dict[str, Any]:
             "task_type": spec.task_type, "recommended_split": spec.split, "summary": report.summary()}  # fmt: skip
 
 
-def _key(run: dict[str, Any]) -> tuple[str, str, str, int]:
-    return run["dataset"], run["split"], run["model"], int(run["seed"])
-
-
-def _finite(x: Any) -> float | None:
-    return float(x) if x is not None and math.isfinite(float(x)) else None
-
-
-def _stats(scores: list[float]) -> tuple[float | None, float | None, int]:
-    """(mean, sample std, n); mean None over no runs, std None under two."""
-    if not scores:
-        return None, None, 0
-    return statistics.fmean(scores), (statistics.stdev(scores) if len(scores) > 1 else None), len(scores)
-
-
-def chosen_on_validation(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """Per (dataset, split, seed) where both medrnn recipes finished: the run with the lower validation loss."""
-    best: dict[tuple[str, str, int], dict[str, Any]] = {}
-    pairs: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
-    for run in runs:
-        if run["model"] in RECIPES and run.get("error") is None and _finite(run.get("best_val")) is not None:
-            pairs.setdefault((run["dataset"], run["split"], int(run["seed"])), {})[run["model"]] = run
-    for key, both in pairs.items():
-        if len(both) == len(RECIPES):
-            best[key] = min(both.values(), key=lambda r: (r["best_val"], r["model"]))
-    return best
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means, stds and counts over seeds: recommended split per dataset, and every other split run ('bbbp-random')."""
-    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for name, spec in MOLECULENET.items():
-        groups[(name, spec.split)] = {m: [] for m in MODELS}
-    for name, other in EXTRA_SPLITS.items():
-        groups[(name, other)] = {m: [] for m in MODELS}
-    for run in runs:
-        if run["dataset"] not in MOLECULENET:
-            continue
-        bucket = groups.setdefault((run["dataset"], run["split"]), {m: [] for m in MODELS})
-        score = _finite(run.get("score")) if run.get("error") is None else None
-        if score is not None and run["model"] in bucket:
-            bucket[run["model"]].append(score)
-    chosen = chosen_on_validation(runs)
-    picks: dict[tuple[str, str], list[str]] = {}
-    for (name, split, _), run in sorted(chosen.items()):
-        if (name, split) in groups and _finite(run.get("score")) is not None:
-            groups[(name, split)].setdefault("chosen", []).append(run["score"])
-            picks.setdefault((name, split), []).append(run["model"])
-    out: dict[str, dict[str, Any]] = {k: {} for k in ("summary", "summary_std", "summary_seeds", "summary_other_split",
-                                                      "summary_other_split_std", "summary_other_split_seeds")}  # fmt: skip
-    for (name, split), scores in groups.items():
-        spec = MOLECULENET[name]
-        recommended = split == spec.split
-        key, prefix = (name, "summary") if recommended else (f"{name}-{split}", "summary_other_split")
-        head = {"metric": spec.metric} if recommended else {"metric": spec.metric, "split": split}
-        stats = {m: _stats(scores.get(m, [])) for m in (*MODELS, "chosen")}
-        for i, suffix in enumerate(("", "_std", "_seeds")):  # "medrnn": the recipe validation chose per split
-            out[f"{prefix}{suffix}"][key] = {**head, "medrnn": stats["chosen"][i], "chemprop": stats["chemprop"][i],
-                                             "rf": stats["rf"][i], "medrnn_plain": stats["medrnn"][i],
-                                             "medrnn_lm": stats["medrnn_lm"][i]}  # fmt: skip
-        out[prefix][key]["medrnn_recipes"] = picks.get((name, split), [])
-    return out
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Exclusive lock on the results file's folder (no lock file left in the repo), so pieces of the benchmark
-    run in parallel never lose each other's runs."""
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"runs": []}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"{path}: not valid JSON ({err}); fix or move it away, or pass another --out") from err
-
-
-def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
-    """Merge `new_runs` (replacing same-key runs) and `data` into the file on disk, recompute the summary, write atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with locked(path):
-        results = load_results(path)
-        runs = {_key(r): r for r in results.get("runs", [])}
-        runs.update({_key(r): r for r in new_runs})
-        results.update({
-            "benchmark": "moleculenet",
-            "protocol": {
-                "split_sizes": list(SPLIT_SIZES), "seeds": "seed s = split seed s = model seed s",
-                "splits": "medrnn.data.splits.make_split (scaffold = balanced Bemis-Murcko, chemprop 1.x rule); "
-                          "identical indices for all models",
-                "score": "medrnn.metrics.molecules.headline_score: mean ROC-AUC over tasks (one-class test tasks skipped) "
-                         "or mean RMSE in target units",
-                "medrnn": "medrnn.train.molecules.fit_smiles_model with its default config (summary: medrnn_plain)",
-                "medrnn_lm": "the same with pretrain.enabled: encoder pretrained as a SMILES LM on the other MoleculeNet "
-                             "datasets' molecules, then fine-tuned (summary: medrnn_lm); summary medrnn = per split the recipe "
-                             "with the lower validation loss (best_val), recipes chosen listed in medrnn_recipes",
-                "rf": "scikit-learn RandomForest, 500 trees, 2048-bit ECFP4 (Morgan r=2), one forest per task, train split only",
-                "chemprop": "chemprop 2.3.1 `chemprop train` CLI defaults (50 epochs, best val_loss checkpoint); "
-                            "flags: -t, --splits-file, --pytorch-seed, --num-workers 0, --accelerator cpu",
-                "timing": "train_seconds: medrnn = Lightning fit incl. validation each epoch; chemprop = Trainer set-up to end "
-                          "of fit (epochs + validation; no featurisation/prediction); rf = forest fitting. "
-                          "wall_seconds: the whole run incl. data preparation and test prediction",
-            },
-            "machine": machine,
-            "data": {**results.get("data", {}), **data},
-            "runs": sorted(runs.values(), key=lambda r: (r["dataset"], r["split"], r["seed"], r["model"])),
-        })  # fmt: skip
-        results.update(summarize(results["runs"]))
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=1, allow_nan=False))
-        os.replace(tmp, path)
-    return results
-
-
 # ----------------------------------------------------------------------------------------------- driver
 
 
@@ -271,7 +137,7 @@ def one_run(
         if score.shape != y_true.shape:
             raise RuntimeError(f"{model} returned test scores of shape {score.shape}, expected {y_true.shape} (n_test, n_tasks)")
         np.savez(run_dir / "test_predictions.npz", test=split.test, y_true=y_true, y_score=score)
-        record["score"] = _finite(headline_score(y_true, score, spec.task_type))
+        record["score"] = finite(headline_score(y_true, score, spec.task_type))
         for field in ("train_seconds", "epochs", "seconds_per_epoch", "best_epoch", "pretrain", "best_val"):
             record[field] = out.get(field)
     except Exception as err:  # noqa: BLE001  one failed run is recorded and the benchmark goes on with the others
@@ -350,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
 
-    done = {_key(r) for r in load_results(args.out).get("runs", []) if r.get("error") is None}
+    done = {run_key(r) for r in load_results(args.out).get("runs", []) if r.get("error") is None}
     plan = [(name, kind, seed, model) for name in args.datasets for kind in plan_splits(name, args.splits)
             for seed in args.seeds for model in args.models]  # fmt: skip
     todo = [p for p in plan if args.force or (p[0], p[1], p[3], p[2]) not in done]

@@ -86,18 +86,24 @@ def load_table(config: SmilesRunConfig) -> tuple[MoleculeTable, ReadReport, str,
     return table, report, task_type, (split if d.split == "auto" else d.split)
 
 
-def fit_smiles_model(
-    table: MoleculeTable,
-    split: Split,
-    task_type: str,
-    run_dir: Path,
-    config: SmilesRunConfig | None = None,
-    seed: int = 0,
-    progress: bool = False,
-) -> SmilesFitResult:
-    """Fit vocabulary, target scaler and model on `split.train` (validation picks the epoch); score `split.test`."""
-    config = config or SmilesRunConfig()
-    train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
+@dataclass
+class SmilesSetup:
+    """Everything fitted before training: vocabulary, target scaler, the (maybe pretrained) model, LM statistics."""
+
+    model: nn.Module
+    vocab: Vocabulary
+    scaler: Standardizer | None
+    pretrained: dict[str, Any] | None
+    pretrain_stats: dict[str, float] | None
+
+
+def prepare_smiles_model(table: MoleculeTable, split: Split, task_type: str, config: SmilesRunConfig, seed: int = 0) -> SmilesSetup:
+    """Vocabulary and scaler fitted on `split.train`, the encoder pretrained (or read from the LM cache), a fresh model.
+
+    Deterministic for a (table, split, config, seed): `fit_smiles_model` trains from it, and a benchmark rebuilds a
+    trained run from it plus the run's best.safetensors (`load_smiles_checkpoint`).
+    """
+    train_cfg = config.train.model_copy(update={"seed": seed})
     d = config.data
     L.seed_everything(seed, workers=True, verbose=False)
     smiles = list(table.smiles)
@@ -115,8 +121,48 @@ def fit_smiles_model(
         if d.augment:
             token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
         vocab = Vocabulary(d.min_token_freq).fit(token_lists)
+    scaler = Standardizer().fit(table.targets.astype(np.float32)[split.train]) if task_type == "regression" else None
+    model_cfg = config.model.model_dump()
+    name = model_cfg.pop("name")
+    n_tasks = table.targets.shape[1]
+    model = create_model(name, input_size=model_cfg["embedding_dim"], num_classes=n_tasks, vocab_size=len(vocab), **model_cfg)
+    if pretrained is not None:
+        from medrnn.train.pretrain import load_pretrained
+
+        load_pretrained(model, pretrained, config.pretrain.freeze)
+    return SmilesSetup(model, vocab, scaler, pretrained, pretrain_stats)
+
+
+def load_smiles_checkpoint(setup: SmilesSetup, checkpoint: str | Path) -> nn.Module:
+    """The trained model of a run: `setup`'s model with the weights `fit_smiles_model` kept in checkpoints/best.safetensors."""
+    from safetensors.torch import load_file
+
+    state = load_file(Path(checkpoint))
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    if not weights:
+        raise ConfigError(f"{checkpoint}: no 'model.*' tensors; expected the best.safetensors of a SMILES training run")
+    setup.model.load_state_dict(weights)
+    return setup.model.eval()
+
+
+def fit_smiles_model(
+    table: MoleculeTable,
+    split: Split,
+    task_type: str,
+    run_dir: Path,
+    config: SmilesRunConfig | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> SmilesFitResult:
+    """Fit vocabulary, target scaler and model on `split.train` (validation picks the epoch); score `split.test`."""
+    config = config or SmilesRunConfig()
+    train_cfg = config.train.model_copy(update={"seed": seed, "progress": progress})
+    d = config.data
+    setup = prepare_smiles_model(table, split, task_type, config, seed)
+    vocab, scaler, model, pretrain_stats = setup.vocab, setup.scaler, setup.model, setup.pretrain_stats
+    smiles = list(table.smiles)
+    train_smiles = [smiles[i] for i in split.train]
     y = table.targets.astype(np.float32)
-    scaler = Standardizer().fit(y[split.train]) if task_type == "regression" else None
     y_fit = scaler.transform(y) if scaler else y
 
     train_set = SmilesDataset(train_smiles, y_fit[split.train], vocab, augment=d.augment > 0, seed=seed)
@@ -126,13 +172,6 @@ def fit_smiles_model(
     val_loader = DataLoader(val_set, batch_sampler=LengthBucketSampler(val_set.lengths, 256, shuffle=False),
                             collate_fn=collate_tokens)  # fmt: skip
 
-    model_cfg = config.model.model_dump()
-    name = model_cfg.pop("name")
-    model = create_model(name, input_size=model_cfg["embedding_dim"], num_classes=y.shape[1], vocab_size=len(vocab), **model_cfg)
-    if pretrained is not None:
-        from medrnn.train.pretrain import load_pretrained
-
-        load_pretrained(model, pretrained, config.pretrain.freeze)
     module = MultiTaskModule(model, train_cfg, task_type)
     monitor, mode = module.monitor
     fit = fit_module(module, train_loader, val_loader, train_cfg, run_dir, monitor, mode, callbacks=[EpochCallback(train_set, sampler)])
@@ -209,4 +248,12 @@ def _write_attention(path: Path, smiles: list[str], fit: SmilesFitResult, y_true
     path.write_text(json.dumps(items, indent=1))
 
 
-__all__ = ["SmilesFitResult", "fit_smiles_model", "load_table", "run_smiles_experiment"]
+__all__ = [
+    "SmilesFitResult",
+    "SmilesSetup",
+    "fit_smiles_model",
+    "load_smiles_checkpoint",
+    "load_table",
+    "prepare_smiles_model",
+    "run_smiles_experiment",
+]

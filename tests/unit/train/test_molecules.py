@@ -114,3 +114,29 @@ def test_predict_smiles_returns_rows_in_input_order_whatever_the_batching(molecu
     assert [len(w) for w in whole.attention] == [len(t) for t in whole.tokens]
     averaged = predict_smiles(model, vocab, smiles, "regression", tta=2, seed=1)
     assert averaged.scores.shape == whole.scores.shape and not np.allclose(averaged.scores, whole.scores)
+
+
+def test_a_run_rebuilt_from_its_checkpoint_predicts_what_the_run_did(moleculenet_dir: Path, tmp_path: Path) -> None:
+    """prepare_smiles_model + best.safetensors give back the trained model (what benchmarks ensemble from)."""
+    from safetensors.torch import save_file
+
+    from medrnn.predict import predict_smiles
+    from medrnn.train.molecules import load_smiles_checkpoint, prepare_smiles_model
+
+    torch.set_num_threads(1)
+    table = _esol(moleculenet_dir, 40)
+    split = Split(np.arange(0, 30), np.arange(30, 35), np.arange(35, 40))
+    cfg = SmilesRunConfig.model_validate({
+        "data": {"augment": 1, "tta": 2},
+        "model": {"hidden_size": 16, "embedding_dim": 8, "head_hidden": 16, "attention_size": 8},
+        "train": {"max_epochs": 2, "batch_size": 8, "progress": False},
+    })  # fmt: skip
+    fit = fit_smiles_model(table, split, "regression", tmp_path, cfg, seed=5)
+    setup = prepare_smiles_model(table, split, "regression", cfg, seed=5)
+    assert setup.vocab.state_dict() == fit.vocab.state_dict()
+    model = load_smiles_checkpoint(setup, tmp_path / "checkpoints" / "best.safetensors")
+    test = predict_smiles(model, setup.vocab, [table.smiles[i] for i in split.test], "regression", setup.scaler, 2, 5)
+    np.testing.assert_allclose(test.scores, fit.test_score, rtol=0, atol=1e-6)
+    save_file({"other.weight": torch.zeros(1)}, tmp_path / "bad.safetensors")
+    with pytest.raises(ConfigError, match="bad.safetensors: no 'model"):
+        load_smiles_checkpoint(setup, tmp_path / "bad.safetensors")
