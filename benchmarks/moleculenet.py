@@ -3,14 +3,15 @@
 Every (dataset, split, seed) split is computed once and handed to every model, so they see identical indices; each
 model is scored by the same `medrnn.metrics.molecules.headline_score`. medrnn runs in two recipes, `medrnn` (the
 `medrnn train smiles` defaults) and `medrnn_lm` (encoder pretrained first as a SMILES language model on the other
-datasets' molecules); summary "medrnn" takes, per split, the recipe with the lower validation loss.
+datasets' molecules); benchmarks/moleculenet_ensemble.py adds their mean as a third candidate afterwards, and
+summary "medrnn" takes, per split, the candidate with the lowest validation loss (moleculenet_results.py).
 
 Run from the repository root:
     python benchmarks/moleculenet.py                          # everything (hours on 2 cores; resumable)
     python benchmarks/moleculenet.py --datasets esol --models rf chemprop --seeds 0
     python benchmarks/moleculenet.py --backfill-val                 # best_val for runs recorded before it was kept
 Writes benchmarks/results/moleculenet.json after every finished run; runs already there are skipped (--force re-runs).
-Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
+Then `python benchmarks/moleculenet_ensemble.py` (no training) scores the ensemble of the two recipes. Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
 """
 
 from __future__ import annotations

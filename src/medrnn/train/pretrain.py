@@ -106,9 +106,11 @@ def pretrain_encoder(
     corpus = corpus_smiles(config, exclude)
     if len(corpus) < 100:
         raise ConfigError(f"pretraining corpus has {len(corpus)} molecules after removing the training dataset's; expected >= 100")
+    # `freeze` acts on fine-tuning only: a frozen and an unfrozen run share one LM (and its cache entry)
+    lm_key = config.model_copy(update={"freeze": False}).model_dump()
     key = hashlib.sha256(
         json.dumps(
-            [hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), config.model_dump(), seed], sort_keys=True
+            [hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), lm_key, seed], sort_keys=True
         ).encode()  # fmt: skip
     ).hexdigest()[:16]
     folder = paths.cache_dir() / "smiles_lm" / key

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medrnn import paths
 from medrnn.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.data.batch import make_batch
 from medrnn.models import create_model
@@ -46,6 +47,11 @@ def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_di
     again, vocab_again, stats_again = pretrain_encoder(TINY, config, target, train_cfg)  # from the cache
     assert stats_again == stats and vocab_again.tokens_ == vocab.tokens_
     assert all(torch.equal(again[k], weights[k]) for k in weights)
+    cached = set((paths.cache_dir() / "smiles_lm").iterdir())
+    frozen_cfg = config.model_copy(update={"freeze": True})  # freezing acts on fine-tuning: the same LM, no second one
+    shared, _, stats_frozen = pretrain_encoder(TINY, frozen_cfg, target, train_cfg)
+    assert stats_frozen == stats and all(torch.equal(shared[k], weights[k]) for k in weights)
+    assert set((paths.cache_dir() / "smiles_lm").iterdir()) == cached
 
     cfg = TINY.model_dump()
     name = cfg.pop("name")
