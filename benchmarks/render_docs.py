@@ -65,9 +65,16 @@ def pretrain() -> str:
     if not path.exists():
         return "(not run yet)"
     d = json.loads(path.read_text())
-    lines = ["| dataset | metric | seeds | default recipe | + LM-pretrained encoder |", "|---|---|---|---|---|"]
-    for name, row in d.get("summary", {}).items():
-        lines.append(f"| {name} | {row['metric']} | {', '.join(map(str, row['seeds']))} | {row['default']:.3f} | {row['pretrained']:.3f} |")
+    summary = d.get("summary", {})
+    head = ["dataset", "metric", "seeds", "default recipe", "+ LM-pretrained encoder, fine-tuned", "seeds", "+ LM-pretrained, frozen"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in summary.items():
+        if name.endswith("-frozen"):
+            continue
+        frozen = summary.get(f"{name}-frozen")
+        tail = f"{', '.join(map(str, frozen['seeds']))} | {frozen['pretrained']:.3f}" if frozen else "– | –"
+        seeds = ", ".join(map(str, row["seeds"]))
+        lines.append(f"| {name} | {row['metric']} | {seeds} | {row['default']:.3f} | {row['pretrained']:.3f} | {tail} |")
     seconds = [r["pretrain"]["seconds"] for r in d["runs"] if r.get("pretrain") and r["pretrain"].get("seconds")]
     if seconds:
         lines += ["", f"Pretraining the LM took {statistics.median(seconds):.0f} s (median over the corpora built; bace and sider "
