@@ -64,3 +64,22 @@ def test_train_smiles_needs_targets_for_a_plain_csv(tmp_path: Path, capsys: pyte
     path.write_text("smiles,y\nCCO,1\n")
     assert main(["train", "smiles", "--data", str(path), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "--target" in capsys.readouterr().err
+
+
+def test_pretrain_flag_pretrains_the_encoder_first(moleculenet_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    lines = (moleculenet_dir / "delaney-processed.csv").read_text().splitlines()
+    (tmp_path / "corpus.csv").write_text("\n".join(lines[:201]) + "\n")  # a small LM corpus (ESOL molecules)
+    (tmp_path / "train.csv").write_text("\n".join((moleculenet_dir / "BBBP.csv").read_text().splitlines()[:81]) + "\n")
+    cfg = {"model": {"hidden_size": 16, "embedding_dim": 16, "attention_size": 8, "head_hidden": 16},
+           "pretrain": {"corpus": [str(tmp_path / "corpus.csv")], "epochs": 1, "batch_size": 32},
+           "train": {"max_epochs": 1, "batch_size": 32}, "data": {"tta": 0}, "bootstrap": 10}  # fmt: skip
+    (tmp_path / "in.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["train", "smiles", "-c", str(tmp_path / "in.yaml"), "--data", str(tmp_path / "train.csv"), "--target", "p_np", "--no-progress",
+            "--no-report"]  # fmt: skip
+    assert main([*args, "--pretrain", "--out", str(tmp_path / "lm")]) == 0
+    metrics = json.loads((tmp_path / "lm" / "metrics.json").read_text())
+    assert metrics["pretrain"]["corpus_molecules"] > 150  # ESOL rows minus any molecule of the training file
+    assert yaml.safe_load((tmp_path / "lm" / "config.yaml").read_text())["pretrain"]["enabled"] is True
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["pretrain"] is None

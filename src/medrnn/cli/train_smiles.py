@@ -24,6 +24,7 @@ def smiles_command(
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Upper bound; early stopping on validation usually ends sooner."),
     augment: Optional[int] = typer.Option(None, "--augment", help="Random SMILES per molecule per epoch (0 = canonical only)."),
     tta: Optional[int] = typer.Option(None, "--tta", help="Test-time averaging over this many random SMILES (0 = canonical only)."),
+    pretrain: Optional[bool] = typer.Option(None, "--pretrain/--no-pretrain", help="First train the embedding and first biLSTM layer as a SMILES language model on every MoleculeNet molecule outside this dataset (pretrain.corpus), then fine-tune: the lever that helped most in docs/benchmarks.md. The LM is cached, so only the first run per dataset pays for it (minutes)."),
     accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator: auto, cpu, gpu."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
@@ -39,6 +40,8 @@ def smiles_command(
 
         medrnn train smiles --data tox21 --split scaffold --seed 1
 
+        medrnn train smiles --data bace --pretrain --out runs/bace-lm
+
         medrnn train smiles --data assays.csv --target pIC50 --split scaffold --out runs/pic50
     """
     from medrnn.train.molecules import run_smiles_experiment  # heavy imports only when training
@@ -53,6 +56,8 @@ def smiles_command(
     raw["train"].update({k: v for k, v in train_over.items() if v is not None})
     if model:
         raw["model"]["name"] = model
+    if pretrain is not None:
+        raw["pretrain"]["enabled"] = pretrain
     cfg = SmilesRunConfig.model_validate(raw)
 
     metrics = run_smiles_experiment(cfg, out, progress=progress)
