@@ -27,11 +27,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moleculenet import split_hash  # noqa: E402
-from moleculenet_results import ENSEMBLE, RECIPES, RESULTS, finite, load_results, save_results  # noqa: E402
+from moleculenet_results import ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, save_results  # noqa: E402
 
 from medrnn import paths  # noqa: E402
 from medrnn.config import SmilesRunConfig  # noqa: E402
-from medrnn.data.splits import make_split  # noqa: E402
+from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.predict import predict_smiles  # noqa: E402
@@ -57,7 +57,7 @@ def validation_loss(y: np.ndarray, score: np.ndarray, task_type: str, scaler: St
     return float(np.mean(diff[mask] ** 2))
 
 
-def member_scores(table: MoleculeTable, split: Any, spec: Any, run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+def member_scores(table: MoleculeTable, split: Split, spec: Any, run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Rebuild one recipe's trained model; its validation and test scores (same TTA as training used) and the scaler."""
     config = SmilesRunConfig.model_validate({"pretrain": {"enabled": True}}) if run["model"] == "medrnn_lm" else SmilesRunConfig()
     seed = int(run["seed"])
@@ -79,7 +79,7 @@ def ensemble_split(name: str, kind: str, seed: int, members: dict[str, dict[str,
                    threads: int) -> list[dict[str, Any]]:  # fmt: skip
     """The ensemble's run record for one split, plus its members' records with val_loss_tta added."""
     spec = MOLECULENET[name]
-    split = make_split(kind, table.smiles, (0.8, 0.1, 0.1), seed)
+    split = make_split(kind, table.smiles, SPLIT_SIZES, seed)
     recorded = {run.get("split_hash") for run in members.values()}
     record: dict[str, Any] = {"dataset": name, "split": kind, "model": ENSEMBLE, "seed": seed, "metric": spec.metric, "score": None,
                               "train_seconds": None, "epochs": None, "seconds_per_epoch": None, "best_epoch": None,
