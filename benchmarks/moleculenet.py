@@ -11,7 +11,8 @@ Run from the repository root:
     python benchmarks/moleculenet.py --datasets esol --models rf chemprop --seeds 0
     python benchmarks/moleculenet.py --backfill-val                 # best_val for runs recorded before it was kept
 Writes benchmarks/results/moleculenet.json after every finished run; runs already there are skipped (--force re-runs).
-Then `python benchmarks/moleculenet_ensemble.py` (no training) scores the ensemble of the two recipes. Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
+Then `python benchmarks/moleculenet_ensemble.py` (no training) scores the ensemble of the two recipes.
+Render the tables for docs/benchmarks.md with benchmarks/render_moleculenet.py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module
 
 from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    EXTRA_SPLITS, MODELS, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, run_key, save_results,
+    EXTRA_SPLITS, MODELS, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, run_key, save_results,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -53,12 +54,10 @@ def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, ru
     language model on the other MoleculeNet datasets' molecules (none of this dataset's); validation picks the epoch."""
     import torch
 
-    from medrnn.config import SmilesRunConfig
     from medrnn.train.molecules import fit_smiles_model
 
     torch.set_num_threads(threads)
-    config = SmilesRunConfig.model_validate({"pretrain": {"enabled": True}}) if pretrain else None
-    fit = fit_smiles_model(table, split, task_type, run_dir, config=config, seed=seed, progress=False)
+    fit = fit_smiles_model(table, split, task_type, run_dir, config=recipe_config("medrnn_lm" if pretrain else "medrnn"), seed=seed)
     return {"test_score": fit.test_score, "train_seconds": fit.train_seconds, "epochs": fit.epochs,
             "seconds_per_epoch": fit.seconds_per_epoch, "best_epoch": fit.best_epoch, "pretrain": fit.pretrain,
             "best_val": fit.best_val}  # fmt: skip

@@ -27,10 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moleculenet import split_hash  # noqa: E402
-from moleculenet_results import ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, save_results  # noqa: E402
+from moleculenet_results import ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, save_results  # noqa: E402
 
 from medrnn import paths  # noqa: E402
-from medrnn.config import SmilesRunConfig  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
@@ -59,7 +58,7 @@ def validation_loss(y: np.ndarray, score: np.ndarray, task_type: str, scaler: St
 
 def member_scores(table: MoleculeTable, split: Split, spec: Any, run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Rebuild one recipe's trained model; its validation and test scores (same TTA as training used) and the scaler."""
-    config = SmilesRunConfig.model_validate({"pretrain": {"enabled": True}}) if run["model"] == "medrnn_lm" else SmilesRunConfig()
+    config = recipe_config(run["model"])
     seed = int(run["seed"])
     setup = prepare_smiles_model(table, split, spec.task_type, config, seed)
     model = load_smiles_checkpoint(setup, run_dir / "checkpoints" / "best.safetensors")

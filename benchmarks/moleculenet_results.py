@@ -25,6 +25,17 @@ MODELS = ("medrnn", "medrnn_lm", "rf", "chemprop")
 # candidate also stays in the summary by name ("medrnn_plain", "medrnn_lm", "medrnn_ens").
 RECIPES = ("medrnn", "medrnn_lm")
 ENSEMBLE = "medrnn_ens"
+
+
+def recipe_config(model: str) -> Any:
+    """The SmilesRunConfig of a medrnn recipe: training (moleculenet.py) and rebuilding (moleculenet_ensemble.py) share it."""
+    from medrnn.config import SmilesRunConfig
+
+    if model not in RECIPES:
+        raise ValueError(f"{model!r} is not a medrnn recipe; expected one of {RECIPES}")
+    return SmilesRunConfig.model_validate({"pretrain": {"enabled": model == "medrnn_lm"}})
+
+
 SPLIT_SIZES = (0.8, 0.1, 0.1)
 # besides each dataset's recommended split, the other one where the literature reports both
 EXTRA_SPLITS = {"bbbp": "random", "tox21": "scaffold"}

@@ -71,9 +71,10 @@ def timing_table(results: dict[str, Any]) -> list[str]:
         if not mine:
             continue
         n_train = median_or_dash([r["n_train"] for r in mine], 0)
-        lines.append(f"| {name} | {n_train} | {median_or_dash(_pick(mine, 'medrnn', 'train_seconds'))} | {_per_epoch(mine, 'medrnn')} | {_per_epoch(mine, 'medrnn_lm')} | "
-                     f"{median_or_dash(_pick(mine, 'chemprop', 'train_seconds'))} | {_per_epoch(mine, 'chemprop')} | "
-                     f"{median_or_dash(_pick(mine, 'rf', 'train_seconds'))} |")  # fmt: skip
+        cells = [name, n_train, median_or_dash(_pick(mine, "medrnn", "train_seconds")), _per_epoch(mine, "medrnn"),
+                 _per_epoch(mine, "medrnn_lm"), median_or_dash(_pick(mine, "chemprop", "train_seconds")), _per_epoch(mine, "chemprop"),
+                 median_or_dash(_pick(mine, "rf", "train_seconds"))]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
            f"### Training time (medians over seeds; {machine.get('cpus_usable', '?')} CPU cores, "
            f"{machine.get('threads', '?')} threads, {machine.get('processor', '')})", "",
            *timing_table(results), "",
-           "medrnn: Lightning fit incl. per-epoch validation (LM-pretrained: fine-tuning only, the cached LM excluded). chemprop: Trainer set-up to the end of fit (training + "
+           "medrnn: Lightning fit incl. per-epoch validation (LM-pretrained: fine-tuning only, the cached LM excluded). "
+           "chemprop: Trainer set-up to the end of fit (training + "
            "validation each epoch; excludes featurisation and test prediction). RF: forest fitting (fingerprints excluded)."]  # fmt: skip
     failed = [r for r in results.get("runs", []) if r.get("error")]
     if failed:
