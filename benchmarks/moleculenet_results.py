@@ -22,9 +22,13 @@ MODELS = ("medrnn", "medrnn_lm", "rf", "chemprop")
 # medrnn's two recipes: plain, and with the encoder first pretrained as a SMILES language model on every other MoleculeNet
 # molecule (`pretrain.enabled`); ENSEMBLE is their mean, rebuilt from the two runs' checkpoints (moleculenet_ensemble.py).
 # summary["medrnn"] takes, for each split, the candidate with the lowest validation loss (test never chooses); each
-# candidate also stays in the summary by name ("medrnn_plain", "medrnn_lm", "medrnn_ens").
+# candidate also stays in the summary by name ("medrnn_plain", "medrnn_lm", "medrnn_ens", "medrnn_lm_seeds").
+# SEED_ENSEMBLE is the mean of K trainings of the LM recipe differing only in model seed (moleculenet_seed_ensemble.py).
 RECIPES = ("medrnn", "medrnn_lm")
 ENSEMBLE = "medrnn_ens"
+SEED_ENSEMBLE = "medrnn_lm_seeds"
+CANDIDATES = (*RECIPES, ENSEMBLE, SEED_ENSEMBLE)
+SUMMARY_MODELS = (*MODELS, ENSEMBLE, SEED_ENSEMBLE)
 
 
 def recipe_config(model: str) -> Any:
@@ -59,17 +63,18 @@ def _stats(scores: list[float]) -> tuple[float | None, float | None, int]:
 def chosen_on_validation(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
     """Per (dataset, split, seed): the medrnn candidate with the lowest validation loss.
 
-    Where the ensemble was scored, the two recipes and their mean compare on val_loss_tta (validation loss of the
-    test-time-averaged predictions, one basis for all three); elsewhere the recipes that finished compare on best_val
+    Where an ensemble was scored and every candidate has val_loss_tta (validation loss of the test-time-averaged
+    predictions, one basis for all), they all compare on it; elsewhere the recipes that finished compare on best_val
     (the loss of the epoch kept). A split where one recipe alone ran keeps that one.
     """
     groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
     for run in runs:
-        if run["model"] in (*RECIPES, ENSEMBLE) and run.get("error") is None:
+        if run["model"] in CANDIDATES and run.get("error") is None:
             groups.setdefault((run["dataset"], run["split"], int(run["seed"])), {})[run["model"]] = run
     best: dict[tuple[str, str, int], dict[str, Any]] = {}
     for key, found in groups.items():
-        if ENSEMBLE in found and all(finite(r.get("val_loss_tta")) is not None for r in found.values()):
+        ensembled = ENSEMBLE in found or SEED_ENSEMBLE in found
+        if ensembled and all(finite(r.get("val_loss_tta")) is not None for r in found.values()):
             best[key] = min(found.values(), key=lambda r: (r["val_loss_tta"], r["model"]))
             continue
         recipes = [r for m, r in found.items() if m in RECIPES and finite(r.get("best_val")) is not None]
@@ -82,13 +87,13 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Means, stds and counts over seeds: recommended split per dataset, and every other split run ('bbbp-random')."""
     groups: dict[tuple[str, str], dict[str, list[float]]] = {}
     for name, spec in MOLECULENET.items():
-        groups[(name, spec.split)] = {m: [] for m in (*MODELS, ENSEMBLE)}
+        groups[(name, spec.split)] = {m: [] for m in SUMMARY_MODELS}
     for name, other in EXTRA_SPLITS.items():
-        groups[(name, other)] = {m: [] for m in (*MODELS, ENSEMBLE)}
+        groups[(name, other)] = {m: [] for m in SUMMARY_MODELS}
     for run in runs:
         if run["dataset"] not in MOLECULENET:
             continue
-        bucket = groups.setdefault((run["dataset"], run["split"]), {m: [] for m in (*MODELS, ENSEMBLE)})
+        bucket = groups.setdefault((run["dataset"], run["split"]), {m: [] for m in SUMMARY_MODELS})
         score = finite(run.get("score")) if run.get("error") is None else None
         if score is not None and run["model"] in bucket:
             bucket[run["model"]].append(score)
@@ -105,11 +110,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         recommended = split == spec.split
         key, prefix = (name, "summary") if recommended else (f"{name}-{split}", "summary_other_split")
         head = {"metric": spec.metric} if recommended else {"metric": spec.metric, "split": split}
-        stats = {m: _stats(scores.get(m, [])) for m in (*MODELS, ENSEMBLE, "chosen")}
+        stats = {m: _stats(scores.get(m, [])) for m in (*SUMMARY_MODELS, "chosen")}
         for i, suffix in enumerate(("", "_std", "_seeds")):  # "medrnn": the recipe validation chose per split
             out[f"{prefix}{suffix}"][key] = {**head, "medrnn": stats["chosen"][i], "chemprop": stats["chemprop"][i],
                                              "rf": stats["rf"][i], "medrnn_plain": stats["medrnn"][i],
-                                             "medrnn_lm": stats["medrnn_lm"][i], "medrnn_ens": stats[ENSEMBLE][i]}  # fmt: skip
+                                             "medrnn_lm": stats["medrnn_lm"][i], "medrnn_ens": stats[ENSEMBLE][i],
+                                             "medrnn_lm_seeds": stats[SEED_ENSEMBLE][i]}  # fmt: skip
         out[prefix][key]["medrnn_recipes"] = picks.get((name, split), [])
     return out
 
@@ -154,6 +160,9 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                 "medrnn_lm": "the same with pretrain.enabled: encoder pretrained as a SMILES LM on the other MoleculeNet "
                              "datasets' molecules, then fine-tuned (summary: medrnn_lm); summary medrnn = per split the recipe "
                              "with the lower validation loss (best_val), recipes chosen listed in medrnn_recipes",
+                "medrnn_lm_seeds": "mean of K trainings of medrnn_lm on the same split differing only in model seed "
+                                   "(benchmarks/moleculenet_seed_ensemble.py; members and K in the run record); a candidate "
+                                   "for summary medrnn where it ran, compared on val_loss_tta",
                 "rf": "scikit-learn RandomForest, 500 trees, 2048-bit ECFP4 (Morgan r=2), one forest per task, train split only",
                 "chemprop": "chemprop 2.3.1 `chemprop train` CLI defaults (50 epochs, best val_loss checkpoint); "
                             "flags: -t, --splits-file, --pytorch-seed, --num-workers 0, --accelerator cpu",
