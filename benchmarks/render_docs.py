@@ -66,15 +66,18 @@ def pretrain() -> str:
         return "(not run yet)"
     d = json.loads(path.read_text())
     summary = d.get("summary", {})
-    head = ["dataset", "metric", "seeds", "default recipe", "+ LM-pretrained encoder, fine-tuned", "seeds", "+ LM-pretrained, frozen"]
+    head = ["dataset", "metric", "seeds", "default recipe", "+ LM-pretrained encoder, fine-tuned", "seeds", "+ LM-pretrained, frozen",
+            "seeds", "+ LM-pretrained, canonical SMILES only"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in summary.items():
-        if name.endswith("-frozen"):
+        if name.endswith(("-frozen", "-canonical")):
             continue
-        frozen = summary.get(f"{name}-frozen")
-        tail = f"{', '.join(map(str, frozen['seeds']))} | {frozen['pretrained']:.3f}" if frozen else "– | –"
+        tail = ""
+        for variant in ("frozen", "canonical"):
+            other = summary.get(f"{name}-{variant}")
+            tail += f" {', '.join(map(str, other['seeds']))} | {other['pretrained']:.3f} |" if other else " – | – |"
         seeds = ", ".join(map(str, row["seeds"]))
-        lines.append(f"| {name} | {row['metric']} | {seeds} | {row['default']:.3f} | {row['pretrained']:.3f} | {tail} |")
+        lines.append(f"| {name} | {row['metric']} | {seeds} | {row['default']:.3f} | {row['pretrained']:.3f} |{tail}")
     seconds = [r["pretrain"]["seconds"] for r in d["runs"] if r.get("pretrain") and r["pretrain"].get("seconds")]
     if seconds:
         lines += ["", f"Pretraining the LM took {statistics.median(seconds):.0f} s (median over the corpora built; bace and sider "

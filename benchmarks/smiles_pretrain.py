@@ -3,9 +3,12 @@
 For each dataset and seed (its MoleculeNet split, the benchmark's split indices), medrnn is fine-tuned with
 `pretrain.enabled` (ELMo-style LM on every other MoleculeNet molecule: the target dataset's molecules are never in
 the corpus), optionally frozen, and compared with the default-recipe run of benchmarks/moleculenet.py on the same
-split and seed (read from benchmarks/results/moleculenet.json, so the baseline is not re-trained).
+split and seed (read from benchmarks/results/moleculenet.json, so the baseline is not re-trained). `--canonical` adds
+the LM-pretrained recipe fine-tuned on canonical SMILES only (augment 0, no test-time averaging), the enumeration
+setting that was best for the plain recipe on BACE and ESOL (benchmarks/smiles_levers.py).
 
     python benchmarks/smiles_pretrain.py --datasets bace sider --seeds 0 1 2 --threads 1
+    python benchmarks/smiles_pretrain.py --datasets bace --canonical --threads 1
 
 Writes benchmarks/results/smiles_pretrain.json (resumable) with "summary": per dataset the paired means.
 """
@@ -33,14 +36,28 @@ RESULTS = Path(__file__).parent / "results" / "smiles_pretrain.json"
 BASELINE = Path(__file__).parent / "results" / "moleculenet.json"
 
 
-def one(name: str, seed: int, freeze: bool, workdir: Path) -> dict[str, Any]:
+# variant -> (freeze the pretrained layers, SMILES enumeration while training and test-time averaging)
+VARIANTS = {"fine-tuned": (False, True), "frozen": (True, True), "canonical": (False, False)}
+
+
+def variant_of(run: dict[str, Any]) -> str:
+    """A run's variant; runs recorded before `augment` was kept trained with enumeration."""
+    key = (run["freeze"], run.get("augment", 1) > 0)
+    return next(name for name, value in VARIANTS.items() if value == key)
+
+
+def one(name: str, seed: int, variant: str, workdir: Path) -> dict[str, Any]:
     spec = MOLECULENET[name]
+    freeze, enumerate_smiles = VARIANTS[variant]
     table, _ = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
     split = make_split(spec.split, table.smiles, seed=seed)
-    cfg = SmilesRunConfig.model_validate({"pretrain": {"enabled": True, "freeze": freeze}})
-    fit = fit_smiles_model(table, split, spec.task_type, workdir / f"{name}-{seed}-freeze{int(freeze)}", cfg, seed=seed)
+    data = {} if enumerate_smiles else {"augment": 0, "tta": 0}
+    cfg = SmilesRunConfig.model_validate({"pretrain": {"enabled": True, "freeze": freeze}, "data": data})
+    folder = f"{name}-{seed}-freeze{int(freeze)}" + ("" if enumerate_smiles else "-canonical")
+    fit = fit_smiles_model(table, split, spec.task_type, workdir / folder, cfg, seed=seed)
     score = headline_score(table.targets[split.test], fit.test_score, spec.task_type)
-    return {"dataset": name, "seed": seed, "freeze": freeze, "metric": spec.metric, "score": score, "epochs": fit.epochs,
+    return {"dataset": name, "seed": seed, "freeze": freeze, "augment": cfg.data.augment, "tta": cfg.data.tta,
+            "metric": spec.metric, "score": score, "epochs": fit.epochs,
             "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds, "pretrain": fit.pretrain,
             "date": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
 
@@ -48,11 +65,11 @@ def one(name: str, seed: int, freeze: bool, workdir: Path) -> dict[str, Any]:
 def summarize(runs: list[dict[str, Any]], baseline: dict[tuple[str, int], float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in sorted({r["dataset"] for r in runs}):
-        for freeze in (False, True):
-            mine = {r["seed"]: r["score"] for r in runs if r["dataset"] == name and r["freeze"] == freeze}
+        for variant in VARIANTS:
+            mine = {r["seed"]: r["score"] for r in runs if r["dataset"] == name and variant_of(r) == variant}
             seeds = sorted(s for s in mine if (name, s) in baseline)  # paired with a default-recipe run only
             if seeds:
-                out[f"{name}{'-frozen' if freeze else ''}"] = {
+                out[name if variant == "fine-tuned" else f"{name}-{variant}"] = {
                     "metric": MOLECULENET[name].metric, "seeds": seeds, "pretrained": statistics.fmean(mine[s] for s in seeds),
                     "default": statistics.fmean(baseline[(name, s)] for s in seeds)}  # fmt: skip
     return out
@@ -63,20 +80,22 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["bace", "sider"], choices=sorted(MOLECULENET))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--freeze", action="store_true", help="also run with the pretrained layers frozen")
+    parser.add_argument("--canonical", action="store_true", help="also run fine-tuned on canonical SMILES only (no enumeration, no TTA)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "pretrain")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
-    done = {(r["dataset"], r["seed"], r["freeze"]) for r in results["runs"]}
+    done = {(r["dataset"], r["seed"], variant_of(r)) for r in results["runs"]}
+    variants = ["fine-tuned", *(["frozen"] if args.freeze else []), *(["canonical"] if args.canonical else [])]
     for seed in args.seeds:
         for name in args.datasets:
-            for freeze in (False, True) if args.freeze else (False,):
-                if (name, seed, freeze) in done:
+            for variant in variants:
+                if (name, seed, variant) in done:
                     continue
-                run = one(name, seed, freeze, args.workdir)
-                print(f"{name} seed {seed} freeze {freeze}: {run['metric']} {run['score']:.4f} ({run['train_seconds']:.0f} s)", flush=True)
+                run = one(name, seed, variant, args.workdir)
+                print(f"{name} seed {seed} {variant}: {run['metric']} {run['score']:.4f} ({run['train_seconds']:.0f} s)", flush=True)
                 results["runs"].append(run)
                 base_runs = json.loads(BASELINE.read_text())["runs"]
                 baseline = {(r["dataset"], r["seed"]): r["score"] for r in base_runs if r["model"] == "medrnn" and r.get("error") is None
