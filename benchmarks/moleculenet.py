@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module
 
 from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    EXTRA_SPLITS, MODELS, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, run_key, save_results,
+    EXTRA_SPLITS, MODELS, RECIPE_OVERRIDES, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, run_key,
+    save_results, validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -49,23 +50,25 @@ from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
 
 
 def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int,
-               pretrain: bool = False) -> dict[str, Any]:  # fmt: skip
-    """medrnn's SMILES RNN with the CLI's default recipe, or (`pretrain`) with its encoder first pretrained as a SMILES
-    language model on the other MoleculeNet datasets' molecules (none of this dataset's); validation picks the epoch."""
+               recipe: str = "medrnn") -> dict[str, Any]:  # fmt: skip
+    """medrnn's SMILES RNN in one recipe (moleculenet_results.RECIPE_OVERRIDES: the CLI's defaults, the encoder first
+    pretrained as a SMILES language model on the other datasets' molecules, ...); validation picks the epoch.
+    `val_loss_tta` is the validation loss of the final (test-time-averaged) validation predictions."""
     import torch
 
     from medrnn.train.molecules import fit_smiles_model
 
     torch.set_num_threads(threads)
-    fit = fit_smiles_model(table, split, task_type, run_dir, config=recipe_config("medrnn_lm" if pretrain else "medrnn"), seed=seed)
+    fit = fit_smiles_model(table, split, task_type, run_dir, config=recipe_config(recipe), seed=seed)
     return {"test_score": fit.test_score, "train_seconds": fit.train_seconds, "epochs": fit.epochs,
             "seconds_per_epoch": fit.seconds_per_epoch, "best_epoch": fit.best_epoch, "pretrain": fit.pretrain,
-            "best_val": fit.best_val}  # fmt: skip
+            "best_val": fit.best_val,
+            "val_loss_tta": validation_loss(table.targets[split.val], fit.val_score, task_type, fit.scaler)}  # fmt: skip
 
 
 def run_model(model: str, table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int) -> dict[str, Any]:
-    if model in ("medrnn", "medrnn_lm"):
-        return run_medrnn(table, split, task_type, seed, run_dir, threads, pretrain=model == "medrnn_lm")
+    if model in RECIPE_OVERRIDES:
+        return run_medrnn(table, split, task_type, seed, run_dir, threads, recipe=model)
     if model == "rf":
         return run_random_forest(table, split, task_type, seed, n_jobs=threads)
     return run_chemprop(table, split, task_type, seed, run_dir, threads)
@@ -138,7 +141,7 @@ def one_run(
             raise RuntimeError(f"{model} returned test scores of shape {score.shape}, expected {y_true.shape} (n_test, n_tasks)")
         np.savez(run_dir / "test_predictions.npz", test=split.test, y_true=y_true, y_score=score)
         record["score"] = finite(headline_score(y_true, score, spec.task_type))
-        for field in ("train_seconds", "epochs", "seconds_per_epoch", "best_epoch", "pretrain", "best_val"):
+        for field in ("train_seconds", "epochs", "seconds_per_epoch", "best_epoch", "pretrain", "best_val", "val_loss_tta"):
             record[field] = out.get(field)
     except Exception as err:  # noqa: BLE001  one failed run is recorded and the benchmark goes on with the others
         traceback.print_exc()

@@ -27,7 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moleculenet import split_hash  # noqa: E402
-from moleculenet_results import ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, save_results  # noqa: E402
+from moleculenet_results import (  # noqa: E402
+    ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, save_results, validation_loss,
+)  # fmt: skip
 
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
@@ -37,23 +39,9 @@ from medrnn.predict import predict_smiles  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
 from medrnn.train.molecules import load_smiles_checkpoint, prepare_smiles_model  # noqa: E402
-from medrnn.transforms.standardize import Standardizer  # noqa: E402
 
 # a rebuilt member whose test predictions differ by more than this from its run's is not the model that run trained
 REPRODUCE_ATOL = 1e-4
-
-
-def validation_loss(y: np.ndarray, score: np.ndarray, task_type: str, scaler: Standardizer | None) -> float:
-    """The training loss on final predictions, over labelled entries: BCE of probabilities, or MSE in standardised units."""
-    mask = ~np.isnan(y)
-    if task_type == "classification":
-        p = np.clip(score[mask], 1e-7, 1 - 1e-7)
-        t = y[mask]
-        return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
-    if scaler is None:
-        raise ValueError("regression validation loss needs the training target scaler")
-    diff = scaler.transform(score.astype(np.float32)) - scaler.transform(np.nan_to_num(y).astype(np.float32))
-    return float(np.mean(diff[mask] ** 2))
 
 
 def member_scores(table: MoleculeTable, split: Split, spec: Any, run: dict[str, Any], run_dir: Path) -> dict[str, Any]:

@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moleculenet import run_medrnn, split_hash  # noqa: E402
-from moleculenet_ensemble import member_scores, validation_loss  # noqa: E402
-from moleculenet_results import RESULTS, SEED_ENSEMBLE, SPLIT_SIZES, finite, load_results, save_results  # noqa: E402
+from moleculenet_ensemble import member_scores  # noqa: E402
+from moleculenet_results import RESULTS, SEED_ENSEMBLE, SPLIT_SIZES, finite, load_results, save_results, validation_loss  # noqa: E402
 
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
@@ -49,7 +49,7 @@ def train_member(table: MoleculeTable, split: Split, task_type: str, member_seed
     if meta.exists() and (run_dir / "test_predictions.npz").exists():
         return json.loads(meta.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    out = run_medrnn(table, split, task_type, member_seed, run_dir, threads, pretrain=True)
+    out = run_medrnn(table, split, task_type, member_seed, run_dir, threads, recipe=RECIPE)
     y_true = table.targets[split.test]
     np.savez(run_dir / "test_predictions.npz", test=split.test, y_true=y_true, y_score=np.asarray(out["test_score"], dtype=np.float64))
     info = {"model": RECIPE, "seed": member_seed, "score": finite(headline_score(y_true, out["test_score"], task_type)),
