@@ -24,7 +24,7 @@ MODELS = ("medrnn", "medrnn_lm", "medrnn_lm_canon", "medrnn_lm_long", "rf", "che
 # medrnn's two recipes: plain, and with the encoder first pretrained as a SMILES language model on every other MoleculeNet
 # molecule (`pretrain.enabled`); ENSEMBLE is their mean, rebuilt from the two runs' checkpoints (moleculenet_ensemble.py).
 # summary["medrnn"] takes, for each split, the candidate with the lowest validation loss (test never chooses); each
-# candidate also stays in the summary by name ("medrnn_plain", "medrnn_lm", "medrnn_ens", "medrnn_lm_seeds").
+# candidate also stays in the summary by name ("medrnn_plain", "medrnn_lm", "medrnn_ens", "medrnn_lm_canon", ...).
 # SEED_ENSEMBLE is the mean of K trainings of the LM recipe differing only in model seed (moleculenet_seed_ensemble.py).
 # CANONICAL is the LM recipe fine-tuned on canonical SMILES only (no enumeration, no test-time averaging); LONG the LM
 # recipe allowed 150 epochs instead of 50 (early stopping unchanged), for datasets whose best epoch was at the limit.
@@ -90,9 +90,9 @@ def _stats(scores: list[float]) -> tuple[float | None, float | None, int]:
 def chosen_on_validation(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
     """Per (dataset, split, seed): the medrnn candidate with the lowest validation loss.
 
-    Where an ensemble was scored and every candidate has val_loss_tta (validation loss of the test-time-averaged
-    predictions, one basis for all), they all compare on it; elsewhere the recipes that finished compare on best_val
-    (the loss of the epoch kept). A split where one recipe alone ran keeps that one.
+    Where every candidate has val_loss_tta (validation loss of its final, test-time-averaged predictions: recorded at
+    training, or by an ensemble script for runs made before), they all compare on it; elsewhere the trained recipes
+    compare on best_val (the loss of the epoch kept). A split where one recipe alone ran keeps that one.
     """
     groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
     for run in runs:
@@ -100,11 +100,10 @@ def chosen_on_validation(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int
             groups.setdefault((run["dataset"], run["split"], int(run["seed"])), {})[run["model"]] = run
     best: dict[tuple[str, str, int], dict[str, Any]] = {}
     for key, found in groups.items():
-        ensembled = ENSEMBLE in found or SEED_ENSEMBLE in found
-        if ensembled and all(finite(r.get("val_loss_tta")) is not None for r in found.values()):
+        if all(finite(r.get("val_loss_tta")) is not None for r in found.values()):
             best[key] = min(found.values(), key=lambda r: (r["val_loss_tta"], r["model"]))
             continue
-        recipes = [r for m, r in found.items() if m in RECIPES and finite(r.get("best_val")) is not None]
+        recipes = [r for m, r in found.items() if m in RECIPE_OVERRIDES and finite(r.get("best_val")) is not None]
         if recipes:
             best[key] = min(recipes, key=lambda r: (r["best_val"], r["model"]))
     return best
