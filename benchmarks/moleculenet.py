@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module
 from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
 from moleculenet_results import (  # noqa: E402
     EXTRA_SPLITS, MODELS, RECIPE_OVERRIDES, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, run_key,
-    save_results, validation_loss,
+    WORKDIR, save_results, validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -119,16 +119,20 @@ def split_hash(split: Split) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+def new_record(name: str, split_kind: str, model: str, seed: int, split: Split, threads: int) -> dict[str, Any]:
+    """An empty run record: every script that writes runs into the results file starts from this one shape."""
+    return {"dataset": name, "split": split_kind, "model": model, "seed": seed, "metric": MOLECULENET[name].metric,
+            "score": None, "train_seconds": None, "epochs": None, "seconds_per_epoch": None, "best_epoch": None,
+            "wall_seconds": None, "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+            "split_hash": split_hash(split), "threads": threads, "date": None, "error": None}  # fmt: skip
+
+
 def one_run(
     name: str, split_kind: str, model: str, seed: int, table: MoleculeTable, split: Split, run_dir: Path, threads: int
 ) -> dict[str, Any]:
     """Fit, score and describe one (dataset, split, model, seed); failures become the record's `error`."""
     spec = MOLECULENET[name]
-    record: dict[str, Any] = {"dataset": name, "split": split_kind, "model": model, "seed": seed, "metric": spec.metric,
-                              "score": None, "train_seconds": None, "epochs": None, "seconds_per_epoch": None,
-                              "best_epoch": None, "wall_seconds": None, "n_train": len(split.train), "n_val": len(split.val),
-                              "n_test": len(split.test), "split_hash": split_hash(split), "threads": threads,
-                              "date": None, "error": None}  # fmt: skip
+    record = new_record(name, split_kind, model, seed, split, threads)
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a stale folder from an interrupted run must not feed this one
     run_dir.mkdir(parents=True)
@@ -206,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
+        default=WORKDIR,
         help="scratch folder for model runs (checkpoints, chemprop logs, test predictions)",
     )
     parser.add_argument("--force", action="store_true", help="re-run runs already in --out (failed runs are always re-run)")

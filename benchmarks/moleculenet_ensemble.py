@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from moleculenet import split_hash  # noqa: E402
+from moleculenet import new_record, split_hash  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, save_results, validation_loss,
+    ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, WORKDIR, finite, load_results, recipe_config, save_results, validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -68,11 +68,7 @@ def ensemble_split(name: str, kind: str, seed: int, members: dict[str, dict[str,
     spec = MOLECULENET[name]
     split = make_split(kind, table.smiles, SPLIT_SIZES, seed)
     recorded = {run.get("split_hash") for run in members.values()}
-    record: dict[str, Any] = {"dataset": name, "split": kind, "model": ENSEMBLE, "seed": seed, "metric": spec.metric, "score": None,
-                              "train_seconds": None, "epochs": None, "seconds_per_epoch": None, "best_epoch": None,
-                              "wall_seconds": None, "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-                              "split_hash": split_hash(split), "threads": threads, "members": list(members),
-                              "date": None, "error": None}  # fmt: skip
+    record = {**new_record(name, kind, ENSEMBLE, seed, split, threads), "members": list(members)}
     start = time.perf_counter()
     updated = []
     try:
@@ -103,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--datasets", nargs="+", choices=list(MOLECULENET), default=list(MOLECULENET), metavar="NAME")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON of benchmarks/moleculenet.py (read and updated)")
-    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
+    parser.add_argument("--workdir", type=Path, default=WORKDIR,
                         help="moleculenet.py's --workdir: the members' run folders (checkpoints, test predictions)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for inference")
     parser.add_argument("--force", action="store_true", help="redo splits whose ensemble is already recorded")

@@ -20,6 +20,8 @@ import numpy as np
 from medrnn.tasks.molecules import MOLECULENET
 
 RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
+# the runs' folders (checkpoints, logs, test predictions); the ensemble scripts read and add to the same folders
+WORKDIR = Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet"
 MODELS = ("medrnn", "medrnn_lm", "medrnn_lm_canon", "medrnn_lm_long", "rf", "chemprop")
 # medrnn's two recipes: plain, and with the encoder first pretrained as a SMILES language model on every other MoleculeNet
 # molecule (`pretrain.enabled`); ENSEMBLE is their mean, rebuilt from the two runs' checkpoints (moleculenet_ensemble.py).

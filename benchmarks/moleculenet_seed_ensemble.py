@@ -28,9 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from moleculenet import run_medrnn, split_hash  # noqa: E402
+from moleculenet import new_record, run_medrnn, split_hash  # noqa: E402
 from moleculenet_ensemble import member_scores  # noqa: E402
-from moleculenet_results import RESULTS, SEED_ENSEMBLE, SPLIT_SIZES, finite, load_results, save_results, validation_loss  # noqa: E402
+from moleculenet_results import (  # noqa: E402
+    RESULTS, SEED_ENSEMBLE, SPLIT_SIZES, WORKDIR, finite, load_results, save_results, validation_loss,
+)  # fmt: skip
 
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
@@ -64,10 +66,7 @@ def seed_ensemble(name: str, kind: str, seed: int, lm_run: dict[str, Any], table
     spec = MOLECULENET[name]
     split = make_split(kind, table.smiles, SPLIT_SIZES, seed)
     folder = workdir / f"{name}-{kind}-seed{seed}"
-    record: dict[str, Any] = {"dataset": name, "split": kind, "model": SEED_ENSEMBLE, "seed": seed, "metric": spec.metric,
-                              "score": None, "train_seconds": None, "epochs": None, "seconds_per_epoch": None, "best_epoch": None,
-                              "wall_seconds": None, "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-                              "split_hash": split_hash(split), "threads": threads, "date": None, "error": None}  # fmt: skip
+    record = new_record(name, kind, SEED_ENSEMBLE, seed, split, threads)
     start = time.perf_counter()
     try:
         if lm_run.get("split_hash") != split_hash(split):
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=3, help="ensemble size K, the recorded medrnn_lm run included")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds (as in moleculenet.py)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON of benchmarks/moleculenet.py (read and updated)")
-    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet",
+    parser.add_argument("--workdir", type=Path, default=WORKDIR,
                         help="moleculenet.py's --workdir: the recorded runs' folders; extra members are trained beside them")  # fmt: skip
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per training")
     parser.add_argument("--force", action="store_true", help="redo splits whose seed ensemble is already recorded")
@@ -119,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     results = load_results(args.out)
     runs = {(r["dataset"], r["split"], int(r["seed"]), r["model"]): r for r in results.get("runs", []) if r.get("error") is None}
-    todo = [(name, MOLECULENET[name].split, seed) for name in args.datasets for seed in args.seeds
-            if (name, MOLECULENET[name].split, seed, RECIPE) in runs
-            and (args.force or (name, MOLECULENET[name].split, seed, SEED_ENSEMBLE) not in runs)]  # fmt: skip
+    wanted = [(name, MOLECULENET[name].split, seed) for name in args.datasets for seed in args.seeds]
+    missing = [key for key in wanted if (*key, RECIPE) not in runs]
+    todo = [key for key in wanted if key not in missing and (args.force or (*key, SEED_ENSEMBLE) not in runs)]
     print(f"{len(todo)} split(s) to ensemble ({args.members} members each)", flush=True)
+    for name, kind, seed in missing:  # member 0 is the recorded run: without it there is nothing to ensemble
+        print(f"  {name}/{kind} seed {seed}: skipped, no finished {RECIPE} run in {args.out} "
+              f"(run `python benchmarks/moleculenet.py --datasets {name} --models {RECIPE} --seeds {seed}` first)", flush=True)
     n_failed = 0
     tables: dict[str, MoleculeTable] = {}
     for name, kind, seed in todo:
