@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from medrnn.config import NotesRunConfig
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
+from medrnn.tasks.icd_coding.config import NotesRunConfig
 from medrnn.train.notes import gold_counts, run_notes_experiment
 from medrnn.train.notes_data import label_matrix, prepare_notes, resolve_root
 

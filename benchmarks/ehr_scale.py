@@ -223,12 +223,12 @@ def cpu_model() -> str:
 
 
 def machine(threads: int) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import pandas
     import polars as pl
     import psutil
-
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         medrnn_version = version("medrnn")

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from medrnn.config import VisitRunConfig
+from medrnn.tasks.ehr_visits.config import VisitRunConfig
 from medrnn.train.visits import run_visit_experiment
 
 RESULTS = Path(__file__).parent / "results" / "mimic_demo.json"

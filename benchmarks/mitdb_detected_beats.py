@@ -22,7 +22,7 @@ from medrnn import paths
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.predict import Predictor
-from medrnn.tasks.beats import reference_beats
+from medrnn.tasks.ecg_beats.beats import reference_beats
 
 RESULTS = Path(__file__).parent / "results" / "mitdb_detected_beats.json"
 

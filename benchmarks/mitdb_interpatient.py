@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from medrnn.config import BeatDataConfig, ModelConfig, RunConfig, TrainConfig
-from medrnn.data.mitdb import load_beats
+from medrnn.config import ModelConfig, TrainConfig
+from medrnn.tasks.ecg_beats.config import BeatDataConfig, BeatRunConfig
+from medrnn.tasks.ecg_beats.data import load_beats
 from medrnn.train.experiment import run_beat_experiment
 
 RESULTS = Path(__file__).parent / "results" / "mitdb_interpatient.json"
@@ -60,10 +61,10 @@ SUMMARY_METRICS = {"sveb_se": ("S", "se"), "sveb_ppv": ("S", "ppv"), "sveb_f1": 
                    "veb_se": ("V", "se"), "veb_ppv": ("V", "ppv"), "veb_f1": ("V", "f1")}
 
 
-def _config(spec: dict, seed: int) -> RunConfig:
+def _config(spec: dict, seed: int) -> BeatRunConfig:
     merged = {part: {**RECIPE[part], **spec.get(part, {})} for part in ("data", "model", "train")}
     merged["train"].update(seed=seed, progress=False)
-    return RunConfig(data=BeatDataConfig(**merged["data"]), model=ModelConfig(**merged["model"]), train=TrainConfig(**merged["train"]), bootstrap=1000)
+    return BeatRunConfig(data=BeatDataConfig(**merged["data"]), model=ModelConfig(**merged["model"]), train=TrainConfig(**merged["train"]), bootstrap=1000)
 
 
 def _run(label: str, spec: dict, seed: int, workdir: Path) -> dict:

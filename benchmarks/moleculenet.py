@@ -36,8 +36,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the baselines module
 
 from moleculenet_baselines import run_chemprop, run_random_forest  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    EXTRA_SPLITS, MODELS, RECIPE_OVERRIDES, RECIPES, RESULTS, SPLIT_SIZES, finite, load_results, recipe_config, run_key,
-    WORKDIR, save_results, validation_loss,
+    EXTRA_SPLITS,
+    MODELS,
+    RECIPE_OVERRIDES,
+    RECIPES,
+    RESULTS,
+    SPLIT_SIZES,
+    WORKDIR,
+    finite,
+    load_results,
+    recipe_config,
+    run_key,
+    save_results,
+    validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -46,7 +57,7 @@ from medrnn.errors import MedrnnError  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
-from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
+from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 
 
 def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int,

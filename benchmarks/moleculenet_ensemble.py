@@ -28,7 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from moleculenet import new_record, split_hash  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    ENSEMBLE, RECIPES, RESULTS, SPLIT_SIZES, WORKDIR, finite, load_results, recipe_config, save_results, validation_loss,
+    ENSEMBLE,
+    RECIPES,
+    RESULTS,
+    SPLIT_SIZES,
+    WORKDIR,
+    finite,
+    load_results,
+    recipe_config,
+    save_results,
+    validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -37,7 +46,7 @@ from medrnn.io.smiles import read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.predict import predict_smiles  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
-from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
+from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 from medrnn.train.molecules import load_smiles_checkpoint, prepare_smiles_model  # noqa: E402
 
 # a rebuilt member whose test predictions differ by more than this from its run's is not the model that run trained

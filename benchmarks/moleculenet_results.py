@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from medrnn.tasks.molecules import MOLECULENET
+from medrnn.tasks.molecules.spec import MOLECULENET
 
 RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
 # the runs' folders (checkpoints, logs, test predictions); the ensemble scripts read and add to the same folders
@@ -48,7 +48,7 @@ RECIPE_OVERRIDES: dict[str, dict[str, Any]] = {
 
 def recipe_config(model: str) -> Any:
     """The SmilesRunConfig of a medrnn recipe: training (moleculenet.py) and rebuilding (the ensemble scripts) share it."""
-    from medrnn.config import SmilesRunConfig
+    from medrnn.tasks.molecules.config import SmilesRunConfig
 
     if model not in RECIPE_OVERRIDES:
         raise ValueError(f"{model!r} is not a medrnn recipe; expected one of {list(RECIPE_OVERRIDES)}")

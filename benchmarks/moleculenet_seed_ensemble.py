@@ -31,7 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from moleculenet import new_record, run_medrnn, split_hash  # noqa: E402
 from moleculenet_ensemble import member_scores  # noqa: E402
 from moleculenet_results import (  # noqa: E402
-    RESULTS, SEED_ENSEMBLE, SPLIT_SIZES, WORKDIR, finite, load_results, save_results, validation_loss,
+    RESULTS,
+    SEED_ENSEMBLE,
+    SPLIT_SIZES,
+    WORKDIR,
+    finite,
+    load_results,
+    save_results,
+    validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -39,7 +46,7 @@ from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
-from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
+from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 
 RECIPE = "medrnn_lm"
 SEED_STEP = 100  # member k trains with model seed `seed + SEED_STEP * k`: never another split's seed (0, 1, 2)

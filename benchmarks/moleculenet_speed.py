@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from moleculenet_baselines import run_chemprop  # noqa: E402
 
 from medrnn import paths  # noqa: E402
-from medrnn.config import SmilesRunConfig  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
-from medrnn.tasks.molecules import MOLECULENET  # noqa: E402
+from medrnn.tasks.molecules.config import SmilesRunConfig  # noqa: E402
+from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 from medrnn.train.molecules import fit_smiles_model  # noqa: E402
 from medrnn.transforms.smiles import tokenize  # noqa: E402
 

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from medrnn.config import IcuRunConfig
 from medrnn.io.physionet2012 import read_physionet2012
 from medrnn.metrics.calibration import calibration_report
 from medrnn.metrics.molecules import evaluate_molecules
 from medrnn.records import IcuStay
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.train.icu import fit_icu_model, make_icu_split, outcome_labels
 from medrnn.transforms.irregular import bin_stay, static_features, summary_features
 

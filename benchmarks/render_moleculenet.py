@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from medrnn.tasks.molecules import MOLECULENET
+from medrnn.tasks.molecules.spec import MOLECULENET
 
 RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
 MODELS = ("medrnn", "chemprop", "rf", "medrnn_plain", "medrnn_lm", "medrnn_ens", "medrnn_lm_canon", "medrnn_lm_long",

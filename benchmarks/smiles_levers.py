@@ -24,12 +24,12 @@ from typing import Any
 import torch
 
 from medrnn import paths
-from medrnn.config import SmilesRunConfig
 from medrnn.data.splits import make_split
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.molecules import headline_score
 from medrnn.predict import predict_smiles
-from medrnn.tasks.molecules import MOLECULENET
+from medrnn.tasks.molecules.config import SmilesRunConfig
+from medrnn.tasks.molecules.spec import MOLECULENET
 from medrnn.train.molecules import fit_smiles_model
 
 RESULTS = Path(__file__).parent / "results" / "smiles_levers.json"

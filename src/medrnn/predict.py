@@ -12,12 +12,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from medrnn.artifact import load_artifact
-from medrnn.config import BeatDataConfig
 from medrnn.data.batch import collate, make_batch
 from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.errors import ArtifactError
 from medrnn.records import SignalRecord
-from medrnn.tasks.beats import extract_beats
+from medrnn.tasks.ecg_beats.beats import extract_beats
+from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.transforms.peaks import detect_r_peaks
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer

@@ -16,8 +16,17 @@ from medrnn.artifact import load_artifact
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.errors import ArtifactError, InvalidRecordError
 from medrnn.predict import auto_device
-from medrnn.transforms.text import SPECIALS, UNK, ChunkReport, Chunks, ClinicalTokenizer, TextVocabulary, Token, chunk_documents
-from medrnn.transforms.text import merge_chunk_outputs
+from medrnn.transforms.text import (
+    SPECIALS,
+    UNK,
+    ChunkReport,
+    Chunks,
+    ClinicalTokenizer,
+    TextVocabulary,
+    Token,
+    chunk_documents,
+    merge_chunk_outputs,
+)
 
 UNK_ID = SPECIALS.index(UNK)  # an empty document is read as one <unk> token: every model input needs at least one token
 SNIPPET_CHARS = 60  # characters of context either side of the evidence token

@@ -17,7 +17,6 @@ from medrnn import paths
 from medrnn.datasets import DATASETS, fetch_dataset, list_datasets, require_dataset
 from medrnn.errors import DataNotFoundError, MedrnnError
 
-
 # --- EHR datasets fetched file by file from physionet.org/files/ (physionet2012, mimic3-demo, mimic4-demo) ---
 
 EHR_DATASETS = ("physionet2012", "mimic3-demo", "mimic4-demo")

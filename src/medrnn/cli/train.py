@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from medrnn.config import RunConfig, load_config
+from medrnn.config import load_config
+from medrnn.tasks.ecg_beats.config import BeatRunConfig
 
 app = typer.Typer(
     help=(
@@ -50,12 +51,12 @@ def mitdb_command(
     from medrnn.train.experiment import run_beat_experiment  # heavy imports only when training
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = load_config(config) if config else RunConfig()
+    cfg = load_config(config, BeatRunConfig) if config else BeatRunConfig()
     overrides = {"seed": seed, "max_epochs": max_epochs, "accelerator": accelerator, "strategy": strategy, "num_nodes": num_nodes,
                  "devices": (int(devices) if devices and devices.isdigit() else devices), "progress": progress}
     train_cfg = cfg.train.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     model_cfg = cfg.model.model_copy(update={"name": model}) if model else cfg.model
-    cfg = RunConfig.model_validate({**cfg.model_dump(), "train": train_cfg.model_dump(), "model": model_cfg.model_dump()})
+    cfg = BeatRunConfig.model_validate({**cfg.model_dump(), "train": train_cfg.model_dump(), "model": model_cfg.model_dump()})
 
     result = run_beat_experiment(cfg, out, progress=progress)
     from medrnn.metrics import MetricReport

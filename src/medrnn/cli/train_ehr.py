@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from medrnn.config import VisitRunConfig, load_config
+from medrnn.config import load_config
+from medrnn.tasks.ehr_visits.config import VisitRunConfig
 
 
 def ehr_command(

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from medrnn.config import IcuRunConfig, load_config
+from medrnn.config import load_config
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 
 
 def icu_command(

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from medrnn.config import NotesRunConfig, load_config
+from medrnn.config import load_config
+from medrnn.tasks.icd_coding.config import NotesRunConfig
 
 
 # one typer option per line, as in the other train commands

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from medrnn.config import SmilesRunConfig, load_config
+from medrnn.config import load_config
+from medrnn.tasks.molecules.config import SmilesRunConfig
 
 
 def smiles_command(

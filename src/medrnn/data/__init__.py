@@ -1,4 +1,4 @@
-"""Splits by record/patient, the beat cache (`medrnn.data.mitdb`), Dataset and collate -> Batch."""
+"""Splits by record/patient, the beat cache (`medrnn.tasks.ecg_beats.data`), Dataset and collate -> Batch."""
 
 from medrnn.data.batch import Batch, BeatDataset, collate, make_batch
 

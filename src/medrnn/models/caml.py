@@ -17,7 +17,6 @@ live here because CAML is the first of the three.
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from torch.nn import functional as F

@@ -26,7 +26,6 @@ from medrnn.models.text import CELLS, BidirectionalRnn, LabelAttention, PerLabel
 from medrnn.registry import MODELS
 
 
-
 @MODELS.register("laat")
 class LaatClassifier(TokenClassifier):
     """Label attention model for ICD coding; forward returns per-label attention (batch, classes, time).

@@ -1,5 +1,2 @@
-"""Tasks: records -> labelled samples, with their inputs, outputs and split unit declared."""
-
-from medrnn.tasks.beats import AAMI_CLASSES, AAMI_MAP, BeatSet, aami_label, extract_beats
-
-__all__ = ["AAMI_CLASSES", "AAMI_MAP", "BeatSet", "aami_label", "extract_beats"]
+"""Tasks: one folder per data world (ecg_beats, molecules, icu_mortality, ehr_visits, icd_coding), each registered in
+`TASKS` through the contract of `tasks/base.py`; `get_task(name)` finds one by name or CLI alias."""

@@ -14,14 +14,15 @@ import numpy as np
 
 from medrnn import paths
 from medrnn.artifact import save_artifact
-from medrnn.config import RunConfig, save_config
+from medrnn.config import save_config
 from medrnn.data.batch import BeatDataset
-from medrnn.data.mitdb import load_beats, split_validation_records
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.models import create_model
 from medrnn.predict import predict_proba
-from medrnn.tasks.beats import AAMI_CLASSES, BeatSet
+from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet
+from medrnn.tasks.ecg_beats.config import BeatRunConfig
+from medrnn.tasks.ecg_beats.data import load_beats, split_validation_records
 from medrnn.train.fit import fit_classifier
 from medrnn.transforms import RR_FEATURE_NAMES, Standardizer
 
@@ -39,7 +40,7 @@ class ExperimentResult:
     read_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _strip(beats: BeatSet, probs: np.ndarray, config: RunConfig, window_s: float = 10.0) -> dict[str, Any]:
+def _strip(beats: BeatSet, probs: np.ndarray, config: BeatRunConfig, window_s: float = 10.0) -> dict[str, Any]:
     """Pick the 10 s test strip with the most non-N reference beats, for the report's ECG plot."""
     best_rec, best_start, best_n = str(beats.record[0]), int(beats.sample[0]), -1
     win = int(window_s * config.data.sfreq_hz)
@@ -67,7 +68,7 @@ def _strip(beats: BeatSet, probs: np.ndarray, config: RunConfig, window_s: float
     }
 
 
-def run_beat_experiment(config: RunConfig, run_dir: str | Path, progress: bool = True) -> ExperimentResult:
+def run_beat_experiment(config: BeatRunConfig, run_dir: str | Path, progress: bool = True) -> ExperimentResult:
     """Train on the training records (validation held out by record), evaluate once on the test records."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ class FitResult:
     epochs: int  # epochs run (early stopping may end before max_epochs); Lightning counts completed epochs
     seconds: float
     best_epoch: int | None = None
+    monitor: str = ""
 
 
 def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_weights: np.ndarray | None = None) -> DataLoader:
@@ -120,4 +121,4 @@ def fit_module(
     checkpoint.restore(module)
     module.eval()
     best = checkpoint.best_score if checkpoint.best_score is not None else float("nan")
-    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch, time.perf_counter() - start, checkpoint.best_epoch)
+    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch, time.perf_counter() - start, checkpoint.best_epoch, monitor)

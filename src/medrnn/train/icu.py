@@ -15,7 +15,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from medrnn.config import IcuRunConfig
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split
 from medrnn.data.stratified import stratified_fold, stratified_split
@@ -23,6 +22,7 @@ from medrnn.errors import ConfigError
 from medrnn.models import build_model
 from medrnn.predict import predict_sigmoid
 from medrnn.records import IcuStay
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.irregular import IrregularStandardizer, bin_stay, grud_inputs, raw_static, with_indicators

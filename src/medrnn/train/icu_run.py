@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from medrnn.artifact import save_artifact
-from medrnn.config import IcuRunConfig, save_config
+from medrnn.config import save_config
 from medrnn.errors import ConfigError
 from medrnn.io.physionet2012 import VARIABLES, read_physionet2012
 from medrnn.metrics.calibration import calibration_report
 from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.train.icu import IcuFitResult, fit_icu_model
 from medrnn.transforms.irregular import n_after_window
 

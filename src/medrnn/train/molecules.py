@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from medrnn import paths
 from medrnn.artifact import save_artifact
-from medrnn.config import SmilesRunConfig, save_config
+from medrnn.config import save_config
 from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split, make_split
@@ -25,7 +25,8 @@ from medrnn.io.smiles import ReadReport, read_smiles_csv
 from medrnn.models import create_model
 from medrnn.predict import predict_smiles
 from medrnn.records import MoleculeTable
-from medrnn.tasks.molecules import MOLECULENET, get_task, infer_task_type
+from medrnn.tasks.molecules.config import SmilesRunConfig
+from medrnn.tasks.molecules.spec import MOLECULENET, get_task, infer_task_type
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize

@@ -17,8 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medrnn.artifact import save_artifact
-from medrnn.config import NotesRunConfig, NotesTrainConfig, save_config
-from medrnn.config.notes import AUTO_EVIDENCE_WEIGHT
+from medrnn.config import save_config
 from medrnn.data.batch import collate
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.errors import ConfigError
@@ -27,6 +26,7 @@ from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
 from medrnn.models.text import LabelAttention
 from medrnn.predict_notes import DocumentScores, chunk_dataset, evidence, score_documents
+from medrnn.tasks.icd_coding.config import AUTO_EVIDENCE_WEIGHT, NotesRunConfig, NotesTrainConfig
 from medrnn.train.evidence import EvidenceSupervisedModule, EvidenceTargets
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule

@@ -4,7 +4,6 @@ gold codes no model trained on these labels can ever predict (counted, never hid
 from __future__ import annotations
 
 import logging
-
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from medrnn import paths
-from medrnn.config import NotesDataConfig
 from medrnn.errors import ConfigError
 from medrnn.records import NoteRecord
+from medrnn.tasks.icd_coding.config import NotesDataConfig
 from medrnn.transforms.text import ClinicalTokenizer, TextVocabulary, Token
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")

@@ -20,7 +20,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medrnn import paths
-from medrnn.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.data.batch import Batch
 from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.data.sampling import LengthBucketSampler
@@ -29,7 +28,8 @@ from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.models import create_model
 from medrnn.models.base import RecurrentClassifier, reverse_padded
-from medrnn.tasks.molecules import MOLECULENET, get_task
+from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
+from medrnn.tasks.molecules.spec import MOLECULENET, get_task
 from medrnn.train.fit import fit_module
 from medrnn.train.module import make_optimizer
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from medrnn import paths
 from medrnn.artifact import save_artifact
-from medrnn.config import VisitRunConfig, save_config
+from medrnn.config import save_config
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split, patient_split
 from medrnn.errors import ConfigError
@@ -27,8 +27,9 @@ from medrnn.models import build_model
 from medrnn.predict import predict_sigmoid
 from medrnn.records import VisitSequence
 from medrnn.registry import TASKS
-from medrnn.tasks import ehr as _ehr_tasks  # noqa: F401  (registers the visit tasks)
-from medrnn.tasks.ehr import EhrSampleSet, EhrTask, NextVisitDiagnosisTask
+from medrnn.tasks.ehr_visits import targets as _ehr_tasks  # noqa: F401  (registers the visit tasks)
+from medrnn.tasks.ehr_visits.config import VisitRunConfig
+from medrnn.tasks.ehr_visits.targets import EhrSampleSet, EhrTask, NextVisitDiagnosisTask
 from medrnn.train.fit import fit_module
 from medrnn.train.multitask import MultiTaskModule
 from medrnn.transforms.codes import CodeVocabulary

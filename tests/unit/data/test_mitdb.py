@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medrnn.config import BeatDataConfig
-from medrnn.data.mitdb import DS1, DS2, PACED, load_beats, split_validation_records
+from medrnn.tasks.ecg_beats.config import BeatDataConfig
+from medrnn.tasks.ecg_beats.data import DS1, DS2, PACED, load_beats, split_validation_records
 
 
 def test_record_lists_are_de_chazals() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medrnn.config import IcuRunConfig, save_config
+from medrnn.config import save_config
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.io.physionet2012 import OutOfRangeValue, Physionet2012Report
 from medrnn.metrics.calibration import calibration_report
@@ -18,6 +18,7 @@ from medrnn.metrics.classification import format_estimate
 from medrnn.metrics.molecules import evaluate_molecules
 from medrnn.report import write_report
 from medrnn.report.icu import write_icu_report
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 
 OUTCOME = "In-hospital_death"
 EVIL = "<script>alert('x')</script>"

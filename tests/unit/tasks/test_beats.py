@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medrnn.config import BeatDataConfig
 from medrnn.errors import InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.records import Annotations
-from medrnn.tasks.beats import AAMI_CLASSES, aami_label, extract_beats
+from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, aami_label, extract_beats
+from medrnn.tasks.ecg_beats.config import BeatDataConfig
 
 
 def test_aami_mapping_follows_ec57() -> None:

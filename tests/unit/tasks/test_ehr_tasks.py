@@ -13,7 +13,7 @@ from medrnn.data.splits import patient_split
 from medrnn.errors import NotFittedError
 from medrnn.records import Admission, VisitSequence
 from medrnn.registry import TASKS
-from medrnn.tasks.ehr import EhrSample, NextAdmissionMortalityTask, NextVisitDiagnosisTask, ReadmissionTask
+from medrnn.tasks.ehr_visits.targets import EhrSample, NextAdmissionMortalityTask, NextVisitDiagnosisTask, ReadmissionTask
 from medrnn.transforms.codes import UNK, CodeVocabulary
 
 T = np.datetime64

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from medrnn.config import NotesRunConfig
-from medrnn.config.notes import AUTO_EVIDENCE_WEIGHT
 from medrnn.data.batch import make_batch
 from medrnn.errors import ConfigError
 from medrnn.models import create_model
 from medrnn.records import NoteRecord
+from medrnn.tasks.icd_coding.config import AUTO_EVIDENCE_WEIGHT, NotesRunConfig
 from medrnn.train.evidence import EvidenceTargets, evidence_loss
 from medrnn.transforms.text import Chunks, Token
 

@@ -10,11 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from medrnn.config import BeatDataConfig, TrainConfig
+from medrnn.config import TrainConfig
 from medrnn.data.batch import BeatDataset, collate
-from medrnn.data.mitdb import load_beats
 from medrnn.models import create_model
 from medrnn.predict import predict_proba
+from medrnn.tasks.ecg_beats.config import BeatDataConfig
+from medrnn.tasks.ecg_beats.data import load_beats
 from medrnn.train import ClassifierModule, class_weights, fit_classifier
 from medrnn.transforms import Standardizer
 

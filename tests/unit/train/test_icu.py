@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from medrnn import paths
-from medrnn.config import IcuRunConfig
 from medrnn.errors import ConfigError
 from medrnn.io.physionet2012 import VARIABLES, read_physionet2012_record
 from medrnn.records import IcuStay
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.train.icu import build_features, outcome_labels
 from medrnn.transforms.irregular import with_indicators
 

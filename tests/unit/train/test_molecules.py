@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from medrnn.config import SmilesRunConfig
 from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.models import create_model
-from medrnn.train.multitask import masked_loss
+from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.train.molecules import fit_smiles_model
+from medrnn.train.multitask import masked_loss
 from medrnn.transforms.smiles import Vocabulary, tokenize
 from medrnn.transforms.standardize import Standardizer
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from medrnn.config import NotesTrainConfig
+from medrnn.tasks.icd_coding.config import NotesTrainConfig
 from medrnn.train.multitask import MultiTaskModule, mean_average_precision
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from medrnn.config import NotesDataConfig
 from medrnn.data.batch import collate
 from medrnn.models import create_model
 from medrnn.predict_notes import chunk_dataset, evidence, score_documents
 from medrnn.records import NoteRecord
+from medrnn.tasks.icd_coding.config import NotesDataConfig
 from medrnn.train.notes_data import fit_labels, label_matrix, prepare_notes, train_word2vec
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from medrnn import paths
-from medrnn.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.data.batch import make_batch
 from medrnn.models import create_model
+from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.train.pretrain import SmilesLanguageModel, corpus_smiles, load_pretrained, pretrain_encoder
 
 TINY = SmilesModelConfig(hidden_size=16, embedding_dim=8, attention_size=8, head_hidden=8)
@@ -65,9 +65,9 @@ def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_di
 
 def test_fine_tuning_is_the_same_whether_the_lm_was_trained_now_or_cached(moleculenet_dir: Path, tmp_path: Path) -> None:
     """Pretraining draws random numbers; reading the LM from the cache draws none. Fine-tuning must not care."""
-    from medrnn.config import SmilesRunConfig
     from medrnn.data.splits import Split
     from medrnn.io.smiles import read_smiles_csv
+    from medrnn.tasks.molecules.config import SmilesRunConfig
     from medrnn.train.molecules import fit_smiles_model
 
     torch.set_num_threads(1)

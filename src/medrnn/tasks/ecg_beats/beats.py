@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from medrnn.config import BeatDataConfig
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.records import SignalRecord
 from medrnn.registry import TASKS
+from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.transforms import bandpass, beat_windows, rr_context
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")

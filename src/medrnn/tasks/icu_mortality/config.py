@@ -1,4 +1,4 @@
-"""Configuration of ICU time-series runs (PhysioNet 2012 in-hospital mortality); defaults are the recipe benchmarked."""
+"""Configuration of ICU mortality runs (PhysioNet 2012 in-hospital mortality); defaults are the recipe benchmarked."""
 
 from __future__ import annotations
 
@@ -54,47 +54,3 @@ class IcuRunConfig(_Strict):
     model: IcuModelConfig = IcuModelConfig()
     train: IcuTrainConfig = IcuTrainConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by stay) for the CIs")
-
-
-class VisitDataConfig(_Strict):
-    """Which MIMIC tables, which task, how codes become inputs, how patients are split."""
-
-    data: str = "mimic4-demo"  # a dataset name under the data root (mimic3-demo, mimic4-demo) or a MIMIC folder
-    task: Literal["next_admission_mortality", "readmission_30d", "next_visit_diagnosis"] = "readmission_30d"
-    code_sources: list[Literal["diagnoses", "procedures", "prescriptions", "labevents"]] = ["diagnoses", "procedures", "prescriptions"]
-    min_code_count: int = Field(1, ge=1, description="codes seen in fewer training admissions map to <unk>")
-    top_k_labels: int = Field(100, ge=1, description="next_visit_diagnosis: predict the k most frequent training diagnoses")
-    split_sizes: tuple[float, float, float] = (0.7, 0.15, 0.15)  # by patient; the demos have 100 patients
-
-
-class VisitModelConfig(_Strict):
-    """RETAIN by default (per-code contributions); gru/lstm/rnn read the same multi-hot visits."""
-
-    name: str = "retain"
-    hidden_size: int = 64
-    embedding_dim: int = 64
-    dropout: float = Field(0.3, ge=0, lt=1)
-    bidirectional: bool = False
-    attention: bool = False
-    head_hidden: int = 0
-
-
-class VisitTrainConfig(TrainConfig):
-    """TrainConfig for coded visits: small validation sets, so early stopping follows validation loss."""
-
-    batch_size: int = Field(32, ge=1)
-    max_epochs: int = Field(40, ge=1)
-    patience: int = Field(8, ge=1)
-    monitor: Literal["auto", "val_loss"] = "val_loss"  # type: ignore[assignment]
-    class_weighting: Literal["none"] = "none"  # type: ignore[assignment]
-    augment: bool = False
-    weight_decay: float = Field(1e-4, ge=0)
-
-
-class VisitRunConfig(_Strict):
-    """Everything that defines one visit-sequence run; written to config.yaml beside its outputs."""
-
-    data: VisitDataConfig = VisitDataConfig()
-    model: VisitModelConfig = VisitModelConfig()
-    train: VisitTrainConfig = VisitTrainConfig()
-    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by patient: all of its samples together) for the CIs")

@@ -10,12 +10,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medrnn import paths
-from medrnn.config import BeatDataConfig
-from medrnn.config.schema import MITDB_DS1, MITDB_DS2
 from medrnn.datasets import mitdb_patient_id
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
-from medrnn.tasks.beats import AAMI_CLASSES, BeatSet, extract_beats
+from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet, extract_beats
+from medrnn.tasks.ecg_beats.config import MITDB_DS1, MITDB_DS2, BeatDataConfig
 
 DS1, DS2 = MITDB_DS1, MITDB_DS2
 PACED = ("102", "104", "107", "217")  # excluded: AAMI EC57 recommends leaving paced records out

@@ -1,0 +1,303 @@
+"""The Task contract: everything one data world declares and provides, so that one training run, one Predictor,
+one ensemble and one report writer serve every world.
+
+A task is a class registered in `TASKS` under a user-facing name (`ecg_beats`, `molecules`, ...), plus CLI
+aliases (`mitdb`, `smiles`, ...). The generic layers (`train/run.py`, `predict.py`, `ensemble.py`,
+`report/html.py`, `cli/`) call these hooks and never test which task they hold.
+
+The path of a run through the hooks (see docs/architecture.md):
+
+    load(config)                  records -> samples (TaskData: samples, split unit, ids)
+    split(data, config)           positions of train / val / test; checked: no unit on two sides
+    fit_pipeline(data, train)     vocabularies, scalers, label sets fitted on train only -> Pipeline (JSON state)
+    build_model(pipeline, ...)    the registered model sized by the pipeline (plus pretraining or embeddings)
+    loaders(...)                  train / validation batches (+ Lightning callbacks)
+    extra_loss(...)               optional loss terms beside the output-kind loss (evidence supervision)
+    predict(model, pipeline, s)   scores for samples: the same function `Predictor` calls on new inputs
+    tune(pipeline, val scores)    decision thresholds on validation (where the task has one)
+    evaluate(...)                 one MetricReport on test, bootstrap over the split unit
+    write_outputs(...)            the world's own files (attention, evidence, strips) -> extra metrics entries
+    read_input / decode           a user's file -> samples; scores -> rows, for `medrnn predict` and the service
+    report_sections(run_dir)      the world's part of report.html
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from medrnn.errors import ConfigError
+from medrnn.registry import TASKS
+
+if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must stay light
+    import lightning as L
+    import torch
+    from pydantic import BaseModel
+    from torch import nn
+    from torch.utils.data import DataLoader
+
+    from medrnn.data.batch import Batch
+    from medrnn.data.splits import Split
+
+OutputKind = Literal["multiclass", "binary", "multilabel", "regression"]
+OUTPUT_KINDS: tuple[str, ...] = ("multiclass", "binary", "multilabel", "regression")
+
+
+@dataclass
+class TaskData:
+    """The samples of one run, built from the records before any split or fit.
+
+    `samples` is the world's own container (a BeatSet, a MoleculeTable, ...); `Task.subset` selects from it by
+    position. `units[i]` is the split unit of sample i (record, patient, stay, document, molecule): the generic
+    run checks that no unit lies on two sides of the split. `info` goes to metrics.json["data"].
+    """
+
+    samples: Any
+    units: np.ndarray  # (n,) str
+    ids: list[str]  # (n,) sample ids, written beside the test predictions
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Scores:
+    """Model output for a list of samples, aligned with them.
+
+    `values` (n, outputs): softmax probabilities (multiclass), sigmoid probabilities (binary, multilabel), or values
+    in target units (regression). `extras` holds what the world reads off the model beside it (attention, tokens,
+    evidence indices), each a sequence aligned with the samples.
+    """
+
+    values: np.ndarray
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+class Pipeline:
+    """Preprocessing fitted on the training samples only; its JSON state goes into the artifact.
+
+    Subclasses hold the world's vocabularies, scalers and label sets, and set `label_names` and `output_kind`.
+    `threshold` is the decision threshold of multilabel tasks (tuned on validation), else None.
+    """
+
+    label_names: list[str]
+    output_kind: OutputKind
+    threshold: float | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state, enough to rebuild the pipeline with `from_state_dict` and no training data."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Pipeline:
+        """Inverse of `state_dict`."""
+        raise NotImplementedError
+
+    def compatibility(self) -> dict[str, Any]:
+        """What ensemble members must share to be averaged (labels and input reading); default: labels and kind."""
+        return {"label_names": list(self.label_names), "output_kind": self.output_kind}
+
+
+@dataclass
+class Section:
+    """A part of report.html a task contributes: a heading, HTML (already escaped by the task) and PNG figures."""
+
+    title: str
+    html: str = ""
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, base64 PNG)
+
+
+@dataclass
+class InputItem:
+    """One input a user passed to predict (a record, a file), read into the task's samples."""
+
+    item_id: str
+    samples: Any
+    problems: list[dict[str, Any]] = field(default_factory=list)  # parts of the input left out (e.g. unparsable rows)
+
+
+class Task(ABC):
+    """One data world. Class attributes declare it; methods are the hooks the generic layers call."""
+
+    name: ClassVar[str]  # registry key, a folder under tasks/
+    aliases: ClassVar[tuple[str, ...]] = ()  # older CLI names that keep working (mitdb, smiles, ...)
+    title: ClassVar[str]  # one line for `medrnn tasks` and the report
+    data: ClassVar[str]  # what it reads by default, for `medrnn tasks`
+    readers: ClassVar[tuple[str, ...]]  # io/ functions it reads with
+    split_unit: ClassVar[str]  # record, patient, stay, scaffold, document (official split) ...
+    output_kinds: ClassVar[tuple[OutputKind, ...]]  # the kinds its runs can have (molecules: binary .. regression)
+    input_axes: ClassVar[tuple[str, ...]]  # what explanations align to: ("time", "lead"), ("token",), ("visit", "code")
+    default_model: ClassVar[str]
+    config_class: ClassVar[type[BaseModel]]  # the run config: data, model, train (+ task sections), bootstrap
+    predict_help: ClassVar[str] = ""  # what `medrnn predict` takes and writes for this task
+
+    # ---- training ----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def load(self, config: BaseModel, progress: bool = False) -> TaskData:
+        """Read the records the config names and turn them into labelled samples (no fitting here)."""
+
+    @abstractmethod
+    def split(self, data: TaskData, config: BaseModel) -> Split:
+        """Positions of the train / validation / test samples, by the task's split unit, seeded by config.train.seed."""
+
+    @abstractmethod
+    def subset(self, data: TaskData, index: np.ndarray) -> Any:
+        """The samples at positions `index`, in the task's sample container."""
+
+    @abstractmethod
+    def fit_pipeline(self, data: TaskData, split: Split, config: BaseModel) -> Pipeline:
+        """Fit vocabularies, scalers and label sets on `split.train` only (never on validation or test)."""
+
+    @abstractmethod
+    def pipeline_from_state(self, state: dict[str, Any]) -> Pipeline:
+        """Rebuild the fitted pipeline from an artifact's preprocessing state."""
+
+    @abstractmethod
+    def targets(self, data: TaskData, index: np.ndarray, pipeline: Pipeline) -> np.ndarray:
+        """Labels of the samples at `index`: (n,) int for multiclass, (n, outputs) float with NaN = missing otherwise."""
+
+    @abstractmethod
+    def build_model(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> tuple[nn.Module, dict[str, Any]]:
+        """The registered model `config.model.name` sized by the pipeline, initialised (pretraining, embeddings).
+
+        Returns (model, info for metrics.json["model_init"]). Called right after the global seed is set.
+        """
+
+    @abstractmethod
+    def loaders(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> tuple[DataLoader, DataLoader, list[L.Callback]]:
+        """(train loader, validation loader, extra Lightning callbacks); batches are `Batch`es with y."""
+
+    def class_weights(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> torch.Tensor | None:
+        """Per-class loss weights for multiclass tasks (None: unweighted)."""
+        return None
+
+    def extra_loss(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> ExtraLoss | None:
+        """A loss term added to the output-kind loss in training (e.g. evidence supervision), or None."""
+        return None
+
+    @abstractmethod
+    def predict(self, model: nn.Module, pipeline: Pipeline, samples: Any) -> Scores:
+        """Scores for `samples` (eval mode, no grad): the one inference function, for evaluation and `Predictor` alike."""
+
+    def tune(self, pipeline: Pipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+        """Set decision thresholds on validation scores (in place); returns what was tuned for metrics.json."""
+        return {}
+
+    @abstractmethod
+    def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: Pipeline, config: BaseModel, samples: Any) -> Any:
+        """The test MetricReport, bootstrap CIs resampling `units` (the split unit)."""
+
+    def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: Pipeline, scores: Scores,
+                      model: nn.Module, config: BaseModel) -> dict[str, Any]:  # fmt: skip
+        """Write the world's own files beside the run (attention, evidence, strips); return extra metrics.json entries."""
+        return {}
+
+    # ---- inference ---------------------------------------------------------------------------------------------
+    @abstractmethod
+    def read_input(self, source: str, pipeline: Pipeline, options: dict[str, Any]) -> InputItem:
+        """Read one user input (file, record) into samples; raises MedrnnError naming the file and field when bad."""
+
+    @abstractmethod
+    def decode(self, item: InputItem, scores: Scores, pipeline: Pipeline) -> list[dict[str, Any]]:
+        """Output rows for one input item (one per beat, molecule, stay, code ...), JSON/CSV-ready."""
+
+    @abstractmethod
+    def columns(self, pipeline: Pipeline) -> list[str]:
+        """The CSV columns of `decode`'s rows."""
+
+    # ---- report ------------------------------------------------------------------------------------------------
+    def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
+        """The world's part of report.html (beyond the generic metric tables and curves)."""
+        return []
+
+    # ---- helpers shared by every task --------------------------------------------------------------------------
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The declaration as a dict, for `medrnn tasks` and docs."""
+        return {"name": cls.name, "aliases": list(cls.aliases), "title": cls.title, "data": cls.data, "readers": list(cls.readers),
+                "split_unit": cls.split_unit, "output_kinds": list(cls.output_kinds), "input_axes": list(cls.input_axes),
+                "default_model": cls.default_model}  # fmt: skip
+
+
+class ExtraLoss(ABC):
+    """A training loss term beside the output-kind loss: called with the model output and batch, returns a scalar."""
+
+    weight: float = 1.0
+    name: str = "extra"
+
+    @abstractmethod
+    def __call__(self, output: Any, batch: Batch) -> torch.Tensor: ...
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: register a Task under its name; aliases resolve through `get_task`."""
+    for attr in ("name", "title", "data", "readers", "split_unit", "output_kinds", "input_axes", "default_model", "config_class"):
+        if not hasattr(cls, attr):
+            raise ConfigError(f"task {cls.__name__} does not declare {attr!r}")
+    bad = [k for k in cls.output_kinds if k not in OUTPUT_KINDS]
+    if bad:
+        raise ConfigError(f"task {cls.name!r}: output kinds {bad}; valid: {', '.join(OUTPUT_KINDS)}")
+    TASKS.register(cls.name)(cls)
+    return cls
+
+
+def load_all_tasks() -> None:
+    """Import every task folder under tasks/ (each registers itself)."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import medrnn.tasks as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.ispkg and importlib.util.find_spec(f"medrnn.tasks.{module.name}.task") is not None:
+            importlib.import_module(f"medrnn.tasks.{module.name}.task")
+
+
+def get_task(name: str) -> Task:
+    """The registered task `name` (or one of its aliases), instantiated."""
+    for key in task_names():
+        cls = TASKS.get(key)
+        if name == key or name in cls.aliases:
+            return cls()
+    choices = ", ".join(f"{k} ({'/'.join(TASKS.get(k).aliases)})" if TASKS.get(k).aliases else k for k in task_names())
+    raise ConfigError(f"unknown task {name!r}; available: {choices}")
+
+
+def task_names() -> list[str]:
+    """Registered task names."""
+    load_all_tasks()
+    return [k for k in TASKS.names() if isinstance(TASKS.get(k), type) and issubclass(TASKS.get(k), Task)]
+
+
+def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
+    """Refuse a split that puts one split unit (patient, record, ...) on two sides: that would leak."""
+    parts = {name: set(np.asarray(units)[np.asarray(index, dtype=np.int64)].tolist()) for name, index in split._asdict().items()}
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            both = parts[a] & parts[b]
+            if both:
+                raise ConfigError(f"{where}split puts {len(both)} units in both {a} and {b} (e.g. {sorted(both)[:3]}); a unit must lie on one side")
+    for name, index in split._asdict().items():
+        if len(index) == 0:
+            raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")
+
+
+def positions(n: int) -> np.ndarray:
+    """0..n-1 as int64 positions (every sample)."""
+    return np.arange(n, dtype=np.int64)
+
+
+def as_index(index: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Positions as an int64 array."""
+    return np.asarray(index, dtype=np.int64)
