@@ -85,7 +85,7 @@ class EnsemblePredictor:
         return self.task.read_input(source, self.pipeline, options)
 
     def score(self, item: InputItem) -> Scores:
-        return mean_scores([m.task.predict(m.model, m.pipeline, item.samples) for m in self.members], getattr(self.task, "merge_extras", None))
+        return mean_scores([m.task.predict(m.model, m.pipeline, item.samples) for m in self.members], self.task.merge_extras)
 
     def score_samples(self, samples: Any) -> Scores:
         """Mean scores for samples already in the task's container (validation during tuning)."""

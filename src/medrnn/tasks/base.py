@@ -116,6 +116,21 @@ class Section:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, base64 PNG)
 
 
+@dataclass(frozen=True)
+class TaskOption:
+    """A CLI flag of `medrnn train TASK` that sets one config field (every field is also reachable with --set key=value).
+
+    `field` is a dotted path into the run config ("data.targets"); `kind` is str, int, float, bool or "list"
+    (comma-separated). A bool option gets --flag/--no-flag.
+    """
+
+    flag: str  # "--target"
+    field: str  # "data.targets"
+    help: str
+    kind: str = "str"
+    short: str | None = None  # "-d"
+
+
 @dataclass
 class InputItem:
     """One input a user passed to predict (a record, a file), read into the task's samples."""
@@ -139,8 +154,14 @@ class Task(ABC):
     default_model: ClassVar[str]
     config_class: ClassVar[type[BaseModel]]  # the run config: data, model, train (+ task sections), bootstrap
     predict_help: ClassVar[str] = ""  # what `medrnn predict` takes and writes for this task
+    options: ClassVar[tuple[TaskOption, ...]] = ()  # the task's own `medrnn train` flags (beside the common ones)
+    examples: ClassVar[tuple[str, ...]] = ()  # `medrnn train` command lines for --help
 
     # ---- training ----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def quick_config(self) -> BaseModel:
+        """A run config that trains in seconds on a small real subset (smoke tests, `medrnn train TASK --quick`)."""
+
     @abstractmethod
     def load(self, config: BaseModel, progress: bool = False) -> TaskData:
         """Read the records the config names and turn them into labelled samples (no fitting here)."""
@@ -213,6 +234,10 @@ class Task(ABC):
     @abstractmethod
     def columns(self, pipeline: Pipeline) -> list[str]:
         """The CSV columns of `decode`'s rows."""
+
+    def merge_extras(self, member_scores: list[Scores]) -> dict[str, Any]:
+        """Extras of an ensemble's mean scores from its members' (default: the first member's)."""
+        return member_scores[0].extras
 
     # ---- report ------------------------------------------------------------------------------------------------
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:

@@ -49,7 +49,8 @@ class FitResult:
     monitor: str = ""
 
 
-def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_weights: np.ndarray | None = None) -> DataLoader:
+def make_loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_weights: np.ndarray | None = None) -> DataLoader:
+    """Seeded loader over `dataset` (collate -> Batch); a weighted sampler when `sampler_weights` are given."""
     generator = torch.Generator().manual_seed(config.seed)
     sampler = None
     if sampler_weights is not None:
@@ -83,7 +84,7 @@ def fit_classifier(
         sampler_weights = class_weights(y_train, num_classes, "balanced")[y_train]
     module = ClassifierModule(model, config, num_classes, torch.as_tensor(loss_weights, dtype=torch.float32))
     mode = "max" if config.monitor == "val_macro_f1" else "min"
-    result = fit_module(module, _loader(train_set, config, True, sampler_weights), _loader(val_set, config, False),
+    result = fit_module(module, make_loader(train_set, config, True, sampler_weights), make_loader(val_set, config, False),
                         config, run_dir, config.monitor, mode)  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result

@@ -87,6 +87,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     t0 = time.perf_counter()
     test_scores = task.predict(model, pipeline, task.subset(data, split.test))
     seconds["test_inference_seconds"] = time.perf_counter() - t0
+    seconds["inference_ms_per_sample"] = 1000 * seconds["test_inference_seconds"] / max(len(test_scores), 1)
     return Fitted(task, data, split, pipeline, model, fit, val_scores, test_scores, tuned, model_init, seconds)
 
 

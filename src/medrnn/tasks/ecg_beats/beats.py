@@ -12,7 +12,6 @@ import numpy as np
 
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.records import SignalRecord
-from medrnn.registry import TASKS
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.transforms import bandpass, beat_windows, rr_context
 
@@ -92,7 +91,6 @@ def reference_beats(record: SignalRecord) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ann.sample, dtype=np.int64)[is_beat], y
 
 
-@TASKS.register("beats")
 def extract_beats(
     record: SignalRecord,
     config: BeatDataConfig,

@@ -1,0 +1,1 @@
+"""EHR visits: MIMIC coded admissions -> mortality, readmission, next diagnoses; the task registers in task.py."""
