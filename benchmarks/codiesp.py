@@ -13,9 +13,10 @@ CodiEsp-D results).
 Writes benchmarks/results/codiesp.json (resumable; finished runs are skipped) with "summary": {"model", "map",
 "micro_f1", "macro_f1", "baseline_map", ...}: the recurrent model with the best mean *dev* MAP, means over seeds.
 Runs are keyed by (name, seed); `--name` labels a recipe variant (default: the model's name), so an ablation keeps
-its rows beside the new recipe's. Each run folder is kept under ~/.cache/medrnn/bench/codiesp/runs/; once a recipe's
-seeds are done, they are served as one model (`medrnn ensemble notes`: mean probability, threshold tuned on dev) and
-that ensemble is scored on test through the same code as `medrnn predict`; it competes for the headline on dev MAP.
+its rows beside the new recipe's. Each run (`run_task` on the icd_coding task, the code of `medrnn train notes`) is kept
+under ~/.cache/medrnn/bench/codiesp/runs/; once a recipe's seeds are done, they are served as one model (`build_ensemble`,
+the code of `medrnn ensemble`: mean probability, threshold re-tuned on dev) and that ensemble codes the test note files
+through `Predictor.predict`, the code of `medrnn predict`; it competes for the headline on dev MAP.
 
     python benchmarks/codiesp.py --name laat+evidence --serve            # (re)build and score the served ensemble only
 """
@@ -41,14 +42,15 @@ import yaml
 
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
+from medrnn.tasks.base import get_task
 from medrnn.tasks.icd_coding.config import NotesRunConfig
-from medrnn.train.notes import gold_counts, run_notes_experiment
-from medrnn.train.notes_data import label_matrix, prepare_notes, resolve_root
+from medrnn.tasks.icd_coding.data import gold_counts, label_matrix, resolve_root
 
 RESULTS = Path(__file__).parent / "results" / "codiesp.json"
 PREDICTIONS = Path.home() / ".cache" / "medrnn" / "bench" / "codiesp"
 MODELS = ("laat", "caml", "bigru_maxpool")
 PUBLISHED = "see docs/benchmarks.md (CodiEsp-D section) for the published figures and what could be confirmed"
+TASK = get_task("icd_coding")
 KEYS = ("map", "map_all_gold", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "micro_auroc")
 
 
@@ -59,23 +61,26 @@ def run_baseline(recipe: dict[str, Any]) -> dict[str, Any]:
     from sklearn.multiclass import OneVsRestClassifier
 
     config = NotesRunConfig.model_validate(recipe)
-    records, _ = read_codiesp(resolve_root(config.data.data), language=config.data.language, code_types=tuple(config.data.code_types))
-    data = prepare_notes(records, config.data)
-    docs = {s: [" ".join(t.text for t in doc) for doc in data.tokens[s]] for s in data.tokens}
+    data = TASK.load(config)  # the task's own reading, split and training-only label set: what the recurrent runs see
+    split = TASK.split(data, config)
+    pipeline = TASK.fit_pipeline(data, split, config)
+    parts = {"train": split.train, "dev": split.val, "test": split.test}
+    docs = {s: [" ".join(doc) for doc in TASK.subset(data, index).token_texts()] for s, index in parts.items()}
+    y = {s: TASK.targets(data, index, pipeline) for s, index in parts.items()}
+    names = pipeline.label_names
     start = time.perf_counter()
     vec = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False)  # tokens are already normalised
     x = {"train": vec.fit_transform(docs["train"]), "dev": vec.transform(docs["dev"]), "test": vec.transform(docs["test"])}
     best: tuple[float, float, Any] = (-1.0, 0.0, None)
     for c in (1.0, 10.0, 100.0):
-        clf = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear", max_iter=1000)).fit(x["train"], data.y["train"])
-        dev_map = evaluate_codes(data.y["dev"], clf.predict_proba(x["dev"]), data.label_names_, 0.5, n_boot=0).overall["map"]
+        clf = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear", max_iter=1000)).fit(x["train"], y["train"])
+        dev_map = evaluate_codes(y["dev"], clf.predict_proba(x["dev"]), names, 0.5, n_boot=0).overall["map"]
         if dev_map > best[0]:
             best = (dev_map, c, clf)
     dev_probs = best[2].predict_proba(x["dev"])
-    threshold = float(tune_threshold(data.y["dev"], dev_probs))
-    report = evaluate_codes(data.y["test"], best[2].predict_proba(x["test"]), data.label_names_, threshold,
-                            train_counts=data.label_counts_, n_boot=config.bootstrap, seed=0,
-                            gold_counts=gold_counts(data.records["test"]))  # fmt: skip
+    threshold = float(tune_threshold(y["dev"], dev_probs))
+    report = evaluate_codes(y["test"], best[2].predict_proba(x["test"]), names, threshold, train_counts=pipeline.label_counts,
+                            n_boot=config.bootstrap, seed=0, gold_counts=gold_counts(TASK.subset(data, split.test).records))  # fmt: skip
     return {"model": "tfidf_lr", "seed": None, "error": None, "C": best[1], "dev_map": best[0], "threshold": threshold,
             "test": {k: report.overall.get(k) for k in KEYS}, "ci": report.ci, "buckets": report.buckets,
             "train_seconds": time.perf_counter() - start, "features": len(vec.vocabulary_)}  # fmt: skip
@@ -87,8 +92,10 @@ def run_path(name: str, seed: int) -> Path:
 
 
 def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads: int) -> dict[str, Any]:
-    """One `run_notes_experiment` (the same code as `medrnn train notes`) in a scratch folder."""
+    """One `run_task` of the icd_coding task (the same code as `medrnn train notes`) in a scratch folder."""
     import torch
+
+    from medrnn.train.run import run_task
 
     torch.set_num_threads(threads)
     config = NotesRunConfig.model_validate({**recipe, "model": {**recipe.get("model", {}), "name": model},
@@ -97,7 +104,7 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
     try:
         run_dir = run_path(name, seed)  # kept (not in git): its model/ is an ensemble member, see `served_ensemble`
         shutil.rmtree(run_dir, ignore_errors=True)  # a stale folder from an interrupted run must not feed this one
-        m = run_notes_experiment(config, run_dir, progress=False)
+        m = run_task(TASK, config, run_dir, progress=False).metrics
         pred = np.load(run_dir / "predictions.npz")
         np.savez_compressed(PREDICTIONS / f"{name}-seed{seed}.npz", y_true=pred["y_true"].astype(bool),
                             y_score=pred["y_score"].astype(np.float16), label_names=pred["label_names"])  # fmt: skip
@@ -105,7 +112,14 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
         return {**row, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=4)}
     return {**row, "dev_map": m["dev"]["map"], "threshold": m["threshold"], "test": {k: m["test"]["overall"].get(k) for k in KEYS},
             "ci": m["test"]["ci"], "buckets": m["test"]["buckets"], "evidence_overlap": m["evidence_overlap"],
-            "unseen_gold_codes": m["unseen_gold_codes"], "training": m["training"], "config": config.model_dump(mode="json")}  # fmt: skip
+            "unseen_gold_codes": m["unseen_gold_codes"], "training": _training(m), "config": config.model_dump(mode="json")}  # fmt: skip
+
+
+def _training(m: dict[str, Any]) -> dict[str, Any]:
+    """The "training" entry of a result row as run_notes_experiment wrote it (epochs, best_epoch, train_seconds, evidence)."""
+    t = m["training"]
+    return {"epochs": t["epochs"], "best_epoch": t["best_epoch"], "train_seconds": m["timings"]["train_seconds"],
+            "evidence_supervision": m["data"].get("evidence_supervision")}  # fmt: skip
 
 
 @functools.cache
@@ -130,23 +144,29 @@ def ensemble(name: str, seeds: list[int], gold: np.ndarray) -> dict[str, Any] | 
 
 
 def served_ensemble(name: str, seeds: list[int]) -> dict[str, Any] | None:
-    """The seed ensemble exactly as users get it: `build_notes_ensemble` over the kept run artifacts (threshold tuned on
-    dev), then `NotesEnsemble` scores the test notes' text as `medrnn predict` does; one evaluation on test."""
-    from medrnn.ensemble_notes import NotesEnsemble, build_notes_ensemble
+    """The seed ensemble exactly as users get it: `build_ensemble` over the kept runs (threshold re-tuned on dev, as
+    `medrnn ensemble`), then it codes the test note files through `Predictor.predict` (as `medrnn predict`); one
+    evaluation on test."""
+    from medrnn.ensemble import build_ensemble
+    from medrnn.predict import Predictor
 
-    models = [run_path(name, s) / "model" for s in seeds]
-    if len(models) < 2 or not all((m / "artifact.json").exists() for m in models):
+    runs = [run_path(name, s) for s in seeds]
+    if len(runs) < 2 or not all((r / "model" / "artifact.json").exists() for r in runs):
         return None
     folder = PREDICTIONS / "runs" / f"{name}-ensemble"
-    meta = build_notes_ensemble(models, folder)
-    ens = NotesEnsemble.from_path(folder)
+    meta = build_ensemble(runs, folder)
+    ens = Predictor.from_artifact(folder)
     records, _ = read_codiesp(resolve_root("codiesp"), splits=("test",), code_types=("D",))
-    scores, _ = ens.predict_texts([r.text for r in records])
+    result = ens.predict([r.source for r in records])
+    if result.failures:
+        raise ValueError(f"{folder}: {len(result.failures)} test notes could not be coded, e.g. {next(iter(result.failures.items()))}")
+    probs = np.concatenate([item.scores.values for item in result.items])
     y = label_matrix(records, ens.label_names)
-    report = evaluate_codes(y, scores.probs, ens.label_names, ens.threshold, n_boot=1000, seed=0, gold_counts=gold_counts(records))
-    return {"seeds": seeds, "served": True, "dev_map": meta["tuning"]["map"], "threshold": ens.threshold,
-            "members_dev_map": [m["dev_map"] for m in meta["members"]], **{k: report.overall.get(k) for k in KEYS},
-            "ci": report.ci}  # fmt: skip
+    threshold = float(ens.pipeline.threshold)
+    report = evaluate_codes(y, probs, ens.label_names, threshold, n_boot=1000, seed=0, gold_counts=gold_counts(records))
+    members_dev_map = [json.loads((r / "metrics.json").read_text())["dev"]["map"] for r in runs]  # MAP needs no threshold
+    return {"seeds": seeds, "served": True, "dev_map": meta["tuning"]["map"], "threshold": threshold,
+            "members_dev_map": members_dev_map, **{k: report.overall.get(k) for k in KEYS}, "ci": report.ci}  # fmt: skip
 
 
 def _name(row: dict[str, Any]) -> str:
@@ -197,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--baseline-only", action="store_true")
     parser.add_argument("--serve", action="store_true",
-                        help="no training: build the served seed ensemble of --name's kept runs (medrnn ensemble notes) and score test")
+                        help="no training: build the served seed ensemble of --name's kept runs (medrnn ensemble) and score test")
     parser.add_argument("--summarize-only", action="store_true", help="recompute the summary (e.g. once every seed's scores are kept)")
     parser.add_argument("--merge", type=Path, nargs="+", default=[],
                         help="results files of other invocations (another machine, another --out): their finished runs join this file")

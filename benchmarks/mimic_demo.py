@@ -1,4 +1,4 @@
-"""MIMIC-III / MIMIC-IV demo (100 patients each): every visit task x model x seed through `run_visit_experiment`.
+"""MIMIC-III / MIMIC-IV demo (100 patients each): every visit target x model x seed through `run_task("ehr_visits", ...)`.
 
 The demos are too small for a leaderboard number: a test set holds about 15 patients, so the CIs (a patient
 bootstrap) are wide. What this run proves is the pipeline on real MIMIC tables of both schemas; the readers at full
@@ -27,8 +27,9 @@ from typing import Any
 
 import torch
 
+from medrnn.tasks.base import get_task
 from medrnn.tasks.ehr_visits.config import VisitRunConfig
-from medrnn.train.visits import run_visit_experiment
+from medrnn.train.run import run_task
 
 RESULTS = Path(__file__).parent / "results" / "mimic_demo.json"
 DATASETS = ("mimic3-demo", "mimic4-demo")
@@ -44,7 +45,7 @@ def run_one(dataset: str, task: str, model: str, seed: int, bootstrap: int) -> d
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            metrics = run_visit_experiment(config, tmp, progress=False)
+            metrics = run_task(get_task("ehr_visits"), config, tmp, progress=False).metrics
     except Exception as err:  # noqa: BLE001 - a failed cell is recorded and the run goes on
         row["error"] = f"{type(err).__name__}: {err}"
         row["traceback"] = traceback.format_exc(limit=3)
@@ -52,9 +53,9 @@ def run_one(dataset: str, task: str, model: str, seed: int, bootstrap: int) -> d
     test = metrics["test"]
     row.update({"auroc": test["overall"].get("roc_auc"), "auprc": test["overall"].get("prc_auc"),
                 "auroc_ci": test["ci"].get("overall.roc_auc"), "ci_unit": test.get("unit"), "ranking": metrics["ranking"],
-                "labels_scored": len(test["task_names"]) - len(test["skipped_tasks"]), "samples": metrics["split"]["samples"],
-                "patients": metrics["split"]["patients"], "epochs": metrics["training"]["epochs"],
-                "train_seconds": metrics["training"]["train_seconds"], "wall_seconds": time.perf_counter() - start})  # fmt: skip
+                "labels_scored": len(test["task_names"]) - len(test["skipped_tasks"]), "samples": metrics["data"]["samples"],
+                "patients": metrics["data"]["patients"], "epochs": metrics["training"]["epochs"],
+                "train_seconds": metrics["timings"]["train_seconds"], "wall_seconds": time.perf_counter() - start})  # fmt: skip
     return row
 
 

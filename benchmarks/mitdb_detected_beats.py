@@ -22,6 +22,9 @@ from medrnn import paths
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.predict import Predictor
+from medrnn.tasks.base import InputItem
+from medrnn.tasks.ecg_beats.beats import extract_beats
+from medrnn.transforms.peaks import detect_r_peaks
 from medrnn.tasks.ecg_beats.beats import reference_beats
 
 RESULTS = Path(__file__).parent / "results" / "mitdb_detected_beats.json"
@@ -32,25 +35,26 @@ def main() -> None:
     parser.add_argument("--artifact", type=Path, required=True)
     args = parser.parse_args()
     predictor = Predictor.from_artifact(args.artifact)
-    cfg = predictor.beat_config
+    cfg = predictor.pipeline.config
     y_true, y_score, groups, per_record = [], [], [], {}
     t0 = time.perf_counter()
     for rid in cfg.test_records:
         record = read_wfdb(paths.dataset_dir(cfg.dataset) / rid, leads=[cfg.lead])
         ref_peaks, ref_labels = reference_beats(record)
-        pred = predictor.predict(record)  # XQRS peaks, annotations ignored
-        cmp = processing.compare_annotations(ref_peaks, pred.sample, int(0.15 * record.sfreq_hz))
+        beats = extract_beats(record, cfg, peaks=detect_r_peaks(record.lead(cfg.lead), record.sfreq_hz, source=rid))  # XQRS, no .atr
+        probs = predictor.score(InputItem(rid, beats)).values
+        cmp = processing.compare_annotations(ref_peaks, beats.sample, int(0.15 * record.sfreq_hz))
         match = np.asarray(cmp.matching_sample_nums)  # per reference beat: index of the matched detection, or -1
         matched = match >= 0
         idx = match[matched]
         y_true.append(ref_labels[matched])
-        y_score.append(pred.probs[idx])
+        y_score.append(probs[idx])
         groups.append(np.full(idx.size, rid))
-        per_record[rid] = {"reference_beats": int(ref_peaks.size), "detected": int(pred.sample.size),
+        per_record[rid] = {"reference_beats": int(ref_peaks.size), "detected": int(beats.sample.size),
                            "sensitivity": float(cmp.sensitivity), "positive_predictivity": float(cmp.positive_predictivity)}
         print(rid, per_record[rid], flush=True)
     seconds = time.perf_counter() - t0
-    report = evaluate(np.concatenate(y_true), np.concatenate(y_score), predictor.class_names, groups=np.concatenate(groups), n_boot=1000)
+    report = evaluate(np.concatenate(y_true), np.concatenate(y_score), predictor.label_names, groups=np.concatenate(groups), n_boot=1000)
     ref_total = sum(r["reference_beats"] for r in per_record.values())
     matched_total = int(sum(len(g) for g in groups))
     detected_total = sum(r["detected"] for r in per_record.values())

@@ -23,7 +23,7 @@ import torch
 from medrnn.config import ModelConfig, TrainConfig
 from medrnn.tasks.ecg_beats.config import BeatDataConfig, BeatRunConfig
 from medrnn.tasks.ecg_beats.data import load_beats
-from medrnn.train.experiment import run_beat_experiment
+from medrnn.train.run import run_task
 
 RESULTS = Path(__file__).parent / "results" / "mitdb_interpatient.json"
 SEEDS = (0, 1, 2)
@@ -70,11 +70,12 @@ def _config(spec: dict, seed: int) -> BeatRunConfig:
 def _run(label: str, spec: dict, seed: int, workdir: Path) -> dict:
     cfg = _config(spec, seed)
     t0 = time.perf_counter()
-    result = run_beat_experiment(cfg, workdir / f"{label.replace(' ', '_')[:40]}-{seed}", progress=False)
+    result = run_task("ecg_beats", cfg, workdir / f"{label.replace(' ', '_')[:40]}-{seed}", progress=False)
     seconds = time.perf_counter() - t0
-    m = result.metrics
+    m = result.metrics["test"]
     row = {"label": label, "seed": seed, "config": cfg.model_dump(mode="json"), "train_eval_seconds": seconds,
-           "epochs": None, "timings": result.timings, "val_records": list(result.val_records),
+           "epochs": result.metrics["training"]["epochs"], "timings": result.metrics["timings"],
+           "val_records": list(result.metrics["data"]["validation_records"]),
            "jkappa": m["overall"]["jkappa"], "macro_f1": m["overall"]["macro_f1"], "accuracy": m["overall"]["accuracy"],
            "kappa": m["overall"]["kappa"], "per_class": m["per_class"], "ci": m["ci"], "confusion": m["confusion"]}
     for key, (cls, metric) in SUMMARY_METRICS.items():

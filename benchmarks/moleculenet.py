@@ -1,7 +1,7 @@
 """MoleculeNet benchmark: medrnn's SMILES RNN vs chemprop's D-MPNN (CLI defaults) vs a random forest on ECFP4.
 
 Every (dataset, split, seed) split is computed once and handed to every model, so they see identical indices; each
-model is scored by the same `medrnn.metrics.molecules.headline_score`. medrnn runs in two recipes, `medrnn` (the
+model is scored by the same `medrnn.metrics.molecules.headline_score`. medrnn (`fit_task('molecules')`) runs in two recipes, `medrnn` (the
 `medrnn train smiles` defaults) and `medrnn_lm` (encoder pretrained first as a SMILES language model on the other
 datasets' molecules); benchmarks/moleculenet_ensemble.py adds their mean as a third candidate afterwards, and
 summary "medrnn" takes, per split, the candidate with the lowest validation loss (moleculenet_results.py).
@@ -45,10 +45,9 @@ from moleculenet_results import (  # noqa: E402
     WORKDIR,
     finite,
     load_results,
-    recipe_config,
+    medrnn_config,
     run_key,
     save_results,
-    validation_loss,
 )  # fmt: skip
 
 from medrnn import paths  # noqa: E402
@@ -57,29 +56,49 @@ from medrnn.errors import MedrnnError  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
+from medrnn.tasks.base import TaskData  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 
 
-def run_medrnn(table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int,
-               recipe: str = "medrnn") -> dict[str, Any]:  # fmt: skip
+def run_medrnn(data: TaskData, split: Split, dataset: str, split_kind: str, seed: int, run_dir: Path, threads: int,
+               recipe: str = "medrnn", model_seed: int | None = None) -> dict[str, Any]:  # fmt: skip
     """medrnn's SMILES RNN in one recipe (moleculenet_results.RECIPE_OVERRIDES: the CLI's defaults, the encoder first
-    pretrained as a SMILES language model on the other datasets' molecules, ...); validation picks the epoch.
-    `val_loss_tta` is the validation loss of the final (test-time-averaged) validation predictions."""
+    pretrained as a SMILES language model on the other datasets' molecules, ...) through `fit_task`; validation picks the
+    epoch. `split` is the benchmark's, which the task's own split must reproduce. `val_loss_tta` is the validation loss
+    of the final (test-time-averaged) validation predictions."""
     import torch
 
-    from medrnn.train.molecules import fit_smiles_model
+    from medrnn.train.run import fit_task
 
     torch.set_num_threads(threads)
-    fit = fit_smiles_model(table, split, task_type, run_dir, config=recipe_config(recipe), seed=seed)
-    return {"test_score": fit.test_score, "train_seconds": fit.train_seconds, "epochs": fit.epochs,
-            "seconds_per_epoch": fit.seconds_per_epoch, "best_epoch": fit.best_epoch, "pretrain": fit.pretrain,
-            "best_val": fit.best_val,
-            "val_loss_tta": validation_loss(table.targets[split.val], fit.val_score, task_type, fit.scaler)}  # fmt: skip
+    config = medrnn_config(recipe, dataset, split_kind, seed, model_seed)
+    fit = fit_task("molecules", config, run_dir, data=data)
+    if not all(np.array_equal(a, b) for a, b in zip(fit.split, split)):
+        raise RuntimeError(f"the molecules task split {dataset}/{split_kind} seed {seed} differently from the benchmark")
+    y_val = fit.task.targets(fit.data, split.val, fit.pipeline)
+    return {"test_score": fit.test_scores.values, "train_seconds": fit.fit.seconds, "epochs": fit.fit.epochs,
+            "seconds_per_epoch": fit.fit.seconds / max(fit.fit.epochs, 1), "best_epoch": fit.fit.best_epoch,
+            "pretrain": fit.model_init["pretrain"], "best_val": fit.fit.best_score,
+            "val_loss_tta": fit.task.validation_loss(y_val, fit.val_scores, fit.pipeline)}  # fmt: skip
 
 
-def run_model(model: str, table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path, threads: int) -> dict[str, Any]:
+def task_data(name: str, split_kind: str) -> TaskData:
+    """The molecules task's samples of a MoleculeNet dataset for one split kind (units: scaffolds or rows), read once."""
+    from medrnn.tasks.base import get_task
+
+    key = (name, split_kind)
+    if key not in _TASK_DATA:
+        _TASK_DATA[key] = get_task("molecules").load(medrnn_config("medrnn", name, split_kind, 0))
+    return _TASK_DATA[key]
+
+
+_TASK_DATA: dict[tuple[str, str], TaskData] = {}
+
+
+def run_model(model: str, name: str, split_kind: str, table: MoleculeTable, split: Split, task_type: str, seed: int, run_dir: Path,
+              threads: int) -> dict[str, Any]:  # fmt: skip
     if model in RECIPE_OVERRIDES:
-        return run_medrnn(table, split, task_type, seed, run_dir, threads, recipe=model)
+        return run_medrnn(task_data(name, split_kind), split, name, split_kind, seed, run_dir, threads, recipe=model)
     if model == "rf":
         return run_random_forest(table, split, task_type, seed, n_jobs=threads)
     return run_chemprop(table, split, task_type, seed, run_dir, threads)
@@ -149,7 +168,7 @@ def one_run(
     run_dir.mkdir(parents=True)
     start = time.perf_counter()
     try:
-        out = run_model(model, table, split, spec.task_type, seed, run_dir, threads)
+        out = run_model(model, name, split_kind, table, split, spec.task_type, seed, run_dir, threads)
         score = np.asarray(out["test_score"], dtype=np.float64)
         y_true = table.targets[split.test]
         if score.shape != y_true.shape:

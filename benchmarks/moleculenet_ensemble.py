@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from moleculenet import new_record, split_hash  # noqa: E402
+from moleculenet import new_record, split_hash, task_data  # noqa: E402
 from moleculenet_results import (  # noqa: E402
     ENSEMBLE,
     RECIPES,
@@ -35,7 +35,7 @@ from moleculenet_results import (  # noqa: E402
     WORKDIR,
     finite,
     load_results,
-    recipe_config,
+    medrnn_config,
     save_results,
     validation_loss,
 )  # fmt: skip
@@ -44,31 +44,32 @@ from medrnn import paths  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
 from medrnn.metrics.molecules import headline_score  # noqa: E402
-from medrnn.predict import predict_smiles  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
-from medrnn.train.molecules import load_smiles_checkpoint, prepare_smiles_model  # noqa: E402
+from medrnn.tasks.molecules.task import MoleculesTask, rebuild_from_checkpoint  # noqa: E402
 
 # a rebuilt member whose test predictions differ by more than this from its run's is not the model that run trained
 REPRODUCE_ATOL = 1e-4
 
 
-def member_scores(table: MoleculeTable, split: Split, spec: Any, run: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Rebuild one recipe's trained model; its validation and test scores (same TTA as training used) and the scaler."""
-    config = recipe_config(run["model"])
+def member_scores(table: MoleculeTable, split: Split, spec: Any, run: dict[str, Any], run_dir: Path, name: str = "",
+                  kind: str = "", split_seed: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Rebuild one recipe's trained model; its validation and test scores (same TTA as training used) and the scaler.
+
+    `run["seed"]` is the member's model seed; the split is drawn with `split_seed` (default: the same seed)."""
     seed = int(run["seed"])
-    setup = prepare_smiles_model(table, split, spec.task_type, config, seed)
-    model = load_smiles_checkpoint(setup, run_dir / "checkpoints" / "best.safetensors")
-    smiles = list(table.smiles)
-    scored = {part: predict_smiles(model, setup.vocab, [smiles[i] for i in getattr(split, part)], spec.task_type, setup.scaler,
-                                   config.data.tta, seed).scores for part in ("val", "test")}  # fmt: skip
+    config = medrnn_config(run["model"], name or spec.name, kind or spec.split, seed if split_seed is None else split_seed, seed)
+    data = task_data(config.data.data, config.data.split)
+    model, pipeline = rebuild_from_checkpoint(data, split, config, run_dir / "checkpoints" / "best.safetensors")
+    task = MoleculesTask()
+    scored = {part: task.predict(model, pipeline, task.subset(data, getattr(split, part))).values for part in ("val", "test")}
     recorded = np.load(run_dir / "test_predictions.npz")
     if not np.array_equal(recorded["test"], split.test):
         raise RuntimeError(f"{run_dir}/test_predictions.npz: its test rows are not this split's")
     gap = float(np.max(np.abs(recorded["y_score"] - scored["test"])))
     if gap > REPRODUCE_ATOL:
         raise RuntimeError(f"{run_dir}: rebuilt model's test predictions differ from the run's by up to {gap:.2e} (> {REPRODUCE_ATOL})")
-    return {**scored, "scaler": setup.scaler, "reproduced_max_abs_diff": gap}
+    return {**scored, "scaler": pipeline.scaler, "reproduced_max_abs_diff": gap}
 
 
 def ensemble_split(name: str, kind: str, seed: int, members: dict[str, dict[str, Any]], table: MoleculeTable, workdir: Path,
@@ -83,7 +84,8 @@ def ensemble_split(name: str, kind: str, seed: int, members: dict[str, dict[str,
     try:
         if recorded != {split_hash(split)}:
             raise RuntimeError(f"split hashes {sorted(map(str, recorded))} recorded by the members, {split_hash(split)} rebuilt here")
-        scores = {m: member_scores(table, split, spec, run, workdir / f"{name}-{kind}-seed{seed}" / m) for m, run in members.items()}
+        scores = {m: member_scores(table, split, spec, run, workdir / f"{name}-{kind}-seed{seed}" / m, name, kind)
+                  for m, run in members.items()}
         scaler = scores[RECIPES[0]]["scaler"]
         y_val, y_test = table.targets[split.val], table.targets[split.test]
         for m, run in members.items():

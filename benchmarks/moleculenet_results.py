@@ -55,18 +55,21 @@ def recipe_config(model: str) -> Any:
     return SmilesRunConfig.model_validate(RECIPE_OVERRIDES[model])
 
 
+def medrnn_config(model: str, dataset: str, split_kind: str, seed: int, model_seed: int | None = None) -> Any:
+    """A recipe's config for one benchmark split: MoleculeNet `dataset`, `split_kind` of SPLIT_SIZES drawn with `seed`, model
+    seed `model_seed` (default `seed`: seed s = split seed s = model seed s; a seed ensemble's members differ in it only)."""
+    config = recipe_config(model).model_copy(deep=True)
+    config.data.data, config.data.split, config.data.split_sizes = dataset, split_kind, SPLIT_SIZES
+    config.data.split_seed, config.train.seed = seed, seed if model_seed is None else model_seed
+    return config
+
+
 def validation_loss(y: np.ndarray, score: np.ndarray, task_type: str, scaler: Any) -> float:
     """The training loss on final predictions, over labelled entries: BCE of probabilities, or MSE in standardised units
     (`scaler`: the training split's Standardizer). The basis on which validation chooses among medrnn's candidates."""
-    mask = ~np.isnan(y)
-    if task_type == "classification":
-        p = np.clip(score[mask], 1e-7, 1 - 1e-7)
-        t = y[mask]
-        return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
-    if scaler is None:
-        raise ValueError("regression validation loss needs the training target scaler")
-    diff = scaler.transform(score.astype(np.float32)) - scaler.transform(np.nan_to_num(y).astype(np.float32))
-    return float(np.mean(diff[mask] ** 2))
+    from medrnn.tasks.molecules.selection import loss_of_scores
+
+    return loss_of_scores(y, score, task_type, scaler)
 
 
 SPLIT_SIZES = (0.8, 0.1, 0.1)
@@ -185,7 +188,7 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                           "identical indices for all models",
                 "score": "medrnn.metrics.molecules.headline_score: mean ROC-AUC over tasks (one-class test tasks skipped) "
                          "or mean RMSE in target units",
-                "medrnn": "medrnn.train.molecules.fit_smiles_model with its default config (summary: medrnn_plain)",
+                "medrnn": "medrnn.train.run.fit_task('molecules') with its default config (summary: medrnn_plain)",
                 "medrnn_lm": "the same with pretrain.enabled: encoder pretrained as a SMILES LM on the other MoleculeNet "
                              "datasets' molecules, then fine-tuned (summary: medrnn_lm); summary medrnn = per split the recipe "
                              "with the lower validation loss (best_val), recipes chosen listed in medrnn_recipes",

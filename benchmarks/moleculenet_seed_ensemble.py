@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from moleculenet import new_record, run_medrnn, split_hash  # noqa: E402
+from moleculenet import new_record, run_medrnn, split_hash, task_data  # noqa: E402
 from moleculenet_ensemble import member_scores  # noqa: E402
 from moleculenet_results import (  # noqa: E402
     RESULTS,
@@ -52,13 +52,14 @@ RECIPE = "medrnn_lm"
 SEED_STEP = 100  # member k trains with model seed `seed + SEED_STEP * k`: never another split's seed (0, 1, 2)
 
 
-def train_member(table: MoleculeTable, split: Split, task_type: str, member_seed: int, run_dir: Path, threads: int) -> dict[str, Any]:
+def train_member(table: MoleculeTable, split: Split, task_type: str, name: str, kind: str, seed: int, member_seed: int, run_dir: Path,
+                 threads: int) -> dict[str, Any]:  # fmt: skip
     """Train one extra member (or reuse a finished one) and record its test predictions beside its checkpoint."""
     meta = run_dir / "member.json"
     if meta.exists() and (run_dir / "test_predictions.npz").exists():
         return json.loads(meta.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    out = run_medrnn(table, split, task_type, member_seed, run_dir, threads, recipe=RECIPE)
+    out = run_medrnn(task_data(name, kind), split, name, kind, seed, run_dir, threads, recipe=RECIPE, model_seed=member_seed)
     y_true = table.targets[split.test]
     np.savez(run_dir / "test_predictions.npz", test=split.test, y_true=y_true, y_score=np.asarray(out["test_score"], dtype=np.float64))
     info = {"model": RECIPE, "seed": member_seed, "score": finite(headline_score(y_true, out["test_score"], task_type)),
@@ -82,10 +83,10 @@ def seed_ensemble(name: str, kind: str, seed: int, lm_run: dict[str, Any], table
                     "epochs": lm_run["epochs"], "best_val": lm_run.get("best_val"), "dir": folder / RECIPE}]  # fmt: skip
         for k in range(1, n_members):
             member_dir = folder / f"{RECIPE}-seed{seed + SEED_STEP * k}"
-            info = train_member(table, split, spec.task_type, seed + SEED_STEP * k, member_dir, threads)
+            info = train_member(table, split, spec.task_type, name, kind, seed, seed + SEED_STEP * k, member_dir, threads)
             members.append({**info, "dir": member_dir})
             print(f"  {name}/{kind} seed {seed} member {k} (model seed {info['seed']}): {spec.metric} {info['score']:.4f}", flush=True)
-        scores = [member_scores(table, split, spec, {"model": RECIPE, "seed": m["seed"]}, m["dir"]) for m in members]
+        scores = [member_scores(table, split, spec, {"model": RECIPE, "seed": m["seed"]}, m["dir"], name, kind, seed) for m in members]
         scaler = scores[0]["scaler"]
         y_val, y_test = table.targets[split.val], table.targets[split.test]
         for m, s in zip(members, scores, strict=True):

@@ -34,7 +34,7 @@ from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
 from medrnn.tasks.molecules.config import SmilesRunConfig  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
-from medrnn.train.molecules import fit_smiles_model  # noqa: E402
+from medrnn.train.run import fit_task  # noqa: E402
 from medrnn.transforms.smiles import tokenize  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "moleculenet_speed.json"
@@ -53,12 +53,18 @@ def main() -> None:
     table, report = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
     split = make_split(spec.split, table.smiles, seed=0)
     lengths = np.array([len(tokenize(table.smiles[i])) for i in split.train])
-    cfg = SmilesRunConfig.model_validate({"data": {"tta": 0}, "train": {"max_epochs": args.epochs, "patience": args.epochs + 1}})
+    cfg = SmilesRunConfig.model_validate({"data": {"data": "hiv", "split": spec.split, "tta": 0},
+                                          "train": {"max_epochs": args.epochs, "patience": args.epochs + 1, "seed": 0}})  # fmt: skip
+    from medrnn.tasks.base import get_task
+
+    data = get_task("molecules").load(cfg)
     runs = []
     for repeat in range(args.repeats):
-        fit = fit_smiles_model(table, split, spec.task_type, args.workdir / f"medrnn-{repeat}", cfg, seed=0)
-        runs.append({"model": "medrnn", "repeat": repeat, "epochs": fit.epochs, "train_seconds": fit.train_seconds,
-                     "seconds_per_epoch": fit.seconds_per_epoch})  # fmt: skip
+        fit = fit_task("molecules", cfg, args.workdir / f"medrnn-{repeat}", data=data)
+        if not np.array_equal(fit.split.train, split.train):
+            raise SystemExit("the molecules task drew another HIV split than the one chemprop is given")
+        runs.append({"model": "medrnn", "repeat": repeat, "epochs": fit.fit.epochs, "train_seconds": fit.fit.seconds,
+                     "seconds_per_epoch": fit.fit.seconds / max(fit.fit.epochs, 1)})  # fmt: skip
         print(runs[-1], flush=True)
         write(args, runs, split, report, lengths, cfg)
         cp = run_chemprop(table, split, spec.task_type, 0, args.workdir / f"chemprop-{repeat}", args.threads,

@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from medrnn.io.physionet2012 import read_physionet2012
 from medrnn.metrics.calibration import calibration_report
 from medrnn.metrics.molecules import evaluate_molecules
-from medrnn.records import IcuStay
+from medrnn.tasks.base import TaskData, get_task
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
-from medrnn.train.icu import fit_icu_model, make_icu_split, outcome_labels
-from medrnn.transforms.irregular import bin_stay, static_features, summary_features
+from medrnn.tasks.icu_mortality.data import make_icu_split
+from medrnn.train.run import fit_task
+from medrnn.transforms.irregular import static_features, summary_features
 
 RESULTS = Path(__file__).parent / "results" / "physionet2012.json"
 PROTOCOLS = {"cv": {"sets": ["a"], "units": [0, 1, 2, 3, 4]}, "split": {"sets": ["a", "b", "c"], "units": [0, 1, 2]}}
@@ -49,12 +49,13 @@ PUBLISHED = {  # AUROC; GRU-D/Che confirmed in the arXiv text, the Raindrop tabl
 
 
 def config_for(protocol: str, model: str, unit: int, max_epochs: int | None) -> IcuRunConfig:
+    """The run config of one cell; the seed (split = weights = batches) is the unit for split, 0 for cv."""
     data = {"sets": PROTOCOLS[protocol]["sets"], "protocol": protocol, "fold": unit if protocol == "cv" else 0}
-    train = {"max_epochs": max_epochs} if max_epochs else {}
+    train = {"seed": unit if protocol == "split" else 0, **({"max_epochs": max_epochs} if max_epochs else {})}
     return IcuRunConfig.model_validate({"data": data, "model": {"name": model}, "train": train})
 
 
-def run_lr(stays: list[IcuStay], config: IcuRunConfig, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def run_lr(data: TaskData, config: IcuRunConfig, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Logistic regression on per-variable summaries (first/last/min/max/mean/count) + descriptors; C tuned on val."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -62,11 +63,12 @@ def run_lr(stays: list[IcuStay], config: IcuRunConfig, seed: int) -> tuple[np.nd
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    y = outcome_labels(stays, config.data.outcome)
+    samples = data.samples  # IcuStays: the task's stays, labels and hourly grid
+    y = samples.y
     split = make_icu_split(y, config, seed)
     start = time.perf_counter()
-    feats = np.stack([np.concatenate([summary_features(*bin_stay(s, hours=config.data.hours, bin_minutes=config.data.bin_minutes)),
-                                      static_features(s)[0]]) for s in stays])  # fmt: skip
+    binned = samples.binned_on(config.data.hours, config.data.bin_minutes)
+    feats = np.stack([np.concatenate([summary_features(*b), static_features(s)[0]]) for s, b in zip(samples.stays, binned)])
     best: tuple[float, float, Any] = (-1.0, 0.0, None)
     for c in (0.001, 0.01, 0.1, 1.0):
         pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler(),
@@ -79,14 +81,16 @@ def run_lr(stays: list[IcuStay], config: IcuRunConfig, seed: int) -> tuple[np.nd
     return y[split.test], prob, {"train_seconds": time.perf_counter() - start, "C": best[1], "best_val": best[0], "epochs": None}
 
 
-def run_recurrent(stays: list[IcuStay], config: IcuRunConfig, seed: int, run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    fit = fit_icu_model(stays, config, run_dir, seed=seed)
-    info = {"train_seconds": fit.train_seconds, "epochs": fit.epochs, "seconds_per_epoch": fit.seconds_per_epoch,
-            "best_epoch": fit.best_epoch, "best_val": fit.best_val}  # fmt: skip
-    return fit.y[fit.split.test], fit.test_prob, info
+def run_recurrent(data: TaskData, config: IcuRunConfig, run_dir: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The task's own training (fit_task on the stays already read): test labels, test risks, timings."""
+    task = get_task("icu_mortality")
+    f = fit_task(task, config, run_dir, data=data)
+    info = {"train_seconds": f.seconds["train_seconds"], "epochs": f.fit.epochs, "seconds_per_epoch": f.fit.seconds / max(f.fit.epochs, 1),
+            "best_epoch": f.fit.best_epoch, "best_val": f.fit.best_score}  # fmt: skip
+    return task.targets(data, f.split.test, f.pipeline)[:, 0], f.test_scores.values[:, 0], info
 
 
-def one_run(protocol: str, model: str, unit: int, stays: list[IcuStay], args: argparse.Namespace) -> dict[str, Any]:
+def one_run(protocol: str, model: str, unit: int, data: TaskData, args: argparse.Namespace) -> dict[str, Any]:
     """Fit and score one (protocol, model, seed-or-fold); a failure is recorded, not raised."""
     seed = unit if protocol == "split" else 0
     config = config_for(protocol, model, unit, args.max_epochs)
@@ -94,7 +98,7 @@ def one_run(protocol: str, model: str, unit: int, stays: list[IcuStay], args: ar
     start = time.perf_counter()
     try:
         run_dir = args.workdir / f"{protocol}-{model}-{unit}"
-        y, prob, info = run_lr(stays, config, seed) if model == "lr" else run_recurrent(stays, config, seed, run_dir)
+        y, prob, info = run_lr(data, config, seed) if model == "lr" else run_recurrent(data, config, run_dir)
         report = evaluate_molecules(y, prob, ["In-hospital_death"], "classification", n_boot=1000, seed=seed)
         task = report.per_task["In-hospital_death"]
         record.update(info)
@@ -165,17 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         save(args.out, sorted(runs.values(), key=lambda r: (r["protocol"], r["model"], r["unit"])), data, args)
         return 0
     for protocol in args.protocols:
-        stays, report = read_physionet2012(sets=tuple(PROTOCOLS[protocol]["sets"]))
-        kept = [s for s in stays if len(s) > 0]
-        data[protocol] = {"n_stays": len(stays), "n_used": len(kept), "excluded_no_time_series": report.no_time_series,
-                          "n_deaths": int(outcome_labels(kept, "In-hospital_death").sum())}  # fmt: skip
+        # the stays are read once per protocol (the task's load: stays without time series excluded and counted)
+        stays = get_task("icu_mortality").load(config_for(protocol, "gru_d", 0, None))
+        data[protocol] = {"n_stays": stays.info["stays_read"], "n_used": len(stays),
+                          "excluded_no_time_series": stays.info["read"]["no_time_series"],
+                          "n_deaths": int(stays.samples.y.sum())}  # fmt: skip
         for model in args.models:
             for unit in args.units if args.units is not None else PROTOCOLS[protocol]["units"]:
                 key = (protocol, model, unit)
                 if key in runs and runs[key]["error"] is None:
                     continue
                 print(f"[{protocol} {model} {unit}] ...", flush=True)
-                runs[key] = one_run(protocol, model, unit, kept, args)
+                runs[key] = one_run(protocol, model, unit, stays, args)
                 r = runs[key]
                 print(f"[{protocol} {model} {unit}] auroc {r.get('auroc')} auprc {r.get('auprc')} error {r['error']}", flush=True)
                 save(args.out, sorted(runs.values(), key=lambda r: (r["protocol"], r["model"], r["unit"])), data, args)

@@ -14,6 +14,7 @@ Writes benchmarks/results/smiles_levers.json (resumable: finished runs are kept 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -23,14 +24,10 @@ from typing import Any
 
 import torch
 
-from medrnn import paths
-from medrnn.data.splits import make_split
-from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.molecules import headline_score
-from medrnn.predict import predict_smiles
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.spec import MOLECULENET
-from medrnn.train.molecules import fit_smiles_model
+from medrnn.train.run import fit_task
 
 RESULTS = Path(__file__).parent / "results" / "smiles_levers.json"
 TTA = 8
@@ -38,18 +35,17 @@ TTA = 8
 
 def one(name: str, seed: int, augment: int, workdir: Path) -> dict[str, Any]:
     spec = MOLECULENET[name]
-    table, _ = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
-    split = make_split(spec.split, table.smiles, seed=seed)
-    cfg = SmilesRunConfig.model_validate({"data": {"augment": augment, "tta": 0}})
-    fit = fit_smiles_model(table, split, spec.task_type, workdir / f"{name}-{seed}-aug{augment}", cfg, seed=seed)
-    test_smiles = [table.smiles[i] for i in split.test]
-    y = table.targets[split.test]
+    cfg = SmilesRunConfig.model_validate({"data": {"data": name, "augment": augment, "tta": 0}, "train": {"seed": seed}})
+    fit = fit_task("molecules", cfg, workdir / f"{name}-{seed}-aug{augment}")
+    task, test = fit.task, fit.task.subset(fit.data, fit.split.test)
+    y = task.targets(fit.data, fit.split.test, fit.pipeline)
     out = {"dataset": name, "split": spec.split, "seed": seed, "augment": augment, "metric": spec.metric,
-           "epochs": fit.epochs, "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds}  # fmt: skip
-    out["score_tta0"] = headline_score(y, fit.test_score, spec.task_type)
+           "epochs": fit.fit.epochs, "best_epoch": fit.fit.best_epoch, "train_seconds": fit.fit.seconds}  # fmt: skip
+    out["score_tta0"] = headline_score(y, fit.test_scores.values, spec.task_type)
     t0 = time.perf_counter()
-    averaged = predict_smiles(fit.model, fit.vocab, test_smiles, spec.task_type, fit.scaler, tta=TTA, seed=seed)
-    out[f"score_tta{TTA}"] = headline_score(y, averaged.scores, spec.task_type)
+    averaged = copy.copy(fit.pipeline)
+    averaged.tta = TTA  # the same model scored with TTA random SMILES (seeded by the run's seed)
+    out[f"score_tta{TTA}"] = headline_score(y, task.predict(fit.model, averaged, test).values, spec.task_type)
     out[f"tta{TTA}_seconds"] = time.perf_counter() - t0
     out["date"] = datetime.now().isoformat(timespec="seconds")
     return out

@@ -24,13 +24,10 @@ from typing import Any
 
 import torch
 
-from medrnn import paths
-from medrnn.data.splits import make_split
-from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.molecules import headline_score
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.spec import MOLECULENET
-from medrnn.train.molecules import fit_smiles_model
+from medrnn.train.run import fit_task
 
 RESULTS = Path(__file__).parent / "results" / "smiles_pretrain.json"
 BASELINE = Path(__file__).parent / "results" / "moleculenet.json"
@@ -49,16 +46,14 @@ def variant_of(run: dict[str, Any]) -> str:
 def one(name: str, seed: int, variant: str, workdir: Path) -> dict[str, Any]:
     spec = MOLECULENET[name]
     freeze, enumerate_smiles = VARIANTS[variant]
-    table, _ = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
-    split = make_split(spec.split, table.smiles, seed=seed)
-    data = {} if enumerate_smiles else {"augment": 0, "tta": 0}
-    cfg = SmilesRunConfig.model_validate({"pretrain": {"enabled": True, "freeze": freeze}, "data": data})
+    data = {"data": name} if enumerate_smiles else {"data": name, "augment": 0, "tta": 0}
+    cfg = SmilesRunConfig.model_validate({"pretrain": {"enabled": True, "freeze": freeze}, "data": data, "train": {"seed": seed}})
     folder = f"{name}-{seed}-freeze{int(freeze)}" + ("" if enumerate_smiles else "-canonical")
-    fit = fit_smiles_model(table, split, spec.task_type, workdir / folder, cfg, seed=seed)
-    score = headline_score(table.targets[split.test], fit.test_score, spec.task_type)
+    fit = fit_task("molecules", cfg, workdir / folder)
+    score = headline_score(fit.task.targets(fit.data, fit.split.test, fit.pipeline), fit.test_scores.values, spec.task_type)
     return {"dataset": name, "seed": seed, "freeze": freeze, "augment": cfg.data.augment, "tta": cfg.data.tta,
-            "metric": spec.metric, "score": score, "epochs": fit.epochs,
-            "best_epoch": fit.best_epoch, "train_seconds": fit.train_seconds, "pretrain": fit.pretrain,
+            "metric": spec.metric, "score": score, "epochs": fit.fit.epochs,
+            "best_epoch": fit.fit.best_epoch, "train_seconds": fit.fit.seconds, "pretrain": fit.model_init["pretrain"],
             "date": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import torch
 
 from medrnn import __version__
 from medrnn.errors import ArtifactError, ConfigError
-from medrnn.predictor import ENSEMBLE, Predictions, Predictor, predict_items, resolve_artifact
+from medrnn.predict import ENSEMBLE, Predictions, Predictor, predict_items, resolve_artifact
 from medrnn.tasks.base import InputItem, Scores
 
 FORMAT = "medrnn-ensemble"

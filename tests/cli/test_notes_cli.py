@@ -1,4 +1,5 @@
-"""The notes job through the CLI on 40/20/20 real CodiEsp documents: train -> run folder -> predict text files (one missing)."""
+"""The ICD-coding (notes) task through the CLI on 40/20/20 real CodiEsp documents: train -> run folder (+ report) -> predict
+text files (one missing) -> a seed ensemble with its threshold re-tuned on dev (`medrnn ensemble RUN... --out DIR`)."""
 
 from __future__ import annotations
 
@@ -67,10 +68,12 @@ def notes_run(notes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
-    for name in ("config.yaml", "metrics.json", "predictions.npz", "evidence.json", "model/weights.safetensors", "model/artifact.json"):
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "evidence.json", "model/weights.safetensors", "model/artifact.json",
+                 "report.html", "RUN_COMPLETE"):  # fmt: skip
         assert (notes_run / name).exists(), name
     metrics = json.loads((notes_run / "metrics.json").read_text())
-    assert metrics["kind"] == "notes" and metrics["model"] == "laat" and metrics["split"]["documents"] == SIZES
+    assert metrics["task"] == "icd_coding" and metrics["model"] == "laat" and metrics["data"]["documents"] == SIZES
+    assert metrics["split"]["counts"] == {"train": 40, "val": 20, "test": 20}
     overall = metrics["test"]["overall"]
     for key in ("map", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "p@8", "p@15"):
         assert key in overall, key
@@ -79,18 +82,20 @@ def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
     assert 0 < unseen["unseen_pairs"] < unseen["gold_pairs"] and unseen["unseen_share"] == metrics["unseen_gold_codes"]["test_share"]
     assert metrics["threshold_tuned_on"] == "dev" and 0.0 < metrics["threshold"] < 1.0
     assert metrics["data"]["chunks"]["train"]["n_chunked_documents"] > 0  # some notes are longer than the window
-    assert metrics["data"]["embeddings"]["trained_on"] == "train"
-    supervision = metrics["training"]["evidence_supervision"]  # default auto: laat on Spanish notes with CodiEsp-X spans
+    assert metrics["model_init"]["trained_on"] == "train"  # word2vec on the training notes only
+    supervision = metrics["data"]["evidence_supervision"]  # default auto: laat on Spanish notes with CodiEsp-X spans
     assert supervision["weight"] == 0.1 and supervision["pairs"] > 0
     overlap = metrics["evidence_overlap"]["gold"]
     assert overlap["pairs"] > 0 and 0.0 <= overlap["rate"] <= 1.0
     saved = yaml.safe_load((notes_run / "config.yaml").read_text())
     assert saved["data"]["window"] == WINDOW and saved["train"]["seed"] == 1 and saved["train"]["max_epochs"] == 2
     artifact = json.loads((notes_run / "model" / "artifact.json").read_text())
-    assert artifact["task"] == "notes" and artifact["preprocessing"]["threshold"] == metrics["threshold"]
+    assert artifact["task"] == "icd_coding" and artifact["preprocessing"]["threshold"] == metrics["threshold"]
     assert artifact["preprocessing"]["window"] == WINDOW and len(artifact["class_names"]) == metrics["data"]["text"]["labels"]["count"]
     pred = np.load(notes_run / "predictions.npz")
-    assert pred["y_score"].shape == pred["y_true"].shape == (SIZES["test"], len(artifact["class_names"]))
+    assert pred["y_score"].shape == pred["y_true"].shape == pred["top_token"].shape == (SIZES["test"], len(artifact["class_names"]))
+    page = (notes_run / "report.html").read_text(encoding="utf-8")
+    assert "ICD coding: MAP" in page and "Evidence (test notes)" in page and "<mark>" in page
 
 
 def test_evidence_offsets_point_at_real_substrings(notes_run: Path, notes_data: Path) -> None:
@@ -131,7 +136,7 @@ def test_predict_notes_reports_a_missing_file_and_codes_the_rest(notes_run: Path
     code = main(["predict", "--artifact", str(notes_run / "model"), *map(str, notes), str(missing), "--out", str(out)])
     assert code == 1  # one file failed
     errors = json.loads(out.with_suffix(".errors.json").read_text())
-    assert list(errors) == [str(missing)] and "missing.txt" in errors[str(missing)]
+    assert list(errors) == [str(missing)] and "missing.txt: cannot read" in errors[str(missing)]["message"]
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and {r["file"] for r in rows} <= set(map(str, notes))
     for row in rows:
@@ -153,21 +158,22 @@ def second_run(notes_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def test_ensemble_serves_the_mean_of_its_members_at_a_dev_tuned_threshold(notes_run: Path, second_run: Path, notes_data: Path,
                                                                            tmp_path: Path) -> None:  # fmt: skip
-    from medrnn.predict_notes import NotesPredictor
+    from medrnn.predict import Predictor
 
     ens = tmp_path / "ens"
-    members = [str(notes_run / "model"), str(second_run / "model")]
-    assert main(["ensemble", "notes", *members, "--data", str(notes_data), "--out", str(ens)]) == 0
+    assert main(["ensemble", str(notes_run), str(second_run / "model"), "--out", str(ens)]) == 0
     meta = json.loads((ens / "ensemble.json").read_text())
-    assert meta["threshold_tuned_on"] == "dev" and meta["tuning"]["documents"] == SIZES["dev"] and 0.0 < meta["threshold"] < 1.0
+    assert meta["task"] == "icd_coding" and meta["tuning"]["on"] == "dev" and meta["tuning"]["units"] == SIZES["dev"]
+    assert 0.0 < meta["threshold"] < 1.0
     assert [(ens / m["path"]).resolve() for m in meta["members"]] == [(notes_run / "model").resolve(), (second_run / "model").resolve()]
     notes = sorted((notes_data / "test" / "text_files").glob("*.txt"))[:3]
     out = tmp_path / "codes.json"
     assert main(["predict", "--artifact", str(ens), *map(str, notes), "--out", str(out)]) == 0
     rows = json.loads(out.read_text(encoding="utf-8"))["predictions"]
-    scored = [NotesPredictor.from_artifact(r / "model").predict_files(notes) for r in (notes_run, second_run)]
-    mean = (scored[0].probs + scored[1].probs) / 2
-    names = scored[0].label_names
+    members = [Predictor.from_artifact(r) for r in (notes_run, second_run)]
+    singles = [[m.score(m.read(str(n), {})).values[0] for n in notes] for m in members]
+    mean = (np.array(singles[0]) + np.array(singles[1])) / 2
+    names = members[0].label_names
     expected = {(str(notes[d]), names[c]) for d, c in zip(*np.nonzero(mean >= meta["threshold"]))}
     assert {(r["file"], r["code"]) for r in rows} == expected and expected
     for row in rows:
@@ -177,24 +183,30 @@ def test_ensemble_serves_the_mean_of_its_members_at_a_dev_tuned_threshold(notes_
         assert f"[{text[row['start'] : row['end']]}]" in row["evidence"]
 
 
-def test_ensemble_refuses_a_member_changed_after_it_was_built(notes_run: Path, second_run: Path, notes_data: Path, tmp_path: Path) -> None:
+def test_ensemble_refuses_a_member_changed_after_it_was_built(notes_run: Path, second_run: Path, tmp_path: Path) -> None:
     import shutil
 
-    from medrnn.ensemble_notes import NotesEnsemble
+    from medrnn.ensemble import EnsemblePredictor
     from medrnn.errors import ArtifactError
 
     member = tmp_path / "member"
     shutil.copytree(second_run / "model", member)
-    args = ["ensemble", "notes", str(notes_run / "model"), str(member), "--data", str(notes_data)]
-    assert main([*args, "--out", str(tmp_path / "ens")]) == 0
+    assert main(["ensemble", str(notes_run / "model"), str(member), "--out", str(tmp_path / "ens")]) == 0
     shutil.rmtree(member)
     shutil.copytree(notes_run / "model", member)  # a valid artifact, but not the one the threshold was tuned for
-    with pytest.raises(ArtifactError, match=r"members\[1\]\.weights_sha256"):
-        NotesEnsemble.from_path(tmp_path / "ens")
+    with pytest.raises(ArtifactError, match="weights changed since the ensemble"):
+        EnsemblePredictor.from_path(tmp_path / "ens")
 
 
 def test_ensemble_refuses_to_tune_on_notes_a_member_trained_on(notes_run: Path, second_run: Path, notes_data: Path, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    args = ["ensemble", "notes", str(notes_run / "model"), str(second_run / "model"), "--data", str(notes_data), "--split", "train"]
-    assert main([*args, "--out", str(tmp_path / "ens")]) == 2
-    assert "were in its training data" in capsys.readouterr().err and not (tmp_path / "ens" / "ensemble.json").exists()
+    import shutil
+
+    member = tmp_path / "member"
+    shutil.copytree(second_run / "model", member)
+    meta = json.loads((member / "artifact.json").read_text())
+    dev_note = sorted(p.stem for p in (notes_data / "dev" / "text_files").glob("*.txt"))[0]
+    meta["training_data"]["items"].append(dev_note)  # as if this member had trained on a dev note
+    (member / "artifact.json").write_text(json.dumps(meta))
+    assert main(["ensemble", "notes", str(notes_run / "model"), str(member), "--out", str(tmp_path / "ens")]) == 2
+    assert "trained on 1 of the validation units" in capsys.readouterr().err and not (tmp_path / "ens" / "ensemble.json").exists()

@@ -29,21 +29,25 @@ def smiles_run(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_train_smiles_writes_a_complete_run_folder(smiles_run: Path) -> None:
-    for name in ("config.yaml", "metrics.json", "predictions.npz", "attention.json", "report.html", "model/weights.safetensors"):
+    for name in ("config.yaml", "metrics.json", "predictions.npz", "attention.json", "report.html", "model/weights.safetensors",
+                 "RUN_COMPLETE"):  # fmt: skip
         assert (smiles_run / name).exists(), name
     metrics = json.loads((smiles_run / "metrics.json").read_text())
-    assert metrics["kind"] == "molecules" and metrics["task_type"] == "classification"
-    assert metrics["split"]["kind"] == "scaffold" and metrics["split"]["seed"] == 2
+    assert metrics["kind"] == "molecules" and metrics["task_type"] == "classification" and metrics["output_kind"] == "binary"
+    assert metrics["data"]["split"]["kind"] == "scaffold" and metrics["split"]["seed"] == 2
     assert sum(metrics["split"]["counts"].values()) == 198
+    assert metrics["test"]["unit"].startswith("groups")  # the bootstrap resamples whole scaffolds
     assert metrics["data"]["read"]["n_rejected"] == 2 and [r["row"] for r in metrics["data"]["read"]["rejected"]] == [59, 61]
     saved = yaml.safe_load((smiles_run / "config.yaml").read_text())
     assert saved["data"]["targets"] == ["p_np"] and saved["train"]["seed"] == 2 and saved["model"]["hidden_size"] == 16
     meta = json.loads((smiles_run / "model" / "artifact.json").read_text())
-    assert meta["task"] == "smiles" and meta["class_names"] == ["p_np"]
-    assert meta["preprocessing"]["vocabulary"]["tokens"][:2] == ["<pad>", "<unk>"]
+    assert meta["task"] == "molecules" and meta["class_names"] == ["p_np"]
+    assert meta["preprocessing"]["vocabulary"]["tokens"][:2] == ["<pad>", "<unk>"] and meta["preprocessing"]["tta"] == 2
     attention = json.loads((smiles_run / "attention.json").read_text())
     assert all(len(a["tokens"]) == len(a["weights"]) and abs(sum(a["weights"]) - 1) < 1e-3 for a in attention)
-    assert "p_np" in (smiles_run / "report.html").read_text()
+    assert {a["group"] for a in attention} <= {"most confident correct", "most confident wrong"}
+    html = (smiles_run / "report.html").read_text()
+    assert "p_np" in html and "most confident" in html
 
 
 def test_predict_scores_good_rows_and_reports_bad_ones(smiles_run: Path, tmp_path: Path) -> None:
@@ -54,8 +58,9 @@ def test_predict_scores_good_rows_and_reports_bad_ones(smiles_run: Path, tmp_pat
     assert code == 1  # one row could not be parsed: reported, and the exit code says so
     rows = list(csv.DictReader(out.open()))
     assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and 0 <= float(rows[0]["p_p_np"]) <= 1  # p_<task>, the task being p_np
+    assert list(rows[0]) == ["file", "id", "smiles", "canonical_smiles", "p_p_np"]
     errors = json.loads(out.with_suffix(".errors.json").read_text())
-    (bad,) = errors[str(mols)]["rejected_rows"]
+    (bad,) = errors[str(mols)]["rejected"]
     assert bad["row"] == 1 and "unclosed ring" in bad["reason"]
 
 
@@ -79,7 +84,7 @@ def test_pretrain_flag_pretrains_the_encoder_first(moleculenet_dir: Path, tmp_pa
             "--no-report"]  # fmt: skip
     assert main([*args, "--pretrain", "--out", str(tmp_path / "lm")]) == 0
     metrics = json.loads((tmp_path / "lm" / "metrics.json").read_text())
-    assert metrics["pretrain"]["corpus_molecules"] > 150  # ESOL rows minus any molecule of the training file
+    assert metrics["model_init"]["pretrain"]["corpus_molecules"] > 150  # ESOL rows minus any molecule of the training file
     assert yaml.safe_load((tmp_path / "lm" / "config.yaml").read_text())["pretrain"]["enabled"] is True
     assert main([*args, "--out", str(tmp_path / "plain")]) == 0
-    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["pretrain"] is None
+    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["model_init"]["pretrain"] is None

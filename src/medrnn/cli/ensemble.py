@@ -1,48 +1,45 @@
-"""`medrnn ensemble`: serve several trained models as one (mean probability, threshold tuned on dev)."""
+"""`medrnn ensemble`: several trained models of one task served as one (mean probability; threshold re-tuned on validation)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-app = typer.Typer(
-    help=(
-        "Combine models trained with different seeds into one served model. The ensemble folder only names its members "
-        "(with their checksums); `medrnn predict --artifact ENSEMBLE` then averages them.\n\n"
-        "  medrnn ensemble notes runs/s0/model runs/s1/model runs/s2/model --out runs/notes-ensemble"
-    ),
-    no_args_is_help=True,
-)
 
-
-@app.command("notes")
-def notes_command(
-    members: list[Path] = typer.Argument(..., help="Notes model folders (RUN/model of `medrnn train notes`), two or more, trained on the same labels."),
-    out: Path = typer.Option(Path("runs/notes-ensemble"), "--out", "-o", help="Ensemble folder (gets ensemble.json; members stay where they are)."),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="CodiEsp folder or name to tune the threshold on (default: the members' dataset)."),
-    split: str = typer.Option("dev", "--split", help="Split to tune the threshold on; no member may have trained on it."),
+def ensemble_command(
+    members: list[str] = typer.Argument(..., help="Run folders or RUN/model folders of one task, two or more (an optional leading task name is checked against them)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Ensemble folder (gets ensemble.json; members stay where they are)."),
+    tune: bool = typer.Option(True, "--tune/--no-tune", help="Re-tune the decision threshold for the mean on the members' validation data (tasks with a threshold)."),
 ) -> None:
-    """Average the code probabilities of several notes coders and tune one threshold for the average on dev.
+    """Average the predictions of several models of one task (seeds, recipes) and serve them as one model.
 
-    Seed ensembles are the cheapest sure gain for these models: on CodiEsp-D three LAAT seeds give test MAP 0.578
-    against 0.523 for one (docs/benchmarks.md). Each member still reads the note with its own window; a code's evidence
-    snippet comes from the member most confident in that code. Dev MAP of every member and of the ensemble is printed
-    and kept in ensemble.json.
+    Members must share the task, the labels and the way inputs are read; where the task has a decision threshold it is
+    re-tuned for the mean on the validation part of the members' data (refused if any member trained on it).
 
-    Example:
+    Examples:
 
-        medrnn ensemble notes runs/notes-s0/model runs/notes-s1/model runs/notes-s2/model --out runs/notes-ensemble
+        medrnn ensemble runs/notes-s0 runs/notes-s1 runs/notes-s2 --out runs/notes-ensemble
+
+        medrnn ensemble runs/bbbp runs/bbbp-lm --out runs/bbbp-ensemble
 
         medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
     """
-    from medrnn.ensemble_notes import build_notes_ensemble
+    from medrnn.ensemble import build_ensemble
+    from medrnn.errors import ConfigError
+    from medrnn.tasks.base import get_task
 
-    meta = build_notes_ensemble(members, out, data=data, split=split)
-    for entry in meta["members"]:
-        typer.echo(f"member {entry['path']}: {split} MAP {entry['dev_map']:.3f}")
-    tuning = meta["tuning"]
-    typer.echo(f"ensemble of {len(meta['members'])}: {split} MAP {tuning['map']:.3f}, micro-F1 {tuning['micro_f1']:.3f} "
-               f"at threshold {meta['threshold']:.2f} (tuned on {tuning['documents']} {split} notes)")  # fmt: skip
-    typer.echo(f"wrote {out / 'ensemble.json'}; serve it with: medrnn predict --artifact {out} NOTES...")
+    expected = None
+    if members and not Path(members[0]).exists():
+        try:
+            expected = get_task(members[0]).name
+            members = members[1:]
+        except ConfigError:
+            pass
+    meta = build_ensemble(members, out, tune=tune)
+    if expected is not None and meta["task"] != expected:
+        raise ConfigError(f"members are {meta['task']!r} models, not {expected!r}")
+    typer.echo(f"ensemble of {len(meta['members'])} {meta['task']} models -> {out / 'ensemble.json'}")
+    if meta.get("threshold") is not None:
+        typer.echo(f"threshold {meta['threshold']:.3f} tuned for the mean on {meta['tuning'].get('units', '?')} validation units")
+    typer.echo(f"serve it with: medrnn predict --artifact {out} INPUTS...")

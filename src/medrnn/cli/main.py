@@ -1,4 +1,4 @@
-"""`medrnn` entry point: mounts one typer app or command per subcommand file."""
+"""`medrnn` entry point: mounts one typer app or command per subcommand file; `train` is built from the task registry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import data, ensemble, predict, report, train, train_ehr, train_icu, train_notes, train_smiles
+from medrnn.cli import choose, data, ensemble, predict, report, tasks, train
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -17,28 +17,40 @@ app = typer.Typer(
         "Recurrent neural networks for medical sequences.\n\n"
         "Typical session:\n\n"
         "  medrnn data list                      # which datasets are under the data root\n\n"
+        "  medrnn tasks                          # the data worlds medrnn trains on\n\n"
         "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model\n\n"
         "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n\n"
         "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n\n"
         "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n\n"
-        "  medrnn predict --artifact runs/bbbp/model molecules.csv   # score new molecules\n\n"
         "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D\n\n"
+        "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n\n"
         "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n\n"
-        "  medrnn ensemble notes runs/n0/model runs/n1/model --out runs/notes-ens   # several seeds served as one"
+        "  medrnn ensemble runs/n0 runs/n1 --out runs/n-ens     # several seeds or recipes served as one\n\n"
+        "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
-train.app.command("smiles")(train_smiles.smiles_command)
-train.app.command("icu")(train_icu.icu_command)
-train.app.command("ehr")(train_ehr.ehr_command)
-train.app.command("notes")(train_notes.notes_command)
+train.register_commands()
 app.add_typer(train.app, name="train")
-app.add_typer(ensemble.app, name="ensemble")
-app.command("predict")(predict.predict_command)
+app.command("tasks")(tasks.tasks_command)
+app.command("ensemble")(ensemble.ensemble_command)
+app.command("choose")(choose.choose_command)
+app.command("predict")(predict.with_task_help(predict.predict_command))
 app.command("report")(report.report_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the medrnn version and exit.")) -> None:
+    """Recurrent neural networks for medical sequences."""
 
 
 @app.command("version")
@@ -48,8 +60,12 @@ def version() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests."""
+    """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests.
+
+    Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact error.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    train.register_commands()  # tasks registered after import (a plug-in, a test) get their command too
     try:
         # with standalone_mode=False click returns the code of a typer.Exit instead of raising it
         result = app(args=args, standalone_mode=False)

@@ -1,75 +1,109 @@
-"""`medrnn train`: train and evaluate a model; writes config, metrics, artifact and report into one run folder."""
+"""`medrnn train TASK`: one command per registered task, built from TASKS (common options + the task's own flags)."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from medrnn.config import load_config
-from medrnn.tasks.ecg_beats.config import BeatRunConfig
+from medrnn.cli.overrides import build_config
+from medrnn.tasks.base import Task, TaskOption
 
 app = typer.Typer(
     help=(
         "Train a model and evaluate it once on held-out data; everything lands in one run folder "
-        "(config.yaml, metrics.json, predictions, model/ artifact, report.html).\n\n"
-        "  medrnn train mitdb --out runs/mitdb                      # ECG beats, MIT-BIH inter-patient\n\n"
-        "  medrnn train smiles --data bbbp --out runs/bbbp          # molecules, MoleculeNet BBBP, scaffold split\n\n"
-        "  medrnn train smiles --data my.csv --target pIC50 --split scaffold\n\n"
-        "  medrnn train icu --out runs/icu                          # ICU stays, PhysioNet 2012, in-hospital mortality\n\n"
-        "  medrnn train ehr --task readmission_30d                  # coded MIMIC visits, RETAIN\n\n"
-        "  medrnn train notes --out runs/notes                      # clinical notes, CodiEsp, ICD-10 codes with evidence (LAAT)"
+        "(config.yaml, metrics.json, predictions.npz, model/ artifact, report.html). `medrnn tasks` lists the tasks.\n\n"
+        "Every task takes -c/--config, --out, --model, --seed, --max-epochs, the Lightning flags, --set key=value for any "
+        "config field (see the config.yaml of a run) and --quick (a seconds-long smoke run on a small real subset)."
     ),
     no_args_is_help=True,
 )
 
+COMMON: list[tuple[str, Any, Any]] = [
+    ("config", Optional[Path], typer.Option(None, "--config", "-c", help="YAML run config (the config.yaml of any run of this task); flags override it.")),
+    ("out", Optional[Path], typer.Option(None, "--out", "-o", help="Run folder (default: runs/<task alias>).")),
+    ("model", Optional[str], typer.Option(None, "--model", "-m", help="Registered model (default: the task's; `medrnn tasks`).")),
+    ("seed", Optional[int], typer.Option(None, "--seed", help="Seed for the split, the weights and the batches.")),
+    ("max_epochs", Optional[int], typer.Option(None, "--max-epochs", help="Upper bound; early stopping on validation usually ends sooner.")),
+    ("accelerator", Optional[str], typer.Option(None, "--accelerator", help="Lightning accelerator: auto, cpu, gpu.")),
+    ("devices", Optional[str], typer.Option(None, "--devices", help="Lightning devices: auto, 1, 4, '0,1'.")),
+    ("strategy", Optional[str], typer.Option(None, "--strategy", help="Lightning strategy, e.g. ddp to scale out over GPUs/nodes.")),
+    ("num_nodes", Optional[int], typer.Option(None, "--num-nodes", help="Nodes for multi-node DDP.")),
+    ("set_", Optional[list[str]], typer.Option(None, "--set", help="Any config field as key=value, e.g. --set train.lr=3e-4 (repeatable).")),
+    ("quick", bool, typer.Option(False, "--quick", help="The task's seconds-long smoke configuration on a small real subset.")),
+    ("report", bool, typer.Option(True, "--report/--no-report", help="Write report.html at the end.")),
+    ("progress", bool, typer.Option(True, "--progress/--no-progress", help="Progress bars.")),
+]
+TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "list": Optional[str], "bool": Optional[bool]}
 
-@app.command("mitdb")
-def mitdb_command(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config (see config.yaml of any run); flags below override it."),
-    out: Path = typer.Option(Path("runs/mitdb"), "--out", "-o", help="Run folder: config.yaml, metrics.json, model/, report.html."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Registered model: rnn, lstm, gru."),
-    seed: Optional[int] = typer.Option(None, help="Seed for weights, batches and the validation-record draw."),
-    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Upper bound; early stopping usually ends sooner."),
-    accelerator: Optional[str] = typer.Option(None, help="Lightning accelerator: auto, cpu, gpu."),
-    devices: Optional[str] = typer.Option(None, help="Lightning devices: auto, 1, 4, '0,1'."),
-    strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp to scale out over GPUs/nodes."),
-    num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="Nodes for multi-node DDP."),
-    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
-) -> None:
-    """ECG beat classes N/S/V/F/Q (AAMI) on MIT-BIH: train on DS1, evaluate once on DS2 (de Chazal's inter-patient split).
 
-    Example (the main job, about 3-5 minutes on 2 CPU cores):
+def _param(option: TaskOption) -> tuple[str, Any, Any]:
+    """The typer parameter of one task option (bool options get --flag/--no-flag)."""
+    name = option.flag.lstrip("-").replace("-", "_")
+    decls = [f"{option.flag}/--no-{option.flag.lstrip('-')}"] if option.kind == "bool" else [option.flag]
+    if option.short:
+        decls.append(option.short)
+    return name, TYPES[option.kind], typer.Option(None, *decls, help=option.help)
 
-        medrnn train mitdb --out runs/mitdb
 
-    With a config and a GPU:  medrnn train mitdb -c my.yaml --accelerator gpu --devices 2 --strategy ddp
-    """
-    from medrnn.train.experiment import run_beat_experiment  # heavy imports only when training
+def make_command(task: Task) -> Any:
+    """A typer command function for `task`, with a signature typer can read."""
+    params = [_param(o) for o in task.options] + COMMON
+    names = [p[0] for p in params]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"task {task.name!r}: an option repeats a common option name ({names})")
+
+    def command(**kwargs: Any) -> None:
+        run_command(task, kwargs)
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d in params]
+    )
+    examples = "\n\n".join(f"    {e}" for e in task.examples)
+    command.__doc__ = (f"{task.title}\n\nData: {task.data}. Split unit: {task.split_unit}. Output: {', '.join(task.output_kinds)}. "
+                       f"Default model: {task.default_model}.\n\nExamples:\n\n{examples}")  # fmt: skip
+    command.__name__ = f"train_{task.name}"
+    return command
+
+
+def run_command(task: Task, kwargs: dict[str, Any]) -> None:
+    """Resolve the config from file, --quick, flags and --set; train; print the test table; write the report."""
+    from medrnn.train.run import run_task  # heavy imports only when training
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = load_config(config, BeatRunConfig) if config else BeatRunConfig()
-    overrides = {"seed": seed, "max_epochs": max_epochs, "accelerator": accelerator, "strategy": strategy, "num_nodes": num_nodes,
-                 "devices": (int(devices) if devices and devices.isdigit() else devices), "progress": progress}
-    train_cfg = cfg.train.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    model_cfg = cfg.model.model_copy(update={"name": model}) if model else cfg.model
-    cfg = BeatRunConfig.model_validate({**cfg.model_dump(), "train": train_cfg.model_dump(), "model": model_cfg.model_dump()})
-
-    result = run_beat_experiment(cfg, out, progress=progress)
-    from medrnn.metrics import MetricReport
-
-    typer.echo("beats per class (AAMI) and set:")
-    for name, counts in result.counts.items():
-        typer.echo(f"  {name:10s} " + "  ".join(f"{c} {n:>6,}" for c, n in counts.items()))
-    for name, dropped in result.dropped.items():
-        for reason, n in dropped.items():
-            typer.echo(f"  {name}: {n} beats dropped ({reason})")
-    typer.echo(MetricReport.from_dict(result.metrics).table())
+    task_values: dict[str, tuple[TaskOption, Any]] = {}
+    for o in task.options:  # two flags may set one field (--task / --target): the one given wins
+        value = kwargs.pop(o.flag.lstrip("-").replace("-", "_"))
+        if value is not None or o.field not in task_values:
+            task_values[o.field] = (o, value)
+    cfg = build_config(task, kwargs, task_values)
+    out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
+    result = run_task(task, cfg, out, progress=bool(kwargs["progress"]))
+    split = result.metrics["split"]
+    typer.echo(f"split by {task.split_unit.split(' (')[0]}: " + ", ".join(
+        f"{k} {split['counts'][k]:,} samples / {split['units'][k]:,} units" for k in split["counts"]))  # fmt: skip
+    typer.echo(result.report.table())
     typer.echo(f"run folder: {out}  (artifact: {out / 'model'})")
-    if report:
+    if kwargs["report"]:
         from medrnn.report import write_report
 
         typer.echo(f"report: {write_report(out)}")
+
+
+def register_commands() -> None:
+    """One `medrnn train NAME` command per task, plus one per alias (hidden in --help)."""
+    from medrnn.tasks.base import get_task, task_names
+
+    known = {c.name for c in app.registered_commands}
+    for name in task_names():
+        if name in known:
+            continue
+        task = get_task(name)
+        command = make_command(task)
+        also = f" (also: medrnn train {', '.join(task.aliases)})" if task.aliases else ""
+        app.command(name, help=(command.__doc__ or "").replace("\n\n", f"{also}\n\n", 1))(command)
+        for alias in task.aliases:
+            app.command(alias, help=f"Alias of `medrnn train {name}`: " + (command.__doc__ or ""), hidden=True)(command)

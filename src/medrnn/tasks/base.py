@@ -201,13 +201,29 @@ class Task(ABC):
         """Per-class loss weights for multiclass tasks (None: unweighted)."""
         return None
 
-    def extra_loss(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> ExtraLoss | None:
-        """A loss term added to the output-kind loss in training (e.g. evidence supervision), or None."""
+    def extra_loss(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel, model: nn.Module) -> ExtraLoss | None:
+        """A loss term added to the output-kind loss in training (e.g. evidence supervision on `model`'s attention), or None."""
         return None
 
     @abstractmethod
     def predict(self, model: nn.Module, pipeline: Pipeline, samples: Any) -> Scores:
         """Scores for `samples` (eval mode, no grad): the one inference function, for evaluation and `Predictor` alike."""
+
+    def validation_loss(self, y: np.ndarray, scores: Scores, pipeline: Pipeline) -> float:
+        """The training loss applied to final predictions (to choose among recipes on validation; lower is better).
+
+        Default by output kind: mean BCE over labelled entries, NLL of the true class, or MSE in target units.
+        """
+        s = np.asarray(scores.values, dtype=np.float64)
+        if pipeline.output_kind == "multiclass":
+            y = np.asarray(y, dtype=np.int64)
+            return float(-np.mean(np.log(np.clip(s[np.arange(len(y)), y], 1e-7, 1.0))))
+        y = np.asarray(y, dtype=np.float64).reshape(s.shape)
+        mask = ~np.isnan(y)
+        if pipeline.output_kind == "regression":
+            return float(np.mean((s[mask] - y[mask]) ** 2))
+        p, t = np.clip(s[mask], 1e-7, 1 - 1e-7), y[mask]
+        return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
 
     def tune(self, pipeline: Pipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
         """Set decision thresholds on validation scores (in place); returns what was tuned for metrics.json."""

@@ -1,6 +1,5 @@
-"""Training on Lightning: the LightningModule, class weights, samplers, seeding and the fit loop."""
+"""Training on Lightning: the one run loop (run.py), the one LightningModule (task_module.py), losses, the fit loop."""
 
-from medrnn.train.fit import FitResult, class_weights, fit_classifier
-from medrnn.train.module import ClassifierModule
+from medrnn.train.fit import FitResult, class_weights, fit_module
 
-__all__ = ["ClassifierModule", "FitResult", "class_weights", "fit_classifier"]
+__all__ = ["FitResult", "class_weights", "fit_module"]

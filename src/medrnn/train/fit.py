@@ -13,13 +13,11 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 from sklearn.utils.class_weight import compute_class_weight
-from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from medrnn.config import TrainConfig
 from medrnn.data.batch import collate
 from medrnn.train.checkpoint import SafetensorsCheckpoint
-from medrnn.train.module import ClassifierModule
 
 MAX_WEIGHT_RATIO = 100.0  # a class with 8 examples would otherwise outweigh 40,000 normal beats 5,000:1
 
@@ -64,30 +62,6 @@ def make_loader(dataset: Dataset, config: TrainConfig, shuffle: bool, sampler_we
         generator=generator,
         num_workers=config.num_workers,
     )
-
-
-def fit_classifier(
-    model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset,
-    y_train: np.ndarray,
-    num_classes: int,
-    config: TrainConfig,
-    run_dir: Path,
-) -> FitResult:
-    """Train `model` with Lightning and load the best checkpoint's weights back into it."""
-    start = time.perf_counter()
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    loss_weights = class_weights(y_train, num_classes, config.class_weighting)
-    sampler_weights = None
-    if config.sampler == "balanced":
-        sampler_weights = class_weights(y_train, num_classes, "balanced")[y_train]
-    module = ClassifierModule(model, config, num_classes, torch.as_tensor(loss_weights, dtype=torch.float32))
-    mode = "max" if config.monitor == "val_macro_f1" else "min"
-    result = fit_module(module, make_loader(train_set, config, True, sampler_weights), make_loader(val_set, config, False),
-                        config, run_dir, config.monitor, mode)  # fmt: skip
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def fit_module(

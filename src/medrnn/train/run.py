@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from medrnn.artifact import save_artifact
 from medrnn.config import save_config
+from medrnn.metrics.calibration import calibration_summary
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
 from medrnn.train.fit import FitResult, fit_module
 from medrnn.train.task_module import TaskModule
@@ -39,6 +40,7 @@ class RunResult:
     model: Any
     pipeline: Any
     test_scores: Scores
+    report: Any  # the task's test MetricReport (has .table() and .to_dict())
 
 
 @dataclass
@@ -78,7 +80,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     train_loader, val_loader, callbacks = task.loaders(data, split, pipeline, config.model_copy(update={"train": train_cfg}))
     module = TaskModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
                         class_weights=task.class_weights(data, split, pipeline, config),
-                        extra_loss=task.extra_loss(data, split, pipeline, config))  # fmt: skip
+                        extra_loss=task.extra_loss(data, split, pipeline, config, model))  # fmt: skip
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks)
     seconds["train_seconds"] = fit.seconds
     model = fit.module.model.eval()
@@ -105,6 +107,7 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     units_test = f.data.units[test]
     t0 = time.perf_counter()
     report = task.evaluate(y_test, f.test_scores, units_test, f.pipeline, config, task.subset(f.data, test))
+    calibration = calibration_summary(y_test, f.test_scores.values, f.pipeline.output_kind)
     f.seconds["evaluate_seconds"] = time.perf_counter() - t0
     train_units = sorted(set(f.data.units[f.split.train].tolist()))
     save_artifact(run_dir / "model", f.model, f.pipeline.state_dict(), list(f.pipeline.label_names), train_units,
@@ -122,6 +125,7 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         "model": config.model.name,
         "split": {"unit": task.split_unit, "seed": seed, "counts": counts, "units": units},
         "test": report.to_dict(),
+        "calibration": calibration,
         "tuned_on_validation": f.tuned,
         "data": f.data.info,
         "model_init": f.model_init,
@@ -132,7 +136,7 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     }  # fmt: skip
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_jsonable))
     (run_dir / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
-    return RunResult(run_dir, metrics, task, f.model, f.pipeline, f.test_scores)
+    return RunResult(run_dir, metrics, task, f.model, f.pipeline, f.test_scores, report)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -7,7 +7,7 @@ import pytest
 
 from medrnn.errors import ShapeError
 from medrnn.metrics.calibration import calibration_report
-from medrnn.train.visits import accuracy_at_k
+from medrnn.tasks.ehr_visits.metrics import accuracy_at_k
 
 
 def test_calibration_report_brier_and_curve() -> None:

@@ -61,8 +61,7 @@ def test_report_contains_tables_images_and_escaped_config(tmp_path):
     assert html.count('<img alt="') == 4  # confusion, ROC, PR, strip
     for alt in ("confusion matrix", "ROC curves", "precision-recall curves", "ECG strip"):
         assert f'<img alt="{alt}" src="data:image/png;base64,' in html
-    assert "bootstrap over 8 records" in html
-    assert "best_val_macro_f1" in html and "0.71" in html
+    assert "resamples of the test 8 records" in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "<script" not in html
     assert "http://" not in html and "https://" not in html  # no external assets

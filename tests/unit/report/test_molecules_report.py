@@ -1,30 +1,25 @@
-"""Molecule report: synthetic classification and regression run folders render to one escaped HTML file."""
+"""Molecule report sections: data facts, rejected rows, and the attention gallery (which molecules, and why), escaped."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from medrnn.errors import InvalidRecordError
-from medrnn.metrics import evaluate_molecules, format_estimate
-from medrnn.report import write_molecule_report, write_report
+from medrnn.metrics import evaluate_molecules
+from medrnn.tasks.base import get_task
+from medrnn.tasks.molecules.report import gallery_groups, write_attention
+from medrnn.transforms.smiles import tokenize
 
 EVIL = "<script>alert('x')</script>"
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "ClCCBr", "C[NH3+]", "[H]C(Cl)F"]
 
 
-def _tokens(smiles: str) -> list[str]:
-    from medrnn.transforms.smiles import tokenize
-
-    return tokenize(smiles)
-
-
 def _make_run(run_dir: Path, task_type: str, task_names: list[str], n: int = 60) -> dict:
-    """Write metrics.json, predictions.npz, attention.json and config.yaml as `medrnn train smiles` would."""
+    """Write metrics.json and attention.json as `medrnn train smiles` (run_task + the task's write_outputs) does."""
     rng = np.random.default_rng(0)
     k = len(task_names)
     if task_type == "classification":
@@ -41,80 +36,76 @@ def _make_run(run_dir: Path, task_type: str, task_names: list[str], n: int = 60)
     rejected.append({"row": 3, "smiles": EVIL, "reason": f"bad {EVIL}"})
     rejected.insert(1, rejected.pop())  # keep the malicious row among the first 50 shown
     metrics = {
-        "kind": "molecules",
-        "task_type": task_type,
-        "dataset": "bbbp",
-        "split": {"kind": "scaffold", "seed": 0, "sizes": [0.8, 0.1, 0.1],
-                  "counts": {"train": 8 * n, "val": n, "test": n}},
+        "task": "molecules", "kind": "molecules", "task_type": task_type, "dataset": "bbbp",
+        "split": {"unit": "molecule", "seed": 0, "counts": {"train": 8 * n, "val": n, "test": n}},
         "test": report.to_dict(),
-        "data": {"read": {"source": "BBBP.csv", "n_read": 10 * n + 57, "n_kept": 10 * n, "n_rejected": 57,
-                          "rejected": rejected},
-                 "vocabulary": {"size": 42, "unknown_tokens_test": 3, "unknown_tokens_train": 0}},
-        "training": {"epochs": 12, "best_epoch": 9, "augment": True},
-        "timings": {"train_seconds": 31.5},
+        "data": {"read": {"source": "BBBP.csv", "n_read": 10 * n + 57, "n_kept": 10 * n, "n_rejected": 57, "rejected": rejected},
+                 "split": {"kind": "scaffold", "seed": 0, "sizes": [0.8, 0.1, 0.1]},
+                 "vocabulary": {"size": 42, "fitted_on": "the training split", "unknown_tokens_test": 3, "unknown_tokens_train": 0}},
+        "model_init": {"pretrain": {"corpus_molecules": 1234, "val_perplexity": 2.5}},
     }  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    np.savez(run_dir / "predictions.npz", smiles=np.array(smiles), y_true=y, y_score=score,
-             task_names=np.array(task_names))  # fmt: skip
-    attention = []
-    for s in SMILES:
-        tokens = _tokens(s)
-        w = rng.random(len(tokens))
-        attention.append({"smiles": s, "tokens": tokens, "weights": (w / w.sum()).tolist(),
-                          "score": score[0].tolist(), "target": [None] * k})  # fmt: skip
-    (run_dir / "attention.json").write_text(json.dumps(attention))
-    (run_dir / "config.yaml").write_text(f"data:\n  data: bbbp  # {EVIL}\n")
-    return report.to_dict()
+    tokens = [tokenize(s) for s in smiles]
+    weights = [rng.random(len(t)) for t in tokens]
+    write_attention(run_dir / "attention.json", smiles, tokens, [w / w.sum() for w in weights], score, y, task_type)
+    return metrics
 
 
-def test_classification_report_has_tasks_rejections_images_and_escapes(tmp_path):
-    names = ["BBB_penetration", EVIL]
+def _html(run_dir: Path) -> tuple[list, str]:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    sections = get_task("molecules").report_sections(run_dir, metrics)
+    return sections, "\n".join(f"<h2>{s.title}</h2>{s.html}" for s in sections)
+
+
+def test_classification_sections_have_facts_rejections_gallery_and_escape(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "bbbp_lstm"
-    report = _make_run(run, "classification", names)
-    out = write_report(run)  # dispatches on metrics.json "kind"
-    assert out == run / "report.html"
-    html = out.read_text(encoding="utf-8")
-    assert "BBB_penetration" in html and "bbbp" in html and "scaffold" in html
-    assert "unclosed ring (RDKit: SMILES Parse Error)" in html
-    assert "and 7 more rejected rows" in html  # 57 rejected, 50 shown
-    auroc = format_estimate(report["per_task"]["BBB_penetration"]["auroc"], report["ci"]["BBB_penetration.auroc"])
-    assert auroc in html
-    assert "ROC-AUC" in html and "molecules (rows) are drawn with replacement" in html
-    assert html.count("data:image/png;base64,") >= 2 + len(SMILES)  # ROC, PR and one depiction per molecule
-    assert 'class="tok"' in html and "training.best_epoch" in html and "timings.train_seconds" in html
-    # nothing read from the run folder can inject markup
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
+    _make_run(run, "classification", ["BBB_penetration", EVIL])
+    sections, html = _html(run)
+    assert [s.title for s in sections] == ["Molecules", "Rejected input rows", "Attention over SMILES tokens"]
+    assert "bbbp" in html and "scaffold" in html and "42 tokens (the training split)" in html and "corpus_molecules 1,234" in html
+    assert "unclosed ring (RDKit: SMILES Parse Error)" in html and "and 7 more rejected rows" in html  # 57 rejected, 50 shown
+    # the gallery says which molecules it shows and why
+    assert "<h3>most confident correct</h3>" in html and "<h3>most confident wrong</h3>" in html
+    assert "right side of 0.5" in html and "wrong side of 0.5" in html
+    assert html.count("data:image/png;base64,") == 12 and 'class="tok"' in html  # one depiction per molecule shown
+    assert "<script>" not in html and "&lt;script&gt;" in html  # nothing read from the run folder can inject markup
 
 
-def test_regression_report_has_parity_and_residual_plots(tmp_path):
+def test_gallery_picks_confident_correct_and_wrong_molecules() -> None:
+    y = np.array([[1.0], [0.0], [1.0], [0.0], [np.nan], [1.0]])
+    p = np.array([[0.9], [0.45], [0.2], [0.99], [0.999], [0.6]])
+    (correct_name, _, correct), (wrong_name, _, wrong) = gallery_groups(y, p, "classification", n=2)
+    assert correct_name == "most confident correct" and correct.tolist() == [0, 5]  # 0.9 before 0.6; the unlabelled row never
+    assert wrong_name == "most confident wrong" and wrong.tolist() == [3, 2]  # |p - y| 0.99, then 0.8
+    multi_y = np.array([[1.0, 0.0], [1.0, np.nan]])
+    multi_p = np.array([[0.9, 0.7], [0.8, 0.1]])  # molecule 0 has one task wrong: wrong, though its other task is right
+    (_, _, right), (_, _, bad) = gallery_groups(multi_y, multi_p, "classification")
+    assert right.tolist() == [1] and bad.tolist() == [0]
+    reg = gallery_groups(np.array([[1.0], [2.0], [3.0]]), np.array([[1.5], [2.0], [0.0]]), "regression", n=1)
+    assert [g[0] for g in reg] == ["closest to the measured value", "farthest from the measured value"]
+    assert reg[0][2].tolist() == [1] and reg[1][2].tolist() == [2]
+
+
+def test_regression_gallery_and_optional_parts(tmp_path: Path) -> None:
     run = tmp_path / "esol"
-    report = _make_run(run, "regression", ["measured log solubility"])
-    out = write_molecule_report(run, tmp_path / "out" / "esol.html")
-    html = out.read_text(encoding="utf-8")
-    assert "measured log solubility" in html and "parity plot" in html and "residual histogram" in html
-    rmse = format_estimate(report["overall"]["rmse"], report["ci"]["overall.rmse"])
-    assert rmse in html
-    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
-    assert len(images) >= 2 and all(len(i) > 1000 for i in images[:2])
-
-
-def test_optional_files_may_be_missing(tmp_path):
-    run = tmp_path / "bare"
-    _make_run(run, "classification", ["a", "b"])
-    for name in ("predictions.npz", "attention.json", "config.yaml"):
-        (run / name).unlink()
+    _make_run(run, "regression", ["measured log solubility"])
+    sections, html = _html(run)
+    assert "closest to the measured value" in html and "largest mean absolute error" in html
+    assert "measured log solubility: score" in html
+    (run / "attention.json").unlink()
     metrics = json.loads((run / "metrics.json").read_text())
-    del metrics["data"], metrics["split"], metrics["training"]
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    html = write_report(run).read_text(encoding="utf-8")
-    assert "predictions.npz not found" in html and "Attention" not in html
+    del metrics["data"], metrics["model_init"]
+    sections = get_task("molecules").report_sections(run, metrics)
+    assert [s.title for s in sections] == ["Molecules"]
 
 
-def test_bad_attention_file_names_the_entry(tmp_path):
+def test_bad_attention_file_names_the_entry(tmp_path: Path) -> None:
     run = tmp_path / "bad"
     _make_run(run, "classification", ["a"])
     (run / "attention.json").write_text(json.dumps([{"smiles": "CCO", "tokens": ["C", "C", "O"], "weights": [1.0]}]))
     with pytest.raises(InvalidRecordError, match="entry 0.*one weight per token"):
-        write_report(run)
+        _html(run)
+    (run / "attention.json").write_text("{not json")
+    with pytest.raises(InvalidRecordError, match="attention.json: not readable as JSON"):
+        _html(run)

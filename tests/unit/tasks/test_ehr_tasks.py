@@ -1,4 +1,4 @@
-"""EHR visit tasks: no feature from after the prediction time, labels on constructed patients, train-only fitting."""
+"""EHR visit prediction targets: no feature from after the prediction time, labels on constructed patients, train-only fitting."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ import pytest
 
 from medrnn import paths
 from medrnn.data.splits import patient_split
-from medrnn.errors import NotFittedError
+from medrnn.errors import ConfigError, NotFittedError
 from medrnn.records import Admission, VisitSequence
 from medrnn.registry import TASKS
-from medrnn.tasks.ehr_visits.targets import EhrSample, NextAdmissionMortalityTask, NextVisitDiagnosisTask, ReadmissionTask
+from medrnn.tasks.base import get_task
+from medrnn.tasks.ehr_visits.targets import (
+    TARGETS,
+    EhrSample,
+    NextAdmissionMortalityTask,
+    NextVisitDiagnosisTask,
+    ReadmissionTask,
+    latest_sample,
+    make_target,
+)
 from medrnn.transforms.codes import UNK, CodeVocabulary
 
 T = np.datetime64
@@ -120,11 +129,38 @@ def test_next_visit_diagnosis_labels_over_top_k_training_codes() -> None:
         NextVisitDiagnosisTask()(labelled_patient())
 
 
-def test_tasks_are_registered_with_schema_and_patient_split_unit() -> None:
-    for name in ("next_admission_mortality", "readmission_30d", "next_visit_diagnosis"):
-        task_cls = TASKS.get(name)
+def test_targets_have_schema_and_patient_split_unit_and_only_the_data_world_is_registered() -> None:
+    assert list(TARGETS) == ["next_admission_mortality", "readmission_30d", "next_visit_diagnosis"]
+    for name, task_cls in TARGETS.items():
         assert task_cls.name == name and task_cls.split_unit == "patient"
         assert "visits" in task_cls.input_schema and "label" in task_cls.output_schema
+        assert name not in TASKS.names()  # TASKS holds data worlds; targets are chosen by data.task
+    world = get_task("ehr")
+    assert world.name == "ehr_visits" and world.split_unit == "patient" and world.input_axes == ("visit", "code")
+    assert isinstance(make_target("next_visit_diagnosis", 7), NextVisitDiagnosisTask) and make_target("next_visit_diagnosis", 7).k == 7
+    with pytest.raises(ConfigError, match="readmission_30d"):
+        make_target("readmission")
+
+
+def test_next_visit_diagnosis_candidates_need_no_fit_and_label_like_samples() -> None:
+    task = NextVisitDiagnosisTask(k=2)
+    candidates, dropped = task.candidates(labelled_patient())  # unfitted: labels come later from the fitted label set
+    assert [s.label for s in candidates] == [None, None, None] and candidates[1].target_codes == ("ICD9_DX:B",)
+    task.fit([labelled_patient()])
+    samples, dropped_again = task.samples(labelled_patient())
+    assert dropped == dropped_again
+    assert [task.label(c.target_codes).tolist() for c in candidates] == [s.label.tolist() for s in samples]
+
+
+def test_latest_sample_predicts_at_the_last_discharge_from_the_known_history() -> None:
+    patient = sentinel_patient()
+    sample = latest_sample(patient)
+    assert sample.hadm_id == "h4" and sample.prediction_time == patient.admissions[-1].discharge_time and sample.label is None
+    assert sample.visits == tuple(a.codes for a in patient.admissions)
+    earlier = latest_sample(patient, T("2100-03-15"))  # h2 (discharged 03-20) and h3 (03-12) overlap: only h3 is known
+    assert earlier.hadm_id == "h3" and [v[0] for v in earlier.visits] == ["ICD9_DX:S0", "ICD9_DX:S1", "ICD9_DX:S3"]
+    with pytest.raises(ConfigError, match="no admission discharged"):
+        latest_sample(patient, T("2099-01-01"))
 
 
 def many_patients(n: int = 20) -> list[VisitSequence]:

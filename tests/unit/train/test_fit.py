@@ -13,10 +13,11 @@ from safetensors.torch import load_file
 from medrnn.config import TrainConfig
 from medrnn.data.batch import BeatDataset, collate
 from medrnn.models import create_model
-from medrnn.predict import predict_proba
+from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.tasks.ecg_beats.data import load_beats
-from medrnn.train import ClassifierModule, class_weights, fit_classifier
+from medrnn.train.fit import class_weights, fit_module, make_loader
+from medrnn.train.task_module import TaskModule
 from medrnn.transforms import Standardizer
 
 
@@ -42,7 +43,10 @@ def _fit(small_beats, tmp_path: Path, config: TrainConfig, name: str = "lstm"):
     L.seed_everything(config.seed, verbose=False)  # weights are initialised here, before fit seeds the loaders
     model = create_model(name, input_size=1, num_classes=5, hidden_size=16, num_static=static.shape[1])
     ds = BeatDataset(beats.x, static, beats.y)
-    return fit_classifier(model, ds, ds, beats.y, 5, config, tmp_path)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    weights = torch.as_tensor(class_weights(beats.y, 5, config.class_weighting), dtype=torch.float32)
+    module = TaskModule(model, config, "multiclass", 5, class_weights=weights)
+    return fit_module(module, make_loader(ds, config, True), make_loader(ds, config, False), config, tmp_path, *module.monitor)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
@@ -85,7 +89,7 @@ def test_l1_penalty_is_added_to_the_loss(small_beats) -> None:
     beats, static = small_beats
     batch = collate([BeatDataset(beats.x, static, beats.y)[i] for i in range(8)])
     model = create_model("rnn", input_size=1, num_classes=5, hidden_size=8, num_static=static.shape[1]).eval()  # no dropout noise
-    plain = ClassifierModule(model, _config(augment=False), 5).training_step(batch, 0)
-    penalised = ClassifierModule(model, _config(l1=1e-3, augment=False), 5).training_step(batch, 0)
+    plain = TaskModule(model, _config(augment=False), "multiclass", 5).training_step(batch, 0)
+    penalised = TaskModule(model, _config(l1=1e-3, augment=False), "multiclass", 5).training_step(batch, 0)
     weights = sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
     assert penalised.item() == pytest.approx(plain.item() + 1e-3 * weights.item(), rel=1e-4)

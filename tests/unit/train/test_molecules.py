@@ -1,4 +1,4 @@
-"""SMILES training: masked multi-task loss, target scaling round trip, quick and overfit runs on real molecules."""
+"""SMILES training on the task hooks: masked multi-task loss, target scaling round trip, quick and overfit runs on real molecules."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from medrnn.data.molecules import SmilesDataset, collate_tokens
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.models import create_model
+from medrnn.tasks.base import TaskData, get_task
 from medrnn.tasks.molecules.config import SmilesRunConfig
-from medrnn.train.molecules import fit_smiles_model
-from medrnn.train.multitask import masked_loss
+from medrnn.tasks.molecules.data import Molecules, SmilesDataset, collate_tokens
+from medrnn.tasks.molecules.predict import predict_smiles
+from medrnn.train.losses import masked_loss
 from medrnn.transforms.smiles import Vocabulary, tokenize
 from medrnn.transforms.standardize import Standardizer
 
@@ -83,6 +84,24 @@ def test_quick_one_batch_through_the_model(moleculenet_dir: Path) -> None:
     assert torch.allclose(real.sum(dim=1), torch.ones(16)) and torch.all(out.attention[~batch.mask] == 0)
 
 
+def _fit(table, split: Split, task_type: str, run_dir: Path, cfg: SmilesRunConfig):
+    """The hooks fit_task calls, on a hand-made split (fit_task refuses one that puts a molecule on two sides)."""
+    import lightning as L
+
+    from medrnn.train.fit import fit_module
+    from medrnn.train.task_module import TaskModule
+
+    task = get_task("molecules")
+    data = TaskData(Molecules(table, task_type, "random"), np.array([str(i) for i in range(len(table))]), list(table.smiles))
+    pipeline = task.fit_pipeline(data, split, cfg)
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    model, _ = task.build_model(data, split, pipeline, cfg)
+    train_loader, val_loader, callbacks = task.loaders(data, split, pipeline, cfg)
+    module = TaskModule(model, cfg.train, pipeline.output_kind, len(pipeline.label_names))
+    fit_module(module, train_loader, val_loader, cfg.train, run_dir, *module.monitor, callbacks=callbacks)
+    return pipeline, task.predict(module.model.eval(), pipeline, task.subset(data, split.test))
+
+
 def test_overfit_a_small_regression_set_and_keep_units(moleculenet_dir: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)  # a 32-unit LSTM is fastest on one thread, and is not slowed by a busy second core
     table = _esol(moleculenet_dir, 32)
@@ -92,16 +111,15 @@ def test_overfit_a_small_regression_set_and_keep_units(moleculenet_dir: Path, tm
         "model": {"hidden_size": 32, "dropout": 0.0, "embedding_dim": 16, "head_hidden": 32, "attention_size": 16},
         "train": {"max_epochs": 60, "patience": 60, "lr": 1e-2, "batch_size": 32, "weight_decay": 0.0, "progress": False},
     })  # fmt: skip
-    fit = fit_smiles_model(table, split, "regression", tmp_path, cfg, seed=0)
-    rmse = float(np.sqrt(np.mean((fit.test_score - table.targets) ** 2)))
+    pipeline, scores = _fit(table, split, "regression", tmp_path, cfg)
+    rmse = float(np.sqrt(np.mean((scores.values - table.targets) ** 2)))
     spread = float(table.targets.std())
     assert rmse < 0.25 * spread, f"did not memorise 32 molecules: RMSE {rmse:.3f} vs target std {spread:.3f}"
-    assert fit.scaler is not None and abs(fit.test_score.mean() - table.targets.mean()) < 0.5  # original units (log mol/L)
+    assert pipeline.scaler is not None and abs(scores.values.mean() - table.targets.mean()) < 0.5  # original units (log mol/L)
+    assert pipeline.output_kind == "regression" and "attention" in scores.extras
 
 
 def test_predict_smiles_returns_rows_in_input_order_whatever_the_batching(moleculenet_dir: Path) -> None:
-    from medrnn.predict import predict_smiles
-
     table = _esol(moleculenet_dir, 40)
     vocab = Vocabulary().fit(tokenize(s) for s in table.smiles)
     model = create_model("lstm", input_size=8, num_classes=1, vocab_size=len(vocab), embedding_dim=8, hidden_size=8,
@@ -117,26 +135,26 @@ def test_predict_smiles_returns_rows_in_input_order_whatever_the_batching(molecu
 
 
 def test_a_run_rebuilt_from_its_checkpoint_predicts_what_the_run_did(moleculenet_dir: Path, tmp_path: Path) -> None:
-    """prepare_smiles_model + best.safetensors give back the trained model (what benchmarks ensemble from)."""
+    """The pipeline rebuilt as fit_task built it + best.safetensors give back the trained model (recorded benchmark runs)."""
     from safetensors.torch import save_file
 
-    from medrnn.predict import predict_smiles
-    from medrnn.train.molecules import load_smiles_checkpoint, prepare_smiles_model
+    from medrnn.tasks.molecules.task import rebuild_from_checkpoint
+    from medrnn.train.run import fit_task
 
     torch.set_num_threads(1)
-    table = _esol(moleculenet_dir, 40)
-    split = Split(np.arange(0, 30), np.arange(30, 35), np.arange(35, 40))
+    lines = (moleculenet_dir / "delaney-processed.csv").read_text().splitlines()
+    (tmp_path / "esol40.csv").write_text("\n".join(lines[:41]) + "\n")
     cfg = SmilesRunConfig.model_validate({
-        "data": {"augment": 1, "tta": 2},
+        "data": {"data": str(tmp_path / "esol40.csv"), "targets": ["measured log solubility in mols per litre"], "augment": 1,
+                 "tta": 2, "split_sizes": [0.75, 0.125, 0.125]},
         "model": {"hidden_size": 16, "embedding_dim": 8, "head_hidden": 16, "attention_size": 8},
-        "train": {"max_epochs": 2, "batch_size": 8, "progress": False},
+        "train": {"max_epochs": 2, "batch_size": 8, "progress": False, "seed": 5},
     })  # fmt: skip
-    fit = fit_smiles_model(table, split, "regression", tmp_path, cfg, seed=5)
-    setup = prepare_smiles_model(table, split, "regression", cfg, seed=5)
-    assert setup.vocab.state_dict() == fit.vocab.state_dict()
-    model = load_smiles_checkpoint(setup, tmp_path / "checkpoints" / "best.safetensors")
-    test = predict_smiles(model, setup.vocab, [table.smiles[i] for i in split.test], "regression", setup.scaler, 2, 5)
-    np.testing.assert_allclose(test.scores, fit.test_score, rtol=0, atol=1e-6)
+    fit = fit_task("smiles", cfg, tmp_path / "run")
+    model, pipeline = rebuild_from_checkpoint(fit.data, fit.split, cfg, tmp_path / "run" / "checkpoints" / "best.safetensors")
+    assert pipeline.state_dict() == fit.pipeline.state_dict()
+    test = fit.task.predict(model, pipeline, fit.task.subset(fit.data, fit.split.test))
+    np.testing.assert_allclose(test.values, fit.test_scores.values, rtol=0, atol=1e-6)
     save_file({"other.weight": torch.zeros(1)}, tmp_path / "bad.safetensors")
     with pytest.raises(ConfigError, match="bad.safetensors: no 'model"):
-        load_smiles_checkpoint(setup, tmp_path / "bad.safetensors")
+        rebuild_from_checkpoint(fit.data, fit.split, cfg, tmp_path / "bad.safetensors")

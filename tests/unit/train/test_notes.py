@@ -1,4 +1,4 @@
-"""Notes pipeline: windows cover every token once, document score = max over windows, fitting sees train only."""
+"""ICD coding (notes) pipeline: windows cover every token once, document score = max over windows, fitting sees train only."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import torch
 
 from medrnn.data.batch import collate
 from medrnn.models import create_model
-from medrnn.predict_notes import chunk_dataset, evidence, score_documents
 from medrnn.records import NoteRecord
-from medrnn.tasks.icd_coding.config import NotesDataConfig
-from medrnn.train.notes_data import fit_labels, label_matrix, prepare_notes, train_word2vec
+from medrnn.tasks.base import TaskData, get_task
+from medrnn.tasks.icd_coding.config import NotesRunConfig
+from medrnn.tasks.icd_coding.data import fit_labels, label_matrix, notes_task_data, train_word2vec, unseen_gold
+from medrnn.tasks.icd_coding.pipeline import NotesPipeline
+from medrnn.tasks.icd_coding.predict import chunk_dataset, evidence, score_documents
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +23,16 @@ def _one_thread() -> None:
 
 def _note(note_id: str, text: str, codes: tuple[str, ...], split: str) -> NoteRecord:
     return NoteRecord(note_id=note_id, text=text, language="es", codes=codes, code_types=("D",) * len(codes), split=split)
+
+
+TASK = get_task("icd_coding")
+CONFIG = NotesRunConfig.model_validate({"data": {"embeddings": "none"}})
+
+
+def prepare(records: list[NoteRecord]) -> tuple[TaskData, NotesPipeline]:
+    """Records -> samples by official split -> pipeline fitted on train (what a run does before the model)."""
+    data = notes_task_data(records, "es")
+    return data, TASK.fit_pipeline(data, TASK.split(data, CONFIG), CONFIG)
 
 
 NOTES = [
@@ -74,18 +86,29 @@ def test_document_score_is_the_max_over_its_windows(name: str) -> None:
 
 
 def test_vocabulary_and_labels_are_fitted_on_train_only() -> None:
-    data = prepare_notes(NOTES, NotesDataConfig(embeddings="none"))
-    assert data.label_names_ == ["J18.9", "R05", "R10.0", "R50.9"]  # R04.2 (dev) and R00.0 (test) are not labels
-    assert data.label_counts_.tolist() == [1, 2, 1, 2]
-    assert "hemoptisis" not in data.vocab_.index_ and "taquicardia" not in data.vocab_.index_ and "fiebre" in data.vocab_.index_
-    assert data.report["unknown_tokens"]["train"] == 0 and data.report["unknown_tokens"]["test"] > 0
-    unseen = data.report["unseen_gold"]["test"]
+    data, pipeline = prepare(NOTES)
+    split = TASK.split(data, CONFIG)
+    assert [len(p) for p in split] == [3, 1, 2] and data.ids == ["a", "b", "c", "d", "e", "f"]
+    assert pipeline.label_names == ["J18.9", "R05", "R10.0", "R50.9"]  # R04.2 (dev) and R00.0 (test) are not labels
+    assert pipeline.label_counts.tolist() == [1, 2, 1, 2]
+    vocab = pipeline.vocab
+    assert "hemoptisis" not in vocab.index_ and "taquicardia" not in vocab.index_ and "fiebre" in vocab.index_
+    text = data.info["text"]
+    assert text["unknown_tokens"]["train"] == 0 and text["unknown_tokens"]["test"] > 0
+    unseen = unseen_gold(TASK.subset(data, split.test).records, pipeline.label_names)
     assert (unseen["gold_pairs"], unseen["unseen_pairs"], unseen["unseen_codes"]) == (2, 1, 1) and unseen["unseen_share"] == 0.5
-    assert data.report["unseen_gold"]["dev"]["unseen_pairs"] == 1
-    assert data.y["test"].tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]] and data.report["empty_documents"]["test"] == 1
+    assert unseen_gold(TASK.subset(data, split.val).records, pipeline.label_names)["unseen_pairs"] == 1
+    assert TASK.targets(data, split.test, pipeline).tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]] and text["empty_documents"]["test"] == 1
     wild = [*NOTES[:3], *(_note(n.note_id, n.text + " xenófobo", ("Z99.9",), n.split) for n in NOTES[3:])]
-    again = prepare_notes(wild, NotesDataConfig(embeddings="none"))
-    assert again.vocab_.tokens_ == data.vocab_.tokens_ and again.label_names_ == data.label_names_
+    _, again = prepare(wild)
+    assert again.vocab.tokens_ == vocab.tokens_ and again.label_names == pipeline.label_names
+
+
+def test_every_official_split_is_needed() -> None:
+    from medrnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no dev documents in 'here'"):
+        notes_task_data([n for n in NOTES if n.split != "dev"], "es", "here")
 
 
 def test_min_label_count_drops_rare_codes_and_counts_them() -> None:
@@ -96,36 +119,36 @@ def test_min_label_count_drops_rare_codes_and_counts_them() -> None:
 
 def test_word2vec_is_trained_on_train_tokens_and_reproducible() -> None:
     pytest.importorskip("gensim")
-    data = prepare_notes(NOTES, NotesDataConfig(embeddings="none"))
-    texts = [[t.text for t in doc] for doc in data.tokens["train"]]
-    first, found = train_word2vec(texts, data.vocab_, 16, seed=3, epochs=2)
-    second, _ = train_word2vec(texts, data.vocab_, 16, seed=3, epochs=2)
-    assert first.shape == (len(data.vocab_), 16) and first.dtype == np.float32 and not first[0].any()
-    assert found == len(data.vocab_) - 2  # every kept token but <pad> and <unk>
+    data, pipeline = prepare(NOTES)
+    texts = TASK.subset(data, TASK.split(data, CONFIG).train).token_texts()
+    first, found = train_word2vec(texts, pipeline.vocab, 16, seed=3, epochs=2)
+    second, _ = train_word2vec(texts, pipeline.vocab, 16, seed=3, epochs=2)
+    assert first.shape == (len(pipeline.vocab), 16) and first.dtype == np.float32 and not first[0].any()
+    assert found == len(pipeline.vocab) - 2  # every kept token but <pad> and <unk>
     np.testing.assert_array_equal(first, second)
 
 
 def test_evidence_points_at_the_attended_token() -> None:
     text = "Paciente con fiebre alta."
-    data = prepare_notes([_note("x", text, ("R50.9",), s) for s in ("train", "dev", "test")], NotesDataConfig(embeddings="none"))
-    tokens = data.tokens["train"][0]
+    data, _ = prepare([_note("x" + s, text, ("R50.9",), s) for s in ("train", "dev", "test")])
+    tokens = data.samples.tokens[0]
     ev = evidence(text, tokens, 2)
     assert text[ev["start"] : ev["end"]] == ev["token"] == "fiebre" and "[fiebre]" in ev["snippet"]
     assert evidence(text, tokens, -1)["start"] is None
 
 
 def test_evidence_overlap_counts_top_tokens_inside_gold_spans() -> None:
-    from medrnn.predict_notes import DocumentScores
-    from medrnn.train.notes import evidence_overlap
+    from medrnn.tasks.icd_coding.outputs import evidence_overlap
 
     text = "Paciente con fiebre alta y tos."  # gold evidence of R50.9: "fiebre alta" (13-24); of R05: "tos" (27-30)
     test = NoteRecord("t", text, "es", ("R50.9", "R05"), ("D", "D"), (("R50.9", 13, 24), ("R05", 27, 30)), "test")
-    data = prepare_notes([*NOTES[:4], test], NotesDataConfig(embeddings="none"))
-    index = {c: i for i, c in enumerate(data.label_names_)}
+    data, pipeline = prepare([*NOTES[:4], test])
+    index = {c: i for i, c in enumerate(pipeline.label_names)}
     top = np.zeros((1, len(index)), dtype=np.int64)
     top[0, index["R50.9"]], top[0, index["R05"]] = 3, 1  # "alta" (inside its span), "con" (outside)
     probs = np.zeros((1, len(index)))
     probs[0, index["R50.9"]] = 0.9  # only R50.9 is predicted
-    result = evidence_overlap(data, DocumentScores(probs, top, None), threshold=0.5)  # type: ignore[arg-type]
+    notes = TASK.subset(data, TASK.split(data, CONFIG).test)
+    result = evidence_overlap(notes, pipeline.label_names, probs, top, threshold=0.5)
     assert result["predicted"] == {"rate": 1.0, "hits": 1, "pairs": 1}
     assert result["gold"] == {"rate": 0.5, "hits": 1, "pairs": 2}

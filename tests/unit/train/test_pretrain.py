@@ -11,7 +11,7 @@ from medrnn import paths
 from medrnn.data.batch import make_batch
 from medrnn.models import create_model
 from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
-from medrnn.train.pretrain import SmilesLanguageModel, corpus_smiles, load_pretrained, pretrain_encoder
+from medrnn.tasks.molecules.pretrain import SmilesLanguageModel, corpus_smiles, load_pretrained, pretrain_encoder
 
 TINY = SmilesModelConfig(hidden_size=16, embedding_dim=8, attention_size=8, head_hidden=8)
 
@@ -65,19 +65,19 @@ def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_di
 
 def test_fine_tuning_is_the_same_whether_the_lm_was_trained_now_or_cached(moleculenet_dir: Path, tmp_path: Path) -> None:
     """Pretraining draws random numbers; reading the LM from the cache draws none. Fine-tuning must not care."""
-    from medrnn.data.splits import Split
-    from medrnn.io.smiles import read_smiles_csv
     from medrnn.tasks.molecules.config import SmilesRunConfig
-    from medrnn.train.molecules import fit_smiles_model
+    from medrnn.train.run import fit_task
 
     torch.set_num_threads(1)
     config, _ = _corpus(moleculenet_dir, tmp_path)
-    table, _ = read_smiles_csv(moleculenet_dir / "SAMPL.csv", ["expt"])
-    split = Split(np.arange(0, 30), np.arange(30, 35), np.arange(35, 40))  # 40 of FreeSolv's molecules
+    lines = (moleculenet_dir / "SAMPL.csv").read_text().splitlines()
+    (tmp_path / "freesolv40.csv").write_text("\n".join(lines[:41]) + "\n")  # 40 of FreeSolv's molecules
     cfg = SmilesRunConfig.model_validate({"pretrain": config.model_dump(), "model": TINY.model_dump(),
-                                          "data": {"augment": 0, "tta": 0},
-                                          "train": {"max_epochs": 2, "batch_size": 8, "progress": False}})  # fmt: skip
-    fresh = fit_smiles_model(table, split, "regression", tmp_path / "fresh", cfg, seed=3)  # trains and caches the LM
-    cached = fit_smiles_model(table, split, "regression", tmp_path / "cached", cfg, seed=3)  # reads it back
-    assert fresh.pretrain == cached.pretrain
-    np.testing.assert_array_equal(fresh.test_score, cached.test_score)
+                                          "data": {"data": str(tmp_path / "freesolv40.csv"), "targets": ["expt"], "augment": 0,
+                                                   "tta": 0, "split_sizes": [0.75, 0.125, 0.125]},
+                                          "train": {"max_epochs": 2, "batch_size": 8, "progress": False, "seed": 3}})  # fmt: skip
+    fresh = fit_task("smiles", cfg, tmp_path / "fresh")  # trains and caches the LM
+    cached = fit_task("smiles", cfg, tmp_path / "cached")  # reads it back
+    assert fresh.model_init == cached.model_init and fresh.model_init["pretrain"]["corpus_molecules"] > 250
+    assert fresh.data.info["vocabulary"]["fitted_on"] == "the pretraining corpus"
+    np.testing.assert_array_equal(fresh.test_scores.values, cached.test_scores.values)

@@ -70,7 +70,8 @@ def beat_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Any]:
         fig = plot_ecg_strip(s["signal"], float(s["sfreq_hz"]), s["beat_sample"], s["beat_pred"], names,
                              beat_true=s.get("beat_true"), record_id=record_id)  # fmt: skip
         png = base64.b64encode(figure_to_png(fig)).decode("ascii")
-        sections.append(Section("ECG strip (test record)", "", [("10 s of a test record: predicted class above each beat", png)]))
+        sections.append(Section("ECG strip (test record)", "<p class=\"note\">10 s of the test record with the most non-N beats: "
+                                "predicted class above each beat, reference class in brackets, mismatches shaded.</p>", [("ECG strip", png)]))
     return sections
 
 

@@ -63,7 +63,7 @@ class EcgBeatsTask(Task):
         n_train = len(train_all)
         units = beats.record.astype(str)
         info = {"read_errors": errors, "dropped_beats": {"train+val": train_all.dropped, "test": test.dropped},
-                "train_records": sorted(set(train_all.record.tolist())), "test_records": list(d.test_records)}  # fmt: skip
+                "test_records": list(d.test_records)}  # fmt: skip
         ids = [f"{r}:{s}" for r, s in zip(units, beats.sample)]
         return TaskData(_Beats(beats, n_train), units, ids, info)
 
@@ -74,7 +74,7 @@ class EcgBeatsTask(Task):
         in_val = np.isin(beats.record[:n_train], val_ids)
         split = Split(first[~in_val], first[in_val], np.arange(n_train, len(beats)))
         counts = {k: beats.subset(v).class_counts() for k, v in (("train+val", first), *split._asdict().items())}
-        data.info.update({"counts": counts, "validation_records": list(val_ids)})
+        data.info.update({"counts": counts, "train_records": list(train_ids), "validation_records": list(val_ids)})
         return split
 
     def subset(self, data: TaskData, index: np.ndarray) -> BeatSet:

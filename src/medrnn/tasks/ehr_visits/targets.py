@@ -1,23 +1,25 @@
 """Visit-sequence tasks over VisitSequence (MIMIC admissions): next-admission mortality, 30-day readmission, next-visit diagnoses.
 
-Each task turns one patient into samples, each with a prediction time. A sample's features are the codes and times
+Each target turns one patient into samples, each with a prediction time. A sample's features are the codes and times
 of the admissions that come before the labelled one *and* were discharged at or before the prediction time (codes
 are assigned at discharge), so nothing recorded after the prediction time reaches the features; the labels may look
 ahead. Split unit: the patient (see `medrnn.data.splits.patient_split`); fit vocabularies on training patients only.
+
+These are the prediction targets of the `ehr_visits` task (`data.task` picks one from `TARGETS`); they are not
+registered in `TASKS`, which holds data worlds.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from medrnn.errors import ConfigError, NotFittedError
 from medrnn.records import Admission, VisitSequence
-from medrnn.registry import TASKS
 
 DIAGNOSIS_SYSTEMS: tuple[str, ...] = ("ICD9_DX", "ICD10_DX")
 INPUT_SCHEMA: dict[str, str] = {
@@ -37,7 +39,8 @@ class EhrSample:
     visits: tuple[tuple[str, ...], ...]  # codes of each history admission, oldest first
     admit_times: tuple[np.datetime64, ...]
     discharge_times: tuple[np.datetime64, ...]
-    label: Any  # int 0/1, or float32 multi-hot (num_labels,)
+    label: Any  # int 0/1, float32 multi-hot (num_labels,), or None before labelling (candidates, new patients)
+    target_codes: tuple[str, ...] = ()  # next_visit_diagnosis: the diagnosis codes of admission hadm_id
 
     @property
     def sample_id(self) -> str:
@@ -68,9 +71,20 @@ def history(patient: VisitSequence, before: int, at: np.datetime64) -> list[Admi
     return [a for a in patient.admissions[:before] if a.discharge_time <= at]
 
 
-def _sample(patient: VisitSequence, target: Admission, at: np.datetime64, past: list[Admission], label: Any) -> EhrSample:
+def _sample(patient: VisitSequence, target: Admission, at: np.datetime64, past: list[Admission], label: Any,
+            target_codes: tuple[str, ...] = ()) -> EhrSample:  # fmt: skip
     return EhrSample(patient.patient_id, target.hadm_id, at, tuple(a.codes for a in past),
-                     tuple(a.admit_time for a in past), tuple(a.discharge_time for a in past), label)  # fmt: skip
+                     tuple(a.admit_time for a in past), tuple(a.discharge_time for a in past), label, target_codes)  # fmt: skip
+
+
+def latest_sample(patient: VisitSequence, at: np.datetime64 | None = None) -> EhrSample:
+    """The unlabelled sample of a new patient at `at` (default: the discharge of its latest admission) from the
+    admissions discharged by then; `hadm_id` is the latest such admission."""
+    at = patient.admissions[-1].discharge_time if at is None else at
+    past = [a for a in patient.admissions if a.discharge_time <= at]
+    if not past:
+        raise ConfigError(f"patient {patient.patient_id}: no admission discharged at or before {at}; nothing to predict from")
+    return _sample(patient, past[-1], at, past, None)
 
 
 class EhrTask:
@@ -86,6 +100,10 @@ class EhrTask:
         """Samples of one patient and the count of candidates dropped, by reason."""
         raise NotImplementedError
 
+    def candidates(self, patient: VisitSequence) -> tuple[list[EhrSample], Counter[str]]:
+        """Samples before any fitted labelling (what `samples` gives for targets that need no fit)."""
+        return self.samples(patient)
+
     def __call__(self, patient: VisitSequence) -> list[EhrSample]:
         return self.samples(patient)[0]
 
@@ -100,7 +118,6 @@ class EhrTask:
         return EhrSampleSet(out, dict(dropped))
 
 
-@TASKS.register("next_admission_mortality")
 class NextAdmissionMortalityTask(EhrTask):
     """At admission i >= 1 (its admit time), from admissions 0..i-1: does the patient die in admission i?"""
 
@@ -119,7 +136,6 @@ class NextAdmissionMortalityTask(EhrTask):
         return out, dropped
 
 
-@TASKS.register("readmission_30d")
 class ReadmissionTask(EhrTask):
     """At the discharge of each admission i (i >= 0), from admissions 0..i: is the patient readmitted within the window?
 
@@ -161,7 +177,6 @@ class ReadmissionTask(EhrTask):
         return out, dropped
 
 
-@TASKS.register("next_visit_diagnosis")
 class NextVisitDiagnosisTask(EhrTask):
     """At the discharge of admission i-1, from admissions 0..i-1: multi-hot of admission i's diagnosis codes.
 
@@ -217,11 +232,11 @@ class NextVisitDiagnosisTask(EhrTask):
         task._index = {c: i for i, c in enumerate(task.label_codes_)}
         return task
 
-    def samples(self, patient: VisitSequence) -> tuple[list[EhrSample], Counter[str]]:
-        self._check_fitted()
+    def candidates(self, patient: VisitSequence) -> tuple[list[EhrSample], Counter[str]]:
+        """Samples with `target_codes` (the next admission's diagnoses) and no label yet: needs no fitted label set."""
         out, dropped = [], Counter[str]()
         for i, target in enumerate(patient.admissions[1:], start=1):
-            diagnoses = [c for c in target.codes if self._is_diagnosis(c)]
+            diagnoses = tuple(c for c in target.codes if self._is_diagnosis(c))
             if not diagnoses:
                 dropped["next admission has no diagnosis code"] += 1
                 continue
@@ -229,7 +244,27 @@ class NextVisitDiagnosisTask(EhrTask):
             if target.admit_time < at:
                 dropped["next admission began before the previous discharge"] += 1
                 continue
-            label = np.zeros(len(self.label_codes_), dtype=np.float32)
-            label[[self._index[c] for c in diagnoses if c in self._index]] = 1.0
-            out.append(_sample(patient, target, at, history(patient, i, at), label))
+            out.append(_sample(patient, target, at, history(patient, i, at), None, diagnoses))
         return out, dropped
+
+    def label(self, target_codes: Sequence[str]) -> np.ndarray:
+        """float32 multi-hot (num_labels,) of the label codes among `target_codes` (other codes are no label)."""
+        self._check_fitted()
+        label = np.zeros(len(self.label_codes_), dtype=np.float32)
+        label[[self._index[c] for c in target_codes if c in self._index]] = 1.0
+        return label
+
+    def samples(self, patient: VisitSequence) -> tuple[list[EhrSample], Counter[str]]:
+        self._check_fitted()
+        out, dropped = self.candidates(patient)
+        return [replace(s, label=self.label(s.target_codes)) for s in out], dropped
+
+
+TARGETS: dict[str, type[EhrTask]] = {cls.name: cls for cls in (NextAdmissionMortalityTask, ReadmissionTask, NextVisitDiagnosisTask)}
+
+
+def make_target(name: str, top_k_labels: int = 100) -> EhrTask:
+    """The (unfitted) target `name` of `TARGETS`; an unknown name lists the valid ones."""
+    if name not in TARGETS:
+        raise ConfigError(f"unknown prediction target {name!r}; valid: {', '.join(TARGETS)}")
+    return NextVisitDiagnosisTask(k=top_k_labels) if name == NextVisitDiagnosisTask.name else TARGETS[name]()

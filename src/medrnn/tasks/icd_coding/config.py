@@ -20,6 +20,14 @@ class NotesDataConfig(_Strict):
     min_token_count: int = Field(1, ge=1, description="tokens seen fewer times in the training text map to <unk>")
     embeddings: Literal["word2vec", "none"] = "word2vec"  # word2vec (gensim) trained on the training text only
     embedding_dim: int = Field(100, ge=1)
+    # quick runs and tests: the first N notes of each official split (in file order); None = every note
+    documents_per_split: int | None = Field(None, ge=1, description="keep the first N notes of each split (None: all)")
+
+    @field_validator("code_types", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        """`--codes d,p` and `[d]` mean D and P, as the old `medrnn train notes --codes` read them."""
+        return [v.strip().upper() if isinstance(v, str) else v for v in value] if isinstance(value, (list, tuple)) else value
 
 
 class NotesModelConfig(_Strict):

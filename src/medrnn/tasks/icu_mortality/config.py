@@ -23,6 +23,8 @@ class IcuDataConfig(_Strict):
     folds: int = Field(5, ge=2)
     fold: int = Field(0, ge=0)
     drop_empty: bool = True  # stays with descriptors only (12 in P12) are listed in the report and excluded
+    # the first N stays read (file order, after drop_empty), for smoke runs and `--quick`; None: every stay
+    max_stays: int | None = Field(None, ge=10)
 
 
 class IcuModelConfig(ModelConfig):

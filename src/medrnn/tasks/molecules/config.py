@@ -18,6 +18,8 @@ class MoleculeDataConfig(_Strict):
     task_type: Literal["auto", "classification", "regression"] = "auto"  # auto: 0/1 labels -> classification
     split: Literal["auto", "random", "scaffold"] = "auto"  # auto: MoleculeNet's recommendation (random for a CSV)
     split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    # None: train.seed draws the split too. A seed ensemble trains members with other model seeds on one split.
+    split_seed: int | None = None
     augment: int = Field(1, ge=0, description="random SMILES per molecule per epoch: 0 = canonical only, 1 = enumeration")
     tta: int = Field(8, ge=0, description="test-time averaging over this many random SMILES (plus the canonical one)")
     min_token_freq: int = Field(1, ge=1)

@@ -1,0 +1,66 @@
+"""The fitted preprocessing of a notes coder: tokenizer, training-only vocabulary and label set, window, dev threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medrnn.errors import ConfigError
+from medrnn.tasks.base import Pipeline
+from medrnn.tasks.icd_coding.config import NotesDataConfig
+from medrnn.tasks.icd_coding.data import NoteSet, fit_labels
+from medrnn.transforms.text import ClinicalTokenizer, TextVocabulary
+
+
+@dataclass
+class NotesPipeline(Pipeline):
+    """Tokenizer and vocabulary (fitted on the training notes), label names and counts, window and decision threshold.
+
+    The state keeps the keys of artifacts written by `medrnn train notes` before the Task contract (tokenizer,
+    vocabulary, window, threshold, ...), plus `label_names`.
+    """
+
+    tokenizer: ClinicalTokenizer
+    vocab: TextVocabulary
+    label_names: list[str]
+    label_counts: np.ndarray  # (n_labels,) training documents per label
+    window: int
+    code_types: list[str]
+    threshold: float | None = None
+    output_kind: str = "multilabel"
+    dropped_labels: dict[str, int] = field(default_factory=dict)  # codes under min_label_count (fit only, not saved)
+    tuning_: dict[str, Any] = field(default_factory=dict)  # what `tune` found on dev (this run only, not saved)
+
+    @classmethod
+    def fit(cls, train: NoteSet, config: NotesDataConfig) -> NotesPipeline:
+        """Vocabulary and label set from the training notes only."""
+        vocab = TextVocabulary(min_count=config.min_token_count).fit(train.token_texts())
+        names, counts, dropped = fit_labels(train.records or [], config.min_label_count)
+        return cls(ClinicalTokenizer(config.language), vocab, names, counts, config.window, list(config.code_types),
+                   dropped_labels=dropped)  # fmt: skip
+
+    def encode(self, notes: NoteSet) -> list[np.ndarray]:
+        """Token ids of every note (unknown tokens -> <unk>); notes tokenized in another language are refused."""
+        if notes.language != self.tokenizer.language:
+            raise ConfigError(f"notes tokenized as {notes.language!r}, the model reads {self.tokenizer.language!r}")
+        return [self.vocab.encode(doc)[0] for doc in notes.token_texts()]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tokenizer": self.tokenizer.state_dict(), "vocabulary": self.vocab.state_dict(), "window": self.window,
+                "threshold": self.threshold, "threshold_tuned_on": "dev", "language": self.tokenizer.language,
+                "code_types": list(self.code_types), "label_counts": self.label_counts.tolist(),
+                "label_names": list(self.label_names)}  # fmt: skip
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> NotesPipeline:
+        threshold = state.get("threshold")
+        return cls(ClinicalTokenizer.from_state_dict(state["tokenizer"]), TextVocabulary.from_state_dict(state["vocabulary"]),
+                   list(state["label_names"]), np.asarray(state.get("label_counts", []), dtype=np.int64), int(state["window"]),
+                   list(state.get("code_types", ["D"])), None if threshold is None else float(threshold))  # fmt: skip
+
+    def compatibility(self) -> dict[str, Any]:
+        """Ensemble members must code the same labels and tokenize alike (evidence offsets must line up); each keeps its
+        own vocabulary and window."""
+        return {**super().compatibility(), "tokenizer": self.tokenizer.state_dict()}

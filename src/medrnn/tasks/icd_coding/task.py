@@ -1,0 +1,235 @@
+"""ICD coding of clinical notes (CodiEsp, CLEF eHealth 2020): a Spanish (or machine-translated English) case report ->
+its ICD-10 codes, each with the token its label attention read most (the evidence). CodiEsp's own split: train fits the
+vocabulary, the label set and word2vec; dev stops training and tunes the decision threshold; test is scored once."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from medrnn.data.batch import collate
+from medrnn.data.sampling import LengthBucketSampler
+from medrnn.data.splits import Split
+from medrnn.errors import NotFittedError
+from medrnn.io.codiesp import read_codiesp
+from medrnn.metrics.codes import evaluate_codes, tune_threshold
+from medrnn.models import build_model
+from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.icd_coding.config import NotesRunConfig
+from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, resolve_root, text_report,
+                                          train_word2vec, unseen_gold)  # fmt: skip
+from medrnn.tasks.icd_coding.evidence import EvidenceLoss, evidence_supervision
+from medrnn.tasks.icd_coding.outputs import evidence_json, evidence_overlap, micro_recall_all_gold
+from medrnn.tasks.icd_coding.pipeline import NotesPipeline
+from medrnn.tasks.icd_coding.predict import chunk_dataset, evidence, ranked_codes, read_note_file, score_documents
+from medrnn.tasks.icd_coding.report import notes_sections
+from medrnn.transforms.text import chunk_documents
+
+NOTES = ["test metrics cover the label set (codes seen in train) except map_all_gold, which counts every gold code outside it "
+         "as a miss, as the official CodiEsp MAP does; see also unseen_gold_codes",
+         "windows of notes longer than data.window are trained with their note's codes and scored by max over windows"]  # fmt: skip
+
+
+@register_task
+class IcdCodingTask(Task):
+    name = "icd_coding"
+    aliases = ("notes",)
+    title = "Clinical notes -> ICD-10 codes with evidence (CodiEsp: official train/dev/test)"
+    data = "codiesp (CLEF eHealth 2020 case reports: text_files/ + D/P codes + X evidence spans)"
+    readers = ("read_codiesp",)
+    split_unit = "document (CodiEsp's official train/dev/test)"
+    output_kinds = ("multilabel",)
+    input_axes = ("token",)
+    default_model = "laat"
+    config_class = NotesRunConfig
+    predict_help = ("UTF-8 text files, one note each (read byte-exact); one row per (note, code at or above the dev-tuned "
+                    "threshold): file, code, probability, start, end, evidence (the attended token in context)")  # fmt: skip
+    options = (
+        TaskOption("--data", "data.data", "codiesp (default; under the data root) or a CodiEsp folder holding train/ dev/ test/ "
+                   "(or final_dataset_v4_to_publish/).", short="-d"),
+        TaskOption("--language", "data.language", "es (default; the original Spanish, with evidence spans) or en (the machine "
+                   "translation; no spans).", short="-l"),
+        TaskOption("--codes", "data.code_types", "Code types, comma-separated: D (ICD-10-CM diagnoses, default), P (ICD-10-PCS "
+                   "procedures) or D,P.", kind="list"),
+        TaskOption("--window", "data.window", "Tokens per model input (default 2500); longer notes are cut into windows and each "
+                   "code takes its best window's score.", kind="int"),
+        TaskOption("--embeddings", "data.embeddings", "word2vec (default; trained on the training notes only, needs gensim) or "
+                   "none (random start)."),
+        TaskOption("--evidence-weight", "train.evidence_weight", "Weight of the loss that teaches each code's attention the gold "
+                   "evidence spans of the training notes (CodiEsp-X): auto (default: 0.1 for laat/caml on Spanish text, else "
+                   "off), 0 (off) or a number."),
+    )  # fmt: skip
+    examples = ("medrnn train notes --out runs/notes                                   # Spanish diagnoses, LAAT, word2vec",
+                "medrnn train notes --model caml --language en --max-epochs 10",
+                "medrnn predict --artifact runs/notes/model notes/*.txt --out codes.csv  # codes + evidence for new notes")  # fmt: skip
+
+    # ---- training ----------------------------------------------------------------------------------------------
+    def quick_config(self) -> NotesRunConfig:
+        return NotesRunConfig.model_validate({"data": {"documents_per_split": 20, "window": 300, "embedding_dim": 16},
+                                              "model": {"hidden_size": 16, "attention_size": 16},
+                                              "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20,
+                                              "evidence_documents": 5})  # fmt: skip
+
+    def load(self, config: NotesRunConfig, progress: bool = False) -> TaskData:
+        d = config.data
+        records, read_report = read_codiesp(resolve_root(d.data), language=d.language, code_types=tuple(d.code_types))
+        return notes_task_data(records, d.language, d.data, d.documents_per_split, read_report.summary())
+
+    def split(self, data: TaskData, config: NotesRunConfig) -> Split:
+        split_of = np.array([r.split for r in data.samples.records])
+        return Split(*(np.flatnonzero(split_of == s).astype(np.int64) for s in SPLITS))
+
+    def subset(self, data: TaskData, index: np.ndarray) -> NoteSet:
+        return data.samples.subset(np.asarray(index, dtype=np.int64))
+
+    def fit_pipeline(self, data: TaskData, split: Split, config: NotesRunConfig) -> NotesPipeline:
+        parts = {s: self.subset(data, index) for s, index in zip(SPLITS, split)}
+        pipeline = NotesPipeline.fit(parts["train"], config.data)
+        report = text_report(parts, pipeline.vocab, pipeline.label_names, config.data.min_label_count, pipeline.dropped_labels)
+        report.pop("unseen_gold")  # in metrics.json["unseen_gold_codes"] (write_outputs)
+        chunks = {s: chunk_documents([len(t) for t in p.tokens], pipeline.window)[1].to_dict() for s, p in parts.items()}
+        data.info.update({"text": report, "chunks": chunks})
+        return pipeline
+
+    def pipeline_from_state(self, state: dict[str, Any]) -> NotesPipeline:
+        return NotesPipeline.from_state_dict(state)
+
+    def targets(self, data: TaskData, index: np.ndarray, pipeline: NotesPipeline) -> np.ndarray:
+        return label_matrix(self.subset(data, index).records or [], pipeline.label_names)
+
+    def build_model(self, data: TaskData, split: Split, pipeline: NotesPipeline,
+                    config: NotesRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
+        d, m = config.data, config.model
+        model = build_model(m.name, vocab_size=len(pipeline.vocab), num_classes=len(pipeline.label_names), embedding_dim=d.embedding_dim,
+                            **m.model_dump(exclude={"name", "output_bias"}))  # fmt: skip
+        if m.output_bias == "prior":  # add-half smoothing keeps every prior inside (0, 1)
+            model.init_output_bias(torch.from_numpy((pipeline.label_counts + 0.5) / (len(split.train) + 1.0)))
+        info: dict[str, Any] = {"kind": d.embeddings, "dim": d.embedding_dim}
+        if d.embeddings == "word2vec":
+            start = time.perf_counter()
+            texts = self.subset(data, split.train).token_texts()
+            matrix, found = train_word2vec(texts, pipeline.vocab, d.embedding_dim, seed=config.train.seed)
+            model.load_embeddings(torch.from_numpy(matrix))
+            info.update({"trained_on": "train", "rows_from_word2vec": found, "rows": len(pipeline.vocab),
+                         "seconds": time.perf_counter() - start})  # fmt: skip
+        return model, info
+
+    def loaders(self, data: TaskData, split: Split, pipeline: NotesPipeline, config: NotesRunConfig) -> tuple[DataLoader, DataLoader, list]:
+        t, n = config.train, len(pipeline.label_names)
+        # a window of a long note carries its whole note's codes: a code evidenced elsewhere in the note is a noisy positive
+        # for this window; scoring takes the max over windows, so no code is lost at evaluation.
+        # Batches of similar length: CodiEsp notes run 190-1,000 tokens, random batches are 1.8x padding (2.6x slower epochs)
+        train, val = self.subset(data, split.train), self.subset(data, split.val)
+        train_set = chunk_dataset(pipeline.encode(train), label_matrix(train.records or [], pipeline.label_names), pipeline.window, n)[0]
+        val_set = chunk_dataset(pipeline.encode(val), label_matrix(val.records or [], pipeline.label_names), pipeline.window, n)[0]
+        lengths = {k: np.array([len(x) for x in v.x]) for k, v in (("train", train_set), ("val", val_set))}
+        return (DataLoader(train_set, batch_sampler=LengthBucketSampler(lengths["train"], t.batch_size, seed=t.seed), collate_fn=collate),
+                DataLoader(val_set, batch_sampler=LengthBucketSampler(lengths["val"], t.batch_size, shuffle=False), collate_fn=collate),
+                [])  # fmt: skip
+
+    def extra_loss(self, data: TaskData, split: Split, pipeline: NotesPipeline, config: NotesRunConfig,
+                   model: nn.Module) -> EvidenceLoss | None:  # fmt: skip
+        """Supervised label attention on the training notes' gold evidence spans (see evidence.py), as `train.evidence_weight` asks."""
+        train = self.subset(data, split.train)
+        chunks = chunk_documents([len(t) for t in train.tokens], pipeline.window)[0]  # the training windows of `loaders`
+        loss, info = evidence_supervision(model, config.train, train.records or [], train.tokens, chunks, pipeline.label_names)
+        data.info["evidence_supervision"] = info
+        return loss
+
+    def predict(self, model: nn.Module, pipeline: NotesPipeline, samples: NoteSet) -> Scores:
+        scores = score_documents(model, pipeline.encode(samples), pipeline.window, len(pipeline.label_names))
+        return Scores(scores.probs, {"top_token": scores.top_token})
+
+    def tune(self, pipeline: NotesPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+        """One global threshold maximising micro-F1 on dev (CAML/LAAT practice); dev MAP and micro-F1 there."""
+        threshold = float(tune_threshold(y, scores.values))
+        pipeline.threshold = threshold
+        overall = evaluate_codes(y, scores.values, pipeline.label_names, threshold, n_boot=0).overall
+        pipeline.tuning_ = {"threshold": threshold, "on": "dev", "documents": int(y.shape[0]), "map": overall["map"],
+                            "micro_f1": overall["micro_f1"]}  # fmt: skip
+        return dict(pipeline.tuning_)
+
+    def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: NotesPipeline, config: NotesRunConfig,
+                 samples: NoteSet) -> Any:  # fmt: skip
+        # units are the note ids: one document each, so evaluate_codes' document bootstrap resamples the split unit
+        return evaluate_codes(y, scores.values, pipeline.label_names, _threshold(pipeline), train_counts=pipeline.label_counts,
+                              n_boot=config.bootstrap, seed=config.train.seed, gold_counts=gold_counts(samples.records or []))  # fmt: skip
+
+    def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: NotesPipeline, scores: Scores,
+                      model: nn.Module, config: NotesRunConfig) -> dict[str, Any]:  # fmt: skip
+        d, threshold = config.data, _threshold(pipeline)
+        test = self.subset(data, split.test)
+        probs, top = scores.values, scores.extras["top_token"]
+        _add_to_predictions(run_dir / "predictions.npz", note_id=np.array(test.note_ids), top_token=top, threshold=threshold)
+        chosen = evidence_json(test, pipeline.label_names, probs, top, threshold, config.evidence_documents)
+        (run_dir / "evidence.json").write_text(json.dumps(chosen, indent=1, ensure_ascii=False), encoding="utf-8")
+        dev_map = pipeline.tuning_.get("map")
+        if dev_map is None:  # a pipeline not tuned in this process: score dev again (the same model gives the same scores)
+            dev_probs = self.predict(model, pipeline, self.subset(data, split.val)).values
+            y_dev = self.targets(data, split.val, pipeline)
+            dev_map = evaluate_codes(y_dev, dev_probs, pipeline.label_names, threshold, n_boot=0).overall["map"]
+        unseen = {s: unseen_gold(self.subset(data, index).records or [], pipeline.label_names)
+                  for s, index in (("dev", split.val), ("test", split.test))}  # fmt: skip
+        y_test = self.targets(data, split.test, pipeline)
+        return {
+            "dataset": d.data, "language": d.language, "code_types": list(d.code_types),
+            "threshold": threshold, "threshold_tuned_on": "dev", "dev": {"map": dev_map},
+            "unseen_gold_codes": {**unseen, "test_share": unseen["test"]["unseen_share"],
+                                  "micro_recall_all_gold": micro_recall_all_gold(test, y_test, probs, threshold)},
+            "evidence_overlap": evidence_overlap(test, pipeline.label_names, probs, top, threshold),
+            "notes": NOTES,
+        }  # fmt: skip
+
+    # ---- inference ---------------------------------------------------------------------------------------------
+    def read_input(self, source: str, pipeline: NotesPipeline, options: dict[str, Any]) -> InputItem:
+        text = read_note_file(source)
+        tokens = pipeline.tokenizer.tokenize_with_offsets(text)
+        return InputItem(str(source), NoteSet([str(source)], [text], [tokens], pipeline.tokenizer.language))
+
+    def decode(self, item: InputItem, scores: Scores, pipeline: NotesPipeline) -> list[dict[str, Any]]:
+        notes: NoteSet = item.samples
+        threshold, top = _threshold(pipeline), scores.extras["top_token"]
+        rows = []
+        for i, name in enumerate(notes.note_ids):
+            for c in ranked_codes(scores.values[i], threshold):
+                ev = evidence(notes.texts[i], notes.tokens[i], int(top[i, c]))
+                rows.append({"file": name, "code": pipeline.label_names[c], "probability": round(float(scores.values[i, c]), 6),
+                             "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"]})  # fmt: skip
+        return rows
+
+    def columns(self, pipeline: NotesPipeline) -> list[str]:
+        return ["file", "code", "probability", "start", "end", "evidence"]
+
+    def merge_extras(self, member_scores: list[Scores]) -> dict[str, Any]:
+        """A code's evidence token comes from the member most confident in that code (ties: the first member)."""
+        probs = np.stack([s.values for s in member_scores])  # (members, documents, codes)
+        tops = np.stack([s.extras["top_token"] for s in member_scores])
+        best = probs.argmax(axis=0)[None]
+        return {"top_token": np.take_along_axis(tops, best, axis=0)[0]}
+
+    # ---- report ------------------------------------------------------------------------------------------------
+    def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
+        return notes_sections(run_dir, metrics)
+
+
+def _threshold(pipeline: NotesPipeline) -> float:
+    if pipeline.threshold is None:
+        raise NotFittedError("icd_coding: the pipeline has no decision threshold; tune it on dev first (Task.tune)")
+    return float(pipeline.threshold)
+
+
+def _add_to_predictions(path: Path, **arrays: Any) -> None:
+    """Add arrays to the run's predictions.npz (the generic run writes ids, y_true, y_score; notes keep top_token too)."""
+    with np.load(path, allow_pickle=False) as npz:
+        kept = {k: npz[k] for k in npz.files}
+    np.savez_compressed(path, **kept, **arrays)
+
+
+__all__ = ["IcdCodingTask"]

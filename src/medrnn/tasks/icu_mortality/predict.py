@@ -1,0 +1,28 @@
+"""Risk of the outcome for stays already turned into model input, batched in order (training evaluation and Predictor)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from medrnn.data.batch import SequenceDataset, collate
+
+
+@torch.no_grad()
+def predict_risk(model: nn.Module, x: np.ndarray, static: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Sigmoid probabilities (n, 1) float64 for model input x (n, time, 3V) and descriptors (n, s), in order.
+
+    Batches of 256 through `collate`, as the ICU runs were always scored, so the numbers match them bit for bit.
+    """
+    model.eval()
+    if x.shape[0] == 0:
+        return np.zeros((0, 1))
+    dataset = SequenceDataset(x, np.zeros(x.shape[0], dtype=np.float32), static)  # y unused: scores only
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    device = next(model.parameters()).device
+    return torch.cat([torch.sigmoid(model(b.to(device)).logits).cpu() for b in loader]).numpy().astype(np.float64)
+
+
+__all__ = ["predict_risk"]

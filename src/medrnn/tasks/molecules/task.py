@@ -1,0 +1,210 @@
+"""Molecules: SMILES -> bioactivity, toxicity or physical properties (MoleculeNet or a user's CSV).
+
+One sample per molecule (RDKit canonical SMILES, atom-level tokens); one output per target column, NaN = missing
+label. Split by Bemis-Murcko scaffold (no scaffold on two sides) or at random (by row), MoleculeNet's choice per dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch import nn
+from torch.utils.data import DataLoader
+
+from medrnn.data.splits import Split, make_split, murcko_scaffold
+from medrnn.errors import ConfigError
+from medrnn.io.smiles import read_smiles_csv
+from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.models import create_model
+from medrnn.records import MoleculeTable
+from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.molecules.config import SmilesRunConfig
+from medrnn.tasks.molecules.data import Molecules, SmilesDataset, load_table, token_loaders, unknown_tokens
+from medrnn.tasks.molecules.pipeline import SmilesPipeline
+from medrnn.tasks.molecules.predict import predict_smiles
+from medrnn.tasks.molecules.report import molecule_sections, write_attention
+from medrnn.tasks.molecules.selection import loss_of_scores
+
+log = logging.getLogger(__name__)
+
+
+@register_task
+class MoleculesTask(Task):
+    name = "molecules"
+    aliases = ("smiles",)
+    title = "SMILES -> bioactivity, toxicity or properties (MoleculeNet or a CSV; token biLSTM with attention)"
+    data = "moleculenet (bbbp, bace, hiv, tox21, clintox, sider, esol, freesolv, lipophilicity) or a CSV of SMILES"
+    readers = ("read_smiles_csv",)
+    split_unit = "molecule (scaffold split: Bemis-Murcko scaffold groups; random split: the table row)"
+    output_kinds = ("binary", "multilabel", "regression")
+    input_axes = ("token",)
+    default_model = "lstm"
+    config_class = SmilesRunConfig
+    predict_help = ("CSV files with a SMILES column (--smiles-column, default smiles/canonical_smiles/smi/mol; --id-column "
+                    "to carry an id): one row per molecule RDKit parses: file, id, smiles, canonical_smiles, p_<target> "
+                    "(or the predicted value); unparsable rows are reported with row number and reason")  # fmt: skip
+    options = (
+        TaskOption("--data", "data.data", "MoleculeNet name (bbbp, bace, hiv, tox21, clintox, sider, esol, freesolv, "
+                   "lipophilicity) or a CSV path.", short="-d"),
+        TaskOption("--target", "data.targets", "Target column(s), comma-separated: 'p_np' or 'NR-AR,SR-p53'. Empty cells = "
+                   "missing labels.", kind="list", short="-t"),
+        TaskOption("--smiles-column", "data.smiles_column", "Column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
+        TaskOption("--split", "data.split", "scaffold (Bemis-Murcko, balanced) or random; default: MoleculeNet's choice for "
+                   "the dataset, random for a CSV."),
+        TaskOption("--task-type", "data.task_type", "classification or regression (default: classification when every "
+                   "label is 0/1)."),
+        TaskOption("--augment", "data.augment", "Random SMILES per molecule per epoch (0 = canonical only).", kind="int"),
+        TaskOption("--tta", "data.tta", "Test-time averaging over this many random SMILES (0 = canonical only).", kind="int"),
+        TaskOption("--pretrain", "pretrain.enabled", "First train the embedding and first biLSTM layer as a SMILES language "
+                   "model on every MoleculeNet molecule outside this dataset (pretrain.corpus), then fine-tune; the LM is "
+                   "cached, so only the first run per dataset pays for it (minutes).", kind="bool"),
+    )  # fmt: skip
+    examples = ("medrnn train smiles --data bbbp --out runs/bbbp", "medrnn train smiles --data tox21 --split scaffold --seed 1",
+                "medrnn train smiles --data bace --pretrain --out runs/bace-lm",
+                "medrnn train smiles --data assays.csv --target pIC50 --split scaffold --out runs/pic50")  # fmt: skip
+
+    def quick_config(self) -> SmilesRunConfig:
+        return SmilesRunConfig.model_validate({"data": {"data": "freesolv", "tta": 1},
+                                               "model": {"hidden_size": 16, "embedding_dim": 16, "attention_size": 8, "head_hidden": 16},
+                                               "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20})  # fmt: skip
+
+    # ---- training ------------------------------------------------------------------------------------------------
+    def load(self, config: SmilesRunConfig, progress: bool = False) -> TaskData:
+        table, report, task_type, split_kind = load_table(config)
+        for r in report.rejected:
+            log.warning("%s row %d rejected (%s): %s", report.source, r.row, r.reason, r.smiles)
+        # a scaffold split keeps each scaffold on one side; a random split draws rows (a molecule listed twice is two rows)
+        units = [murcko_scaffold(s) for s in table.smiles] if split_kind == "scaffold" else [f"row {r}" for r in table.rows]
+        return TaskData(Molecules(table, task_type, split_kind), np.array(units, dtype=str), list(table.smiles), {"read": report.to_dict()})
+
+    def split(self, data: TaskData, config: SmilesRunConfig) -> Split:
+        mols: Molecules = data.samples
+        d = config.data
+        seed = config.train.seed if d.split_seed is None else d.split_seed
+        split = make_split(mols.split_kind, mols.table.smiles, d.split_sizes, seed)
+        sides = [set(mols.table.smiles[i] for i in part) for part in split]
+        twice = len((sides[0] & sides[1]) | (sides[0] & sides[2]) | (sides[1] & sides[2]))
+        data.info["split"] = {"kind": mols.split_kind, "seed": seed, "sizes": list(d.split_sizes), "molecules_on_two_sides": twice}
+        if twice:
+            log.warning("%d molecules appear in more than one row and lie on two sides of the %s split", twice, mols.split_kind)
+        return split
+
+    def subset(self, data: TaskData, index: np.ndarray) -> MoleculeTable:
+        return data.samples.table.subset(np.asarray(index, dtype=np.int64))
+
+    def fit_pipeline(self, data: TaskData, split: Split, config: SmilesRunConfig) -> SmilesPipeline:
+        mols: Molecules = data.samples
+        pipeline = SmilesPipeline.fit(mols.table, split.train, mols.task_type, config)
+        smiles = mols.table.smiles
+        fitted_on = "the pretraining corpus" if config.pretrain.enabled else "the training split"
+        data.info["vocabulary"] = {"size": len(pipeline.vocab), "fitted_on": fitted_on,
+                                   **{f"unknown_tokens_{k}": unknown_tokens([smiles[i] for i in v], pipeline.vocab)
+                                      for k, v in split._asdict().items()}}  # fmt: skip
+        return pipeline
+
+    def pipeline_from_state(self, state: dict[str, Any]) -> SmilesPipeline:
+        return SmilesPipeline.from_state_dict(state)
+
+    def targets(self, data: TaskData, index: np.ndarray, pipeline: SmilesPipeline) -> np.ndarray:
+        return data.samples.table.targets[np.asarray(index, dtype=np.int64)]
+
+    def build_model(self, data: TaskData, split: Split, pipeline: SmilesPipeline,
+                    config: SmilesRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
+        model_cfg = config.model.model_dump()
+        name = model_cfg.pop("name")
+        model = create_model(name, input_size=model_cfg["embedding_dim"], num_classes=len(pipeline.label_names),
+                             vocab_size=len(pipeline.vocab), **model_cfg)  # fmt: skip
+        if pipeline.pretrained is not None:
+            from medrnn.tasks.molecules.pretrain import load_pretrained
+
+            load_pretrained(model, pipeline.pretrained, config.pretrain.freeze)
+            pipeline.pretrained = None  # in the model now; the artifact holds the weights once
+        return model, {"pretrain": pipeline.pretrain_stats}
+
+    def loaders(self, data: TaskData, split: Split, pipeline: SmilesPipeline,
+                config: SmilesRunConfig) -> tuple[DataLoader, DataLoader, list]:  # fmt: skip
+        table, t = data.samples.table, config.train
+        y = pipeline.scale(table.targets)
+        smiles = list(table.smiles)
+        augment = config.data.augment > 0
+        train_set = SmilesDataset([smiles[i] for i in split.train], y[split.train], pipeline.vocab, augment=augment, seed=t.seed)
+        val_set = SmilesDataset([smiles[i] for i in split.val], y[split.val], pipeline.vocab)
+        return token_loaders(train_set, val_set, t.batch_size, t.seed, t.num_workers)
+
+    def predict(self, model: nn.Module, pipeline: SmilesPipeline, samples: MoleculeTable) -> Scores:
+        if len(samples) == 0:
+            return Scores(np.zeros((0, len(pipeline.label_names))), {"tokens": []})
+        out = predict_smiles(model, pipeline.vocab, list(samples.smiles), pipeline.task_type, pipeline.scaler, pipeline.tta,
+                             pipeline.tta_seed)  # fmt: skip
+        extras: dict[str, Any] = {"tokens": out.tokens}
+        if out.attention is not None:
+            extras["attention"] = out.attention
+        return Scores(out.scores, extras)
+
+    def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: SmilesPipeline, config: SmilesRunConfig,
+                 samples: Any) -> Any:  # fmt: skip
+        # one molecule per unit (random split): resample rows; scaffold groups: resample whole scaffolds
+        groups = None if len(set(units.tolist())) == len(units) else units
+        return evaluate_molecules(y, scores.values, list(pipeline.label_names), pipeline.task_type, n_boot=config.bootstrap,
+                                  seed=config.train.seed, groups=groups)  # fmt: skip
+
+    def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: SmilesPipeline, scores: Scores,
+                      model: nn.Module, config: SmilesRunConfig) -> dict[str, Any]:  # fmt: skip
+        if "attention" in scores.extras:
+            test = self.subset(data, split.test)
+            write_attention(run_dir / "attention.json", test.smiles, scores.extras["tokens"], scores.extras["attention"],
+                            scores.values, test.targets, pipeline.task_type)  # fmt: skip
+        return {"task_type": pipeline.task_type, "dataset": config.data.data}
+
+    def validation_loss(self, y: np.ndarray, scores: Scores, pipeline: SmilesPipeline) -> float:
+        """The training loss on final predictions: BCE over labelled entries, or MSE in standardised units (regression)."""
+        return loss_of_scores(y, scores.values, pipeline.task_type, pipeline.scaler)
+
+    # ---- inference -----------------------------------------------------------------------------------------------
+    def read_input(self, source: str, pipeline: SmilesPipeline, options: dict[str, Any]) -> InputItem:
+        table, report = read_smiles_csv(source, targets=(), smiles_column=options.get("smiles_column"), id_column=options.get("id_column"))
+        problems = [{"row": r.row, "smiles": r.smiles, "reason": r.reason} for r in report.rejected]
+        return InputItem(str(source), table, problems)
+
+    def decode(self, item: InputItem, scores: Scores, pipeline: SmilesPipeline) -> list[dict[str, Any]]:
+        table: MoleculeTable = item.samples
+        names = self._value_columns(pipeline)
+        return [{"file": item.item_id, "id": i, "smiles": s, "canonical_smiles": c, **{k: round(float(v), 6) for k, v in zip(names, row)}}
+                for i, s, c, row in zip(table.ids, table.input_smiles, table.smiles, scores.values)]  # fmt: skip
+
+    def columns(self, pipeline: SmilesPipeline) -> list[str]:
+        return ["file", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
+
+    @staticmethod
+    def _value_columns(pipeline: SmilesPipeline) -> list[str]:
+        prefix = "p_" if pipeline.task_type == "classification" else ""
+        return [f"{prefix}{t}" for t in pipeline.label_names]
+
+    # ---- report --------------------------------------------------------------------------------------------------
+    def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
+        return molecule_sections(run_dir, metrics)
+
+
+def rebuild_from_checkpoint(data: TaskData, split: Split, config: SmilesRunConfig,
+                            checkpoint: str | Path) -> tuple[nn.Module, SmilesPipeline]:  # fmt: skip
+    """The trained model of a run that kept only checkpoints/best.safetensors: the pipeline and model rebuilt exactly as
+    `fit_task` built them, then the checkpoint's weights (runs recorded before artifacts were kept)."""
+    from safetensors.torch import load_file
+
+    task = MoleculesTask()
+    pipeline = task.fit_pipeline(data, split, config)
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    model, _ = task.build_model(data, split, pipeline, config)
+    state = load_file(Path(checkpoint))
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    if not weights:
+        raise ConfigError(f"{checkpoint}: no 'model.*' tensors; expected the best.safetensors of a SMILES training run")
+    model.load_state_dict(weights)
+    return model.eval(), pipeline
+
+
+__all__ = ["MoleculesTask", "rebuild_from_checkpoint"]

@@ -1,0 +1,66 @@
+"""Conformance of every registered task to the contract (tasks/base.py), on tiny real records: samples -> a split with
+no unit on two sides -> a pipeline fitted on training items only -> one short training run -> artifact round trip ->
+the Predictor scores the test items exactly as the evaluation did. A toy task defined here trains, predicts,
+reports and ensembles through the generic layers with no edit outside its own code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medrnn.predict import Predictor
+from medrnn.tasks.base import check_split, get_task, task_names
+from medrnn.train.run import COMPLETE, run_task
+
+TASKS_NOW = task_names()
+
+
+@pytest.mark.parametrize("name", TASKS_NOW)
+def test_task_declares_the_contract(name: str) -> None:
+    task = get_task(name)
+    d = task.describe()
+    assert d["split_unit"] and d["input_axes"] and d["default_model"] and d["output_kinds"]
+    cfg = task.quick_config()
+    assert isinstance(cfg, task.config_class)
+    assert cfg.model.name in __import__("medrnn.models", fromlist=["list_models"]).list_models()
+    for option in task.options:
+        assert option.flag.startswith("--") and option.field.split(".")[0] in cfg.model_dump()
+    assert get_task(name).name == name and all(get_task(a).name == name for a in task.aliases)
+
+
+@pytest.mark.parametrize("name", TASKS_NOW)
+def test_split_is_by_unit_and_pipeline_sees_train_only(name: str) -> None:
+    task = get_task(name)
+    cfg = task.quick_config()
+    data = task.load(cfg)
+    assert len(data) == len(data.units) > 0
+    split = task.split(data, cfg)
+    check_split(data.units, split)  # raises when a unit lies on two sides
+    parts = [set(np.asarray(p).tolist()) for p in split]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    pipeline = task.fit_pipeline(data, split, cfg)
+    state = pipeline.state_dict()
+    json.dumps(state)  # JSON, never a pickle
+    assert task.pipeline_from_state(json.loads(json.dumps(state))).state_dict() == json.loads(json.dumps(state))
+    assert pipeline.output_kind in task.output_kinds
+
+
+@pytest.mark.parametrize("name", TASKS_NOW)
+def test_training_artifact_and_predictor_agree(name: str, tmp_path: Path) -> None:
+    task = get_task(name)
+    cfg = task.quick_config()
+    result = run_task(task, cfg, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / COMPLETE).exists()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["task"] == name and metrics["split"]["unit"] == task.split_unit
+    predictor = Predictor.from_artifact(tmp_path / "run")
+    assert predictor.task.name == name and predictor.label_names == list(result.pipeline.label_names)
+    data = task.load(cfg)
+    split = task.split(data, cfg)
+    again = predictor.task.predict(predictor.model, predictor.pipeline, task.subset(data, split.test))
+    saved = np.load(tmp_path / "run" / "predictions.npz")
+    np.testing.assert_allclose(again.values, saved["y_score"], rtol=0, atol=1e-6)
+    assert np.isfinite(again.values).all()

@@ -1,0 +1,151 @@
+"""The molecules task on the contract: quick run -> artifact -> Predictor on a CSV with bad rows; old artifacts load;
+validation loss chooses among two recipes and their ensemble."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medrnn.errors import ConfigError, InvalidRecordError
+from medrnn.tasks.base import Scores, get_task
+from medrnn.tasks.molecules.pipeline import SmilesPipeline
+from medrnn.selection import choose, validation_loss
+from medrnn.tasks.molecules.selection import loss_of_scores
+from medrnn.transforms.standardize import Standardizer
+
+
+@pytest.fixture(scope="module")
+def runs(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two quick FreeSolv runs on one split (split seed 0), model seeds 0 and 1."""
+    from medrnn.train.run import run_task
+
+    torch.set_num_threads(1)
+    task = get_task("smiles")
+    out = tmp_path_factory.mktemp("molecules")
+    folders = []
+    for seed in (0, 1):
+        cfg = task.quick_config().model_copy(deep=True)
+        cfg.data.split_seed, cfg.train.seed = 0, seed
+        run_task(task, cfg, out / f"seed{seed}", progress=False)
+        folders.append(out / f"seed{seed}")
+    return folders
+
+
+def test_quick_run_writes_what_the_old_run_recorded(runs: list[Path]) -> None:
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["task"] == "molecules" and metrics["task_type"] == "regression" and metrics["output_kind"] == "regression"
+    assert metrics["data"]["split"]["kind"] == "random" and metrics["data"]["split"]["seed"] == 0
+    assert metrics["data"]["read"]["n_kept"] == 642 and metrics["data"]["vocabulary"]["size"] > 10
+    assert {"unknown_tokens_train", "unknown_tokens_test"} <= set(metrics["data"]["vocabulary"])
+    assert metrics["test"]["task_names"] == ["expt"] and metrics["test"]["unit"] == "rows"
+    assert metrics["model_init"] == {"pretrain": None}
+    meta = json.loads((runs[0] / "model" / "artifact.json").read_text())
+    prep = meta["preprocessing"]
+    assert meta["task"] == "molecules" and prep["vocabulary"]["tokens"][:2] == ["<pad>", "<unk>"]
+    assert prep["task_type"] == "regression" and prep["tta"] == 1 and prep["target_scaler"] is not None
+    attention = json.loads((runs[0] / "attention.json").read_text())
+    assert [a["group"] for a in attention] == ["closest to the measured value"] * 6 + ["farthest from the measured value"] * 6
+    assert all(len(a["tokens"]) == len(a["weights"]) and abs(sum(a["weights"]) - 1) < 1e-3 for a in attention)
+    errors = [abs(a["score"][0] - a["target"][0]) for a in attention]
+    assert max(errors[:6]) <= min(errors[6:])
+
+
+def test_predictor_scores_good_rows_and_reports_bad_ones(runs: list[Path], tmp_path: Path) -> None:
+    from medrnn.predict import Predictor
+
+    mols = tmp_path / "new.csv"
+    mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
+    predictor = Predictor.from_artifact(runs[0])
+    result = predictor.predict([mols, tmp_path / "missing.csv"], id_column="compound")
+    assert result.columns == ["file", "id", "smiles", "canonical_smiles", "expt"]
+    rows = result.rows()
+    assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and rows[0]["file"] == str(mols)
+    assert rows[1]["canonical_smiles"] == "Cn1c(=O)c2c(ncn2C)n(C)c1=O" and np.isfinite(rows[0]["expt"])
+    (bad,) = result.failures[str(mols)]["rejected"]
+    assert bad["row"] == 1 and "unclosed ring" in bad["reason"]
+    assert result.failures[str(tmp_path / "missing.csv")]["error"] == "InvalidRecordError"
+    with pytest.raises(InvalidRecordError, match="column 'nope' not found"):
+        predictor.task.read_input(str(mols), predictor.pipeline, {"smiles_column": "nope"})
+
+
+def test_predictor_reproduces_the_runs_test_predictions(runs: list[Path]) -> None:
+    from medrnn.predict import Predictor
+
+    predictor = Predictor.from_artifact(runs[1])
+    task = predictor.task
+    config = task.config_class.model_validate(predictor.metadata["config"])
+    data = task.load(config)
+    split = task.split(data, config)
+    scores = task.predict(predictor.model, predictor.pipeline, task.subset(data, split.test))
+    recorded = np.load(runs[1] / "predictions.npz")
+    np.testing.assert_array_equal(scores.values, recorded["y_score"])
+
+
+def test_old_artifact_preprocessing_still_loads() -> None:
+    task = get_task("molecules")
+    old = {"vocabulary": {"min_freq": 1, "tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "C", "O"], "counts": {"C": 5, "O": 2}},
+           "target_scaler": None, "task_type": "classification", "tta": 8, "smiles": "RDKit canonical isomeric, atom-level regex tokens"}
+    pipeline = task.pipeline_from_state(old)
+    assert pipeline.tta == 8 and pipeline.tta_seed == 0 and pipeline.label_names == []
+    pipeline.label_names = ["NR-AR", "SR-p53"]  # old artifacts keep them in artifact.json's class_names
+    assert pipeline.output_kind == "multilabel"
+    state = pipeline.state_dict()
+    assert {k: state[k] for k in old} == old
+    again = SmilesPipeline.from_state_dict(state)
+    assert again.state_dict() == state and again.output_kind == "multilabel"
+
+
+def test_validation_loss_is_bce_or_scaled_mse_over_labelled_entries() -> None:
+    y = np.array([[1.0, np.nan], [0.0, 1.0]])
+    p = np.array([[0.8, 0.3], [0.4, 0.9]])
+    expected = -(np.log(0.8) + np.log(0.6) + np.log(0.9)) / 3
+    assert loss_of_scores(y, p, "classification", None) == pytest.approx(expected)
+    scaler = Standardizer().fit(np.array([[0.0], [2.0]], dtype=np.float32))  # mean 1, sd 1
+    assert loss_of_scores(np.array([[1.0], [np.nan]]), np.array([[3.0], [9.0]]), "regression", scaler) == pytest.approx(4.0)
+    with pytest.raises(ConfigError, match="scaler"):
+        loss_of_scores(y, p, "regression", None)
+    task = get_task("molecules")
+    pipeline = SmilesPipeline.from_state_dict({"vocabulary": {"tokens": ["<pad>", "<unk>", "<bos>", "<eos>"]}, "target_scaler": None,
+                                               "task_type": "classification", "label_names": ["a", "b"]})  # fmt: skip
+    assert task.validation_loss(y, Scores(p), pipeline) == pytest.approx(expected)
+
+
+def test_choose_takes_the_lowest_validation_loss_among_runs_and_their_ensemble(runs: list[Path], tmp_path: Path) -> None:
+    from medrnn.ensemble import build_ensemble
+    from medrnn.predict import Predictor
+
+    build_ensemble(runs, tmp_path / "ens")
+    result = choose([*runs, tmp_path / "ens"])
+    losses = [c["validation_loss"] for c in result["candidates"]]
+    assert result["validation_loss"] == min(losses) and result["chosen"] == str([*runs, tmp_path / "ens"][int(np.argmin(losses))])
+    assert losses[0] == pytest.approx(validation_loss(Predictor.from_artifact(runs[0])))
+    assert len(set(losses)) == 3  # three different candidates
+
+
+def test_choose_refuses_candidates_of_different_splits(runs: list[Path], tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(runs[1] / "model", other / "model")
+    meta = json.loads((other / "model" / "artifact.json").read_text())
+    meta["config"]["data"]["split_seed"] = 5
+    (other / "model" / "artifact.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="validation samples differ"):
+        choose([runs[0], other])
+
+
+def test_decode_of_a_classifier_names_probability_columns() -> None:
+    from medrnn.records import MoleculeTable
+    from medrnn.tasks.base import InputItem
+
+    task = get_task("molecules")
+    pipeline = SmilesPipeline.from_state_dict({"vocabulary": {"tokens": ["<pad>", "<unk>", "<bos>", "<eos>"]}, "target_scaler": None,
+                                               "task_type": "classification", "label_names": ["p_np"]})  # fmt: skip
+    table = MoleculeTable(("CCO",), ("OCC",), np.array([0]), np.zeros((1, 0)), (), ("m1",), "x.csv")
+    rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25]])), pipeline)
+    assert rows == [{"file": "x.csv", "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25}]
+    assert task.columns(pipeline) == ["file", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"
