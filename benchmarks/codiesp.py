@@ -82,7 +82,7 @@ def run_baseline(recipe: dict[str, Any]) -> dict[str, Any]:
     report = evaluate_codes(y["test"], best[2].predict_proba(x["test"]), names, threshold, train_counts=pipeline.label_counts,
                             n_boot=config.bootstrap, seed=0, gold_counts=gold_counts(TASK.subset(data, split.test).records))  # fmt: skip
     return {"model": "tfidf_lr", "seed": None, "error": None, "C": best[1], "dev_map": best[0], "threshold": threshold,
-            "test": {k: report.overall.get(k) for k in KEYS}, "ci": report.ci, "buckets": report.buckets,
+            "test": {k: report.overall.get(k) for k in KEYS}, "ci": report.ci, "buckets": report.extras["buckets"],
             "train_seconds": time.perf_counter() - start, "features": len(vec.vocabulary_)}  # fmt: skip
 
 
@@ -111,7 +111,7 @@ def run_medrnn(model: str, name: str, seed: int, recipe: dict[str, Any], threads
     except Exception as err:  # noqa: BLE001 - a failed run is recorded; the others go on
         return {**row, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc(limit=4)}
     return {**row, "dev_map": m["dev"]["map"], "threshold": m["threshold"], "test": {k: m["test"]["overall"].get(k) for k in KEYS},
-            "ci": m["test"]["ci"], "buckets": m["test"]["buckets"], "evidence_overlap": m["evidence_overlap"],
+            "ci": m["test"]["ci"], "buckets": m["test"]["extras"]["buckets"], "evidence_overlap": m["evidence_overlap"],
             "unseen_gold_codes": m["unseen_gold_codes"], "training": _training(m), "config": config.model_dump(mode="json")}  # fmt: skip
 
 

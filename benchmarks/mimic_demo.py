@@ -52,8 +52,8 @@ def run_one(dataset: str, task: str, model: str, seed: int, bootstrap: int) -> d
         return row
     test = metrics["test"]
     row.update({"auroc": test["overall"].get("roc_auc"), "auprc": test["overall"].get("prc_auc"),
-                "auroc_ci": test["ci"].get("overall.roc_auc"), "ci_unit": test.get("unit"), "ranking": metrics["ranking"],
-                "labels_scored": len(test["task_names"]) - len(test["skipped_tasks"]), "samples": metrics["data"]["samples"],
+                "auroc_ci": test["ci"].get("overall.roc_auc"), "ci_unit": f"groups ({test['n_units']})", "ranking": metrics["ranking"],
+                "labels_scored": len(test["label_names"]) - len(test["extras"]["skipped"]), "samples": metrics["data"]["samples"],
                 "patients": metrics["data"]["patients"], "epochs": metrics["training"]["epochs"],
                 "train_seconds": metrics["timings"]["train_seconds"], "wall_seconds": time.perf_counter() - start})  # fmt: skip
     return row

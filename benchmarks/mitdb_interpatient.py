@@ -77,9 +77,9 @@ def _run(label: str, spec: dict, seed: int, workdir: Path) -> dict:
            "epochs": result.metrics["training"]["epochs"], "timings": result.metrics["timings"],
            "val_records": list(result.metrics["data"]["validation_records"]),
            "jkappa": m["overall"]["jkappa"], "macro_f1": m["overall"]["macro_f1"], "accuracy": m["overall"]["accuracy"],
-           "kappa": m["overall"]["kappa"], "per_class": m["per_class"], "ci": m["ci"], "confusion": m["confusion"]}
+           "kappa": m["overall"]["kappa"], "per_class": m["per_label"], "ci": m["ci"], "confusion": m["extras"]["confusion"]}
     for key, (cls, metric) in SUMMARY_METRICS.items():
-        row[key] = m["per_class"][cls][metric]
+        row[key] = m["per_label"][cls][metric]
     print(f"{label:55s} seed {seed}: S Se {row['sveb_se']:.3f} +P {row['sveb_ppv']:.3f} | V Se {row['veb_se']:.3f} "
           f"+P {row['veb_ppv']:.3f} | jk {row['jkappa']:.3f} macroF1 {row['macro_f1']:.3f} | {seconds:.0f}s", flush=True)
     return row

@@ -1,7 +1,7 @@
 """MoleculeNet benchmark: medrnn's SMILES RNN vs chemprop's D-MPNN (CLI defaults) vs a random forest on ECFP4.
 
 Every (dataset, split, seed) split is computed once and handed to every model, so they see identical indices; each
-model is scored by the same `medrnn.metrics.molecules.headline_score`. medrnn (`fit_task('molecules')`) runs in two recipes, `medrnn` (the
+model is scored by the same `medrnn.metrics.outputs.headline_score`. medrnn (`fit_task('molecules')`) runs in two recipes, `medrnn` (the
 `medrnn train smiles` defaults) and `medrnn_lm` (encoder pretrained first as a SMILES language model on the other
 datasets' molecules); benchmarks/moleculenet_ensemble.py adds their mean as a third candidate afterwards, and
 summary "medrnn" takes, per split, the candidate with the lowest validation loss (moleculenet_results.py).
@@ -54,7 +54,7 @@ from medrnn import paths  # noqa: E402
 from medrnn.data.splits import SPLITS, Split, make_split  # noqa: E402
 from medrnn.errors import MedrnnError  # noqa: E402
 from medrnn.io.smiles import ReadReport, read_smiles_csv  # noqa: E402
-from medrnn.metrics.molecules import headline_score  # noqa: E402
+from medrnn.metrics.outputs import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.base import TaskData  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402

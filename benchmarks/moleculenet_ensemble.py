@@ -43,7 +43,7 @@ from moleculenet_results import (  # noqa: E402
 from medrnn import paths  # noqa: E402
 from medrnn.data.splits import Split, make_split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
-from medrnn.metrics.molecules import headline_score  # noqa: E402
+from medrnn.metrics.outputs import headline_score  # noqa: E402
 from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
 from medrnn.tasks.molecules.task import MoleculesTask, rebuild_from_checkpoint  # noqa: E402

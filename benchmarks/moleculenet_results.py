@@ -186,7 +186,7 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                 "split_sizes": list(SPLIT_SIZES), "seeds": "seed s = split seed s = model seed s",
                 "splits": "medrnn.data.splits.make_split (scaffold = balanced Bemis-Murcko, chemprop 1.x rule); "
                           "identical indices for all models",
-                "score": "medrnn.metrics.molecules.headline_score: mean ROC-AUC over tasks (one-class test tasks skipped) "
+                "score": "medrnn.metrics.outputs.headline_score: mean ROC-AUC over tasks (one-class test tasks skipped) "
                          "or mean RMSE in target units",
                 "medrnn": "medrnn.train.run.fit_task('molecules') with its default config (summary: medrnn_plain)",
                 "medrnn_lm": "the same with pretrain.enabled: encoder pretrained as a SMILES LM on the other MoleculeNet "

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from medrnn.metrics.calibration import calibration_report
-from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.tasks.base import TaskData, get_task
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.tasks.icu_mortality.data import make_icu_split
@@ -99,8 +99,8 @@ def one_run(protocol: str, model: str, unit: int, data: TaskData, args: argparse
     try:
         run_dir = args.workdir / f"{protocol}-{model}-{unit}"
         y, prob, info = run_lr(data, config, seed) if model == "lr" else run_recurrent(data, config, run_dir)
-        report = evaluate_molecules(y, prob, ["In-hospital_death"], "classification", n_boot=1000, seed=seed)
-        task = report.per_task["In-hospital_death"]
+        report = evaluate_outputs(y, prob, ["In-hospital_death"], "binary", n_boot=1000, seed=seed)
+        task = report.per_label["In-hospital_death"]
         record.update(info)
         record.update({"auroc": task["auroc"], "auprc": task["auprc"], "auroc_ci": report.ci.get("In-hospital_death.auroc"),
                        "auprc_ci": report.ci.get("In-hospital_death.auprc"), "n_test": int(len(y)), "n_pos": int(y.sum()),

@@ -154,7 +154,23 @@ def codiesp() -> str:
     return "\n".join(lines)
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
+def refactor_check() -> str:
+    """Issue #16: seed 0 of each world's headline configuration through the Task contract, beside the recorded figure."""
+    d = json.loads((RESULTS / "refactor_check.json").read_text())
+    lines = ["| world | metric | before the refactor | through the Task contract | identical | seconds |", "|---|---|---|---|---|---|"]
+    for world, row in d["summary"].items():
+        run = d["runs"][world]
+        lines.append(f"| {world} | {row['metric']} | {row['old']:.6f} | {row['new']:.6f} | {'yes' if row['identical'] else 'no'} | "
+                     f"{run.get('seconds', 0):.0f} |")  # fmt: skip
+        for name, recipe in run.get("recipes", {}).items():
+            lines.append(f"| {world} ({name} recipe) | roc_auc | {recipe['old']:.6f} | {recipe['new']:.6f} | "
+                         f"{'yes' if recipe['identical'] else 'no'} | |")  # fmt: skip
+    lines += ["", f"Command: `{d['command']}`; machine: {d['machine']}; date: {d['date']}."]
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check,
+                                        "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
                                         "codiesp": codiesp}  # fmt: skip

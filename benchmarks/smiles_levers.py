@@ -3,7 +3,7 @@
 For each dataset and seed (its MoleculeNet split), medrnn is trained twice on the identical split: on
 canonical SMILES only (augment 0) and on a new random SMILES per molecule per epoch (augment 1). Each
 trained model is scored on test with canonical SMILES only (tta 0) and averaged over 8 random SMILES
-(tta 8), so the table separates the two levers. Scores use medrnn.metrics.molecules.headline_score.
+(tta 8), so the table separates the two levers. Scores use medrnn.metrics.outputs.headline_score.
 
     python benchmarks/smiles_levers.py                               # bbbp bace esol freesolv x seeds 0 1 2
     python benchmarks/smiles_levers.py --datasets esol --seeds 0     # one cell
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from medrnn.metrics.molecules import headline_score
+from medrnn.metrics.outputs import headline_score
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.spec import MOLECULENET
 from medrnn.train.run import fit_task

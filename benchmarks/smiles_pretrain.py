@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from medrnn.metrics.molecules import headline_score
+from medrnn.metrics.outputs import headline_score
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.spec import MOLECULENET
 from medrnn.train.run import fit_task

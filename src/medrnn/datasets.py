@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from medrnn import paths
 from medrnn.errors import ConfigError, DataNotFoundError, MedrnnError
 
-PHYSIONET_HOST = "physionet.org"
-_PROBE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -279,39 +276,3 @@ def offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
         f"could not reach {'PhysioNet' if info.physionet_db else 'the download server'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
     )
-
-
-def fetch_dataset(name: str, dest: Path | None = None) -> Path:
-    """Download `name` into `dest` and return the folder: WFDB databases with `wfdb.dl_database`, others file by file.
-
-    Files already there with the right size are skipped, so an interrupted fetch can be resumed.
-    wfdb downloads PhysioNet's latest version of the database (it cannot pin one); file URLs name their version.
-    """
-    info = get_dataset(name)
-    dest = Path(dest).expanduser() if dest is not None else default_fetch_dir(name)
-    if info.downloads:
-        from medrnn.download import fetch_urls  # plain-HTTP datasets: resumable downloads, .gz and .zip unpacking
-
-        return fetch_urls(info, dest)
-    # wfdb's requests calls have no timeout and would hang on a silent network: probe first.
-    try:
-        socket.create_connection((PHYSIONET_HOST, 443), timeout=_PROBE_TIMEOUT_S).close()
-    except OSError as err:
-        raise offline_error(info, err) from err
-    try:
-        import wfdb
-    except ImportError as err:
-        raise MedrnnError("fetching PhysioNet data needs the wfdb package: pip install 'medrnn[signals]'") from err
-    try:
-        annotators = [ext for ext in info.extensions if ext not in ("hea", "dat")] or None
-        wfdb.dl_database(info.physionet_db, str(dest), records=list(info.records), annotators=annotators)
-        wfdb.dl_files(info.physionet_db, str(dest), list(info.extra_files))
-    except OSError as err:  # requests' ConnectionError and wfdb's NetFileError both derive from OSError
-        raise offline_error(info, err) from err
-    missing = missing_files(info, dest)
-    if missing:
-        raise MedrnnError(
-            f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])}); "
-            f"run `medrnn data fetch {name} --dest {dest}` again to resume"
-        )
-    return dest

@@ -6,10 +6,49 @@ urllib only (no extra dependency); the catalogue itself (what a complete copy ho
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
-from medrnn.datasets import DatasetInfo, exists_in, missing_files, offline_error
+from medrnn.datasets import DatasetInfo, default_fetch_dir, exists_in, get_dataset, missing_files, offline_error
 from medrnn.errors import MedrnnError
+
+
+PHYSIONET_HOST = "physionet.org"
+_PROBE_TIMEOUT_S = 10.0
+
+
+def fetch_dataset(name: str, dest: Path | None = None) -> Path:
+    """Download `name` into `dest` and return the folder: WFDB databases with `wfdb.dl_database`, others file by file.
+
+    Files already there with the right size are skipped, so an interrupted fetch can be resumed.
+    wfdb downloads PhysioNet's latest version of the database (it cannot pin one); file URLs name their version.
+    """
+    info = get_dataset(name)
+    dest = Path(dest).expanduser() if dest is not None else default_fetch_dir(name)
+    if info.downloads:
+        return fetch_urls(info, dest)  # plain-HTTP datasets: resumable downloads, .gz and .zip unpacking
+    # wfdb's requests calls have no timeout and would hang on a silent network: probe first.
+    try:
+        socket.create_connection((PHYSIONET_HOST, 443), timeout=_PROBE_TIMEOUT_S).close()
+    except OSError as err:
+        raise offline_error(info, err) from err
+    try:
+        import wfdb
+    except ImportError as err:
+        raise MedrnnError("fetching PhysioNet data needs the wfdb package: pip install 'medrnn[signals]'") from err
+    try:
+        annotators = [ext for ext in info.extensions if ext not in ("hea", "dat")] or None
+        wfdb.dl_database(info.physionet_db, str(dest), records=list(info.records), annotators=annotators)
+        wfdb.dl_files(info.physionet_db, str(dest), list(info.extra_files))
+    except OSError as err:  # requests' ConnectionError and wfdb's NetFileError both derive from OSError
+        raise offline_error(info, err) from err
+    missing = missing_files(info, dest)
+    if missing:
+        raise MedrnnError(
+            f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])}); "
+            f"run `medrnn data fetch {name} --dest {dest}` again to resume"
+        )
+    return dest
 
 
 def fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:

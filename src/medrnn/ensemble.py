@@ -19,7 +19,7 @@ import torch
 
 from medrnn import __version__
 from medrnn.errors import ArtifactError, ConfigError
-from medrnn.predict import ENSEMBLE, Predictions, Predictor, predict_items, resolve_artifact
+from medrnn.predict import ENSEMBLE, Predictor, Served, resolve_artifact
 from medrnn.tasks.base import InputItem, Scores
 
 FORMAT = "medrnn-ensemble"
@@ -50,7 +50,7 @@ def check_members(members: list[Predictor], paths: list[Path]) -> None:
                                     f"{_short(theirs[key])}); members must share labels and input reading")  # fmt: skip
 
 
-class EnsemblePredictor:
+class EnsemblePredictor(Served):
     """Member predictors whose scores are averaged; `pipeline` is the first member's, with the ensemble's threshold."""
 
     def __init__(self, members: list[Predictor], metadata: dict[str, Any] | None = None, paths: list[Path] | None = None) -> None:
@@ -77,22 +77,13 @@ class EnsemblePredictor:
             paths.append(member_path)
         return cls(members, meta, paths)
 
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.pipeline.label_names)
-
-    def read(self, source: str, options: dict[str, Any]) -> InputItem:
-        return self.task.read_input(source, self.pipeline, options)
-
     def score(self, item: InputItem) -> Scores:
+        """The mean of the members' scores of one read item."""
         return mean_scores([m.task.predict(m.model, m.pipeline, item.samples) for m in self.members], self.task.merge_extras)
 
     def score_samples(self, samples: Any) -> Scores:
         """Mean scores for samples already in the task's container (validation during tuning)."""
         return self.score(InputItem("samples", samples))
-
-    def predict(self, inputs: list[str | Path], **options: Any) -> Predictions:
-        return predict_items(self, [str(i) for i in inputs], options)
 
 
 def build_ensemble(member_paths: list[str | Path], out: str | Path, tune: bool = True) -> dict[str, Any]:

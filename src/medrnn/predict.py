@@ -69,7 +69,30 @@ def is_ensemble(path: str | Path) -> bool:
     return (Path(path) / ENSEMBLE).is_file()
 
 
-class Predictor:
+class Served:
+    """What `medrnn predict` and the service hold: a task, a pipeline, and a way to score read inputs."""
+
+    task: Task
+    pipeline: Pipeline
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.pipeline.label_names)
+
+    def read(self, source: str, options: dict[str, Any]) -> InputItem:
+        """One input read by the task's reader for this pipeline."""
+        return self.task.read_input(source, self.pipeline, options)
+
+    def score(self, item: InputItem) -> Scores:
+        """Scores of one read item."""
+        raise NotImplementedError
+
+    def predict(self, inputs: list[str | Path], **options: Any) -> Predictions:
+        """Read, score and decode every input; a bad input is a failure entry and the rest go on."""
+        return predict_items(self, [str(i) for i in inputs], options)
+
+
+class Predictor(Served):
     """A trained model of any task with its fitted pipeline, loaded from an artifact; needs no training data."""
 
     def __init__(self, task: Task, model: nn.Module, pipeline: Pipeline, metadata: dict[str, Any]) -> None:
@@ -96,21 +119,9 @@ class Predictor:
         model, meta = load_artifact(path, device=device or auto_device())
         return cls(task, model, pipeline, meta)
 
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.pipeline.label_names)
-
-    def read(self, source: str, options: dict[str, Any]) -> InputItem:
-        """One input read by the task's reader for this pipeline."""
-        return self.task.read_input(source, self.pipeline, options)
-
     def score(self, item: InputItem) -> Scores:
         """Scores of one read item."""
         return self.task.predict(self.model, self.pipeline, item.samples)
-
-    def predict(self, inputs: list[str | Path], **options: Any) -> Predictions:
-        """Read, score and decode every input; a bad input is a failure entry and the rest go on."""
-        return predict_items(self, [str(i) for i in inputs], options)
 
 
 def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any]) -> Predictions:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from medrnn import datasets, paths
+from medrnn import download, paths
 from medrnn.cli.data import app
 from medrnn.errors import ConfigError
 
@@ -25,7 +25,7 @@ def main() -> Callable[[Sequence[str]], int]:
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "PHYSIONET_HOST", "physionet.invalid")  # RFC 2606: never resolves
+    monkeypatch.setattr(download, "PHYSIONET_HOST", "physionet.invalid")  # RFC 2606: never resolves
 
 
 def test_list_real_data_root() -> None:

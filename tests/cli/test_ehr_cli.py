@@ -60,7 +60,7 @@ def test_next_visit_diagnosis_with_gru_reports_accuracy_at_k(mimic4: Path, tmp_p
     assert metrics["output_kind"] == "multilabel"
     assert set(metrics["ranking"]) == {"accuracy@10", "accuracy@20", "samples_without_top_k_label"}
     assert 0 <= metrics["ranking"]["accuracy@10"] <= metrics["ranking"]["accuracy@20"] <= 1
-    assert np.load(run / "predictions.npz")["y_score"].shape[1] == len(metrics["test"]["task_names"]) > 1
+    assert np.load(run / "predictions.npz")["y_score"].shape[1] == len(metrics["test"]["label_names"]) > 1
     assert not (run / "explanations.json").exists()
 
 

@@ -61,7 +61,7 @@ def test_train_icu_writes_a_complete_run_folder(icu_run: Path) -> None:
     assert metrics["data"]["excluded_no_time_series"]["record_ids"] == ["140501"]
     assert 0 < metrics["data"]["split"]["deaths"]["test"] < 30  # stratified: the test set has deaths and survivors
     assert 0.0 <= metrics["calibration"]["brier"] <= 1.0
-    assert metrics["test"]["per_task"][OUTCOME]["auroc"] is not None
+    assert metrics["test"]["per_label"][OUTCOME]["auroc"] is not None
     saved = yaml.safe_load((icu_run / "config.yaml").read_text())
     assert saved["data"]["sets"] == ["a"] and saved["train"]["seed"] == 1 and saved["model"]["hidden_size"] == 16
 

@@ -77,7 +77,7 @@ def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
     overall = metrics["test"]["overall"]
     for key in ("map", "micro_f1", "macro_f1", "macro_f1_caml", "p@5", "p@8", "p@15"):
         assert key in overall, key
-    assert metrics["test"]["buckets"]  # frequency buckets from the training label counts
+    assert metrics["test"]["extras"]["buckets"]  # frequency buckets from the training label counts
     unseen = metrics["unseen_gold_codes"]["test"]
     assert 0 < unseen["unseen_pairs"] < unseen["gold_pairs"] and unseen["unseen_share"] == metrics["unseen_gold_codes"]["test_share"]
     assert metrics["threshold_tuned_on"] == "dev" and 0.0 < metrics["threshold"] < 1.0

@@ -36,7 +36,7 @@ def test_train_smiles_writes_a_complete_run_folder(smiles_run: Path) -> None:
     assert metrics["kind"] == "molecules" and metrics["task_type"] == "classification" and metrics["output_kind"] == "binary"
     assert metrics["data"]["split"]["kind"] == "scaffold" and metrics["split"]["seed"] == 2
     assert sum(metrics["split"]["counts"].values()) == 198
-    assert metrics["test"]["unit"].startswith("groups")  # the bootstrap resamples whole scaffolds
+    assert metrics["test"]["unit"] == "scaffolds"  # the bootstrap resamples whole scaffolds
     assert metrics["data"]["read"]["n_rejected"] == 2 and [r["row"] for r in metrics["data"]["read"]["rejected"]] == [59, 61]
     saved = yaml.safe_load((smiles_run / "config.yaml").read_text())
     assert saved["data"]["targets"] == ["p_np"] and saved["train"]["seed"] == 2 and saved["model"]["hidden_size"] == 16

@@ -34,7 +34,7 @@ def test_train_writes_a_complete_run_folder(run_dir: Path) -> None:
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["train"]["seed"] == 3 and saved["model"]["name"] == "lstm"  # flags override the file, all resolved
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["test"]["n_groups"] == 2 and metrics["test"]["ci_unit"] == "group"
+    assert metrics["test"]["n_units"] == 2 and metrics["test"]["unit"] == "records"
     assert set(metrics["data"]["test_records"]) == {"200", "232"}
     assert not set(metrics["data"]["validation_records"]) & set(metrics["data"]["train_records"])
     meta = json.loads((run_dir / "model" / "artifact.json").read_text())

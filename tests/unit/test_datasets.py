@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from medrnn import datasets, paths
-from medrnn.datasets import DATASETS, fetch_dataset, list_datasets, mitdb_patient_id, require_dataset
+from medrnn import datasets, download, paths
+from medrnn.datasets import DATASETS, list_datasets, mitdb_patient_id, require_dataset
+from medrnn.download import fetch_dataset
 from medrnn.errors import ConfigError, DataNotFoundError, MedrnnError
 
 
 def _online() -> bool:
     try:
-        socket.create_connection((datasets.PHYSIONET_HOST, 443), timeout=3).close()
+        socket.create_connection((download.PHYSIONET_HOST, 443), timeout=3).close()
     except OSError:
         return False
     return True
@@ -96,7 +97,7 @@ def test_fetch_offline_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
 
 
 def test_fetch_unresolvable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "PHYSIONET_HOST", "physionet.invalid")  # RFC 2606: never resolves
+    monkeypatch.setattr(download, "PHYSIONET_HOST", "physionet.invalid")  # RFC 2606: never resolves
     _assert_offline_error(tmp_path / "mitdb")
 
 
@@ -109,7 +110,7 @@ def test_fetch_wraps_wfdb_network_errors(tmp_path: Path, monkeypatch: pytest.Mon
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(datasets.socket, "create_connection", lambda *args, **kwargs: _Open())
+    monkeypatch.setattr(download.socket, "create_connection", lambda *args, **kwargs: _Open())
     _assert_offline_error(tmp_path / "mitdb")
 
 

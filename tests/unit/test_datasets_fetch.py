@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from medrnn import paths
-from medrnn.datasets import DATASETS, fetch_dataset, list_datasets, require_dataset
+from medrnn.datasets import DATASETS, list_datasets, require_dataset
+from medrnn.download import fetch_dataset
 from medrnn.errors import DataNotFoundError, MedrnnError
 
 # --- EHR datasets fetched file by file from physionet.org/files/ (physionet2012, mimic3-demo, mimic4-demo) ---

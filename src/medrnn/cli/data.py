@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from medrnn import datasets
+from medrnn import datasets, download
 
 app = typer.Typer(
     help=(
@@ -49,5 +49,5 @@ def fetch_command(
 
     and then: export MEDRNN_DATA=~/data
     """
-    path = datasets.fetch_dataset(name, dest)
+    path = download.fetch_dataset(name, dest)
     typer.echo(f"{name}: complete at {path}")

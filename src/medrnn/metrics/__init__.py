@@ -1,25 +1,18 @@
-"""Metrics: pure functions on (y_true, y_score) with bootstrap CIs over records."""
+"""Metrics: pure functions on (y_true, y_score) returning one MetricReport, with bootstrap CIs over the split unit."""
 
-from medrnn.metrics.classification import (
-    MetricReport,
-    confusion,
-    evaluate,
-    format_estimate,
-    scores_from_confusion,
-)
-from medrnn.metrics.molecules import (
-    MoleculeMetricReport,
-    evaluate_molecules,
-    headline_score,
-)
+from medrnn.metrics.classification import confusion, evaluate, scores_from_confusion
+from medrnn.metrics.codes import evaluate_codes, tune_threshold
+from medrnn.metrics.outputs import evaluate_outputs, headline_score
+from medrnn.metrics.report import MetricReport, format_estimate
 
 __all__ = [
     "MetricReport",
-    "MoleculeMetricReport",
     "confusion",
     "evaluate",
-    "evaluate_molecules",
+    "evaluate_codes",
+    "evaluate_outputs",
     "format_estimate",
     "headline_score",
     "scores_from_confusion",
+    "tune_threshold",
 ]

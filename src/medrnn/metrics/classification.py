@@ -1,4 +1,4 @@
-"""Classification metrics with group-level bootstrap CIs: Se, +P, F1, Spec, kappa, jkappa, AUROC, AUPRC.
+"""Multiclass metrics with bootstrap CIs over units (records): Se, +P, F1, Spec, kappa, jkappa, AUROC, AUPRC.
 
 Conventions follow the ECG literature (AAMI EC57): Se = recall, +P = precision (positive
 predictivity), Spec = TN / (TN + FP), all one-vs-rest per class. scikit-learn does the arithmetic.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,9 @@ from sklearn.metrics import (
 )
 
 from medrnn.errors import ConfigError, ShapeError
+from medrnn.metrics.bootstrap import check_options, percentile_interval, resample_counts, unit_index
+from medrnn.metrics.bootstrap import to_number as _num
+from medrnn.metrics.report import MetricReport, format_estimate
 
 CLASS_METRICS = ("se", "ppv", "f1", "spec", "auroc", "auprc")
 OVERALL_METRICS = ("accuracy", "macro_f1", "kappa", "jkappa", "macro_auroc", "macro_auprc")
@@ -68,100 +70,37 @@ def scores_from_confusion(
     return {"per_class": per_class, "overall": overall}
 
 
-@dataclass
-class MetricReport:
-    """Point estimates, bootstrap CIs and the confusion matrix of one evaluation; JSON round-trips."""
-
-    class_names: list[str]
-    per_class: dict[str, dict[str, float | int | None]]
-    overall: dict[str, float | None]
-    ci: dict[str, list[float] | None]
-    confusion: list[list[int]]
-    n_samples: int
-    n_groups: int
-    n_boot: int
-    ci_level: float
-    ci_unit: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (Python floats and ints, None for undefined values)."""
-        return _jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MetricReport:
-        """Rebuild a report from `to_dict()` output (e.g. a loaded metrics.json)."""
-        fields = list(cls.__dataclass_fields__)
-        missing = [f for f in fields if f not in data]
-        if missing:
-            raise ConfigError(
-                f"metric report is missing keys {missing}; expected the output of MetricReport.to_dict() "
-                f"with keys {fields}"
-            )
-        return cls(**{f: data[f] for f in fields})
-
-    def table(self) -> str:
-        """Plain-text per-class and overall table with CIs, for printing in a terminal."""
-        cols = [("Se", "se"), ("+P", "ppv"), ("F1", "f1"), ("Spec", "spec"), ("AUROC", "auroc"), ("AUPRC", "auprc")]
-        width = 21
-        head = f"{'class':<8}{'support':>8}  " + "".join(f"{c:<{width}}" for c, _ in cols)
-        lines = [head.rstrip(), "-" * len(head.rstrip())]
-        for name in self.class_names:
-            row = self.per_class[name]
-            cells = "".join(
-                f"{format_estimate(row.get(key), self.ci.get(f'{name}.{key}'), dash='-'):<{width}}" for _, key in cols
-            )
-            lines.append(f"{name:<8}{row.get('support', 0):>8}  {cells}".rstrip())
-        lines.append("")
-        for key in OVERALL_METRICS:
-            lines.append(f"{key:<12}{format_estimate(self.overall.get(key), self.ci.get(f'overall.{key}'), dash='-')}")
-        level = round(100 * self.ci_level)
-        unit = "records (groups)" if self.ci_unit == "group" else "samples"
-        lines.append(f"{level}% CIs: percentile bootstrap over {self.n_groups} {unit}, {self.n_boot} resamples")
-        return "\n".join(lines)
-
-
-def format_estimate(
-    value: float | None, interval: Sequence[float] | None = None, digits: int = 3, dash: str = "–"
-) -> str:
-    """Format a point estimate and its CI as '0.912 [0.850–0.950]'; 'n/a' when undefined."""
-    if value is None:
-        return "n/a"
-    text = f"{value:.{digits}f}"
-    if interval is not None:
-        text += f" [{interval[0]:.{digits}f}{dash}{interval[1]:.{digits}f}]"
-    return text
-
-
 def evaluate(
     y_true: Any,
     y_score: Any,
     class_names: Sequence[str],
-    groups: Any = None,
+    units: Any = None,
+    unit: str | None = None,
     n_boot: int = 1000,
-    ci: float = 0.95,
+    ci_level: float = 0.95,
     seed: int = 0,
     y_pred: Any = None,
     jkappa_classes: Sequence[str] = ("S", "V"),
+    headline: str = "macro_f1",
 ) -> MetricReport:
-    """Score predictions with percentile bootstrap CIs that resample whole groups (records).
+    """Score multiclass predictions with percentile bootstrap CIs that resample whole units (records, patients).
 
     Parameters
     ----------
     y_true : (n,) int labels in 0..C-1.
     y_score : (n, C) class probabilities (any monotone score works for AUROC/AUPRC).
-    groups : (n,) group id per sample (record or patient); None resamples samples, which
+    units : (n,) unit id per sample (record or patient: the split unit); None resamples samples, which
         understates the CI width when samples of one record are correlated (beats are).
+    unit : what a unit is, in words, for the report ("records"); default "samples" or "groups".
     n_boot : resamples for confusion-derived metrics; AUROC/AUPRC use min(n_boot, 200). 0 = no CIs.
     y_pred : (n,) predicted labels; default argmax of y_score.
+    headline : the key of `overall` the task is ranked by.
     """
     names = [str(n) for n in class_names]
     num_classes = len(names)
     if num_classes < 2:
         raise ConfigError(f"class_names has {num_classes} entries; need at least 2 classes")
-    if not 0 < ci < 1:
-        raise ConfigError(f"ci={ci} must lie strictly between 0 and 1 (e.g. 0.95)")
-    if n_boot < 0:
-        raise ConfigError(f"n_boot={n_boot} must be >= 0 (0 skips the bootstrap)")
+    check_options(n_boot, ci_level)
     y_true = _labels(y_true, "y_true", num_classes)
     n = len(y_true)
     if n == 0:
@@ -177,14 +116,7 @@ def evaluate(
     y_pred = y_score.argmax(axis=1) if y_pred is None else _labels(y_pred, "y_pred", num_classes)
     if len(y_pred) != n:
         raise ShapeError(f"y_pred has {len(y_pred)} labels but y_true has {n}")
-    if groups is None:
-        inverse, num_groups, unit = np.arange(n), n, "sample"
-    else:
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise ShapeError(f"groups has shape {groups.shape}, expected ({n},): one group id per sample")
-        _, inverse = np.unique(groups, return_inverse=True)
-        num_groups, unit = int(inverse.max()) + 1, "group"
+    index, num_units = unit_index(units, n)
 
     jk = _jkappa_index(names, jkappa_classes)
     cm = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
@@ -205,22 +137,20 @@ def evaluate(
     overall = {m: _num(point[m]) for m in ("accuracy", "macro_f1", "kappa", "jkappa")}
     overall["macro_auroc"] = _nanmean(auroc)
     overall["macro_auprc"] = _nanmean(auprc)
-    intervals = (
-        _bootstrap(y_true, y_pred, y_score, inverse, num_groups, unit == "sample", names, jk, n_boot, ci, seed)
-        if n_boot > 0
-        else {}
-    )
+    intervals = _bootstrap(y_true, y_pred, y_score, index, num_units, names, jk, int(n_boot), ci_level, seed) if n_boot > 0 else {}
     return MetricReport(
-        class_names=names,
-        per_class=per_class,
+        output_kind="multiclass",
+        label_names=names,
+        per_label=per_class,
         overall=overall,
         ci=intervals,
-        confusion=cm.astype(int).tolist(),
+        headline=headline,
         n_samples=n,
-        n_groups=num_groups,
+        n_units=num_units,
+        unit=unit or ("samples" if units is None else "groups"),
         n_boot=int(n_boot),
-        ci_level=float(ci),
-        ci_unit=unit,
+        ci_level=float(ci_level),
+        extras={"confusion": cm.astype(int).tolist()},
     )
 
 
@@ -228,59 +158,52 @@ def _bootstrap(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     y_score: np.ndarray,
-    inverse: np.ndarray,
-    num_groups: int,
-    per_sample: bool,
+    index: np.ndarray,
+    num_units: int,
     names: list[str],
     jk: list[int] | None,
     n_boot: int,
-    ci: float,
+    ci_level: float,
     seed: int,
 ) -> dict[str, list[float] | None]:
-    """Percentile CIs from resampling groups with replacement; a resample's confusion matrix is a
-    weighted sum of per-group matrices, so confusion-derived metrics cost no pass over the samples."""
+    """Percentile CIs from resampling units with replacement; a resample's confusion matrix is a count-weighted
+    sum of per-unit matrices, so confusion-derived metrics cost no pass over the samples."""
     c = len(names)
-    cell = inverse * c * c + y_true * c + y_pred
-    cm_groups = np.bincount(cell, minlength=num_groups * c * c).reshape(num_groups, c * c)
-    if not per_sample:
-        order = np.argsort(inverse, kind="stable")
-        members = np.split(order, np.cumsum(np.bincount(inverse, minlength=num_groups))[:-1])
-    rng = np.random.default_rng(seed)
+    cell = index * c * c + y_true * c + y_pred
+    cm_units = np.bincount(cell, minlength=num_units * c * c).reshape(num_units, c * c)
+    sample_range = np.arange(len(y_true))
     draws: dict[str, list[float]] = defaultdict(list)
-    for b in range(n_boot):
-        draw = rng.integers(0, num_groups, size=num_groups)
-        cm_b = (np.bincount(draw, minlength=num_groups) @ cm_groups).reshape(c, c)
-        s = _scores_arrays(cm_b, jk)
-        # A class absent from a resample has no Se (no positives) or +P (no predictions): leave it out of
-        # that resample instead of counting a 0, so rare classes (F, Q) do not get a CI dragged to 0.
-        support, predicted, total = cm_b.sum(axis=1), cm_b.sum(axis=0), cm_b.sum()
-        defined = {
-            "se": support > 0,
-            "ppv": predicted > 0,
-            "f1": (support > 0) | (predicted > 0),
-            "spec": total - support > 0,
-        }
-        for key, ok in defined.items():
-            for k, name in enumerate(names):
-                draws[f"{name}.{key}"].append(float(s[key][k]) if ok[k] else np.nan)
-        for key in ("accuracy", "macro_f1", "kappa", "jkappa"):
-            draws[f"overall.{key}"].append(s[key])
-        if b < min(n_boot, MAX_CURVE_BOOT):
-            idx = draw if per_sample else np.concatenate([members[g] for g in draw])
-            auroc, auprc = _curve_scores(y_true[idx], y_score[idx])
-            for k, name in enumerate(names):
-                draws[f"{name}.auroc"].append(auroc[k])
-                draws[f"{name}.auprc"].append(auprc[k])
-            draws["overall.macro_auroc"].append(np.nan if np.isnan(auroc).all() else float(np.nanmean(auroc)))
-            draws["overall.macro_auprc"].append(np.nan if np.isnan(auprc).all() else float(np.nanmean(auprc)))
-    tail = 100 * (1 - ci) / 2
-    out: dict[str, list[float] | None] = {}
+    done = 0
+    for block in resample_counts(np.random.default_rng(seed), num_units, n_boot):
+        for counts, cm_flat in zip(block, block @ cm_units):
+            cm_b = cm_flat.reshape(c, c)
+            s = _scores_arrays(cm_b, jk)
+            # A class absent from a resample has no Se (no positives) or +P (no predictions): leave it out of
+            # that resample instead of counting a 0, so rare classes (F, Q) do not get a CI dragged to 0.
+            support, predicted, total = cm_b.sum(axis=1), cm_b.sum(axis=0), cm_b.sum()
+            defined = {
+                "se": support > 0,
+                "ppv": predicted > 0,
+                "f1": (support > 0) | (predicted > 0),
+                "spec": total - support > 0,
+            }
+            for key, ok in defined.items():
+                for k, name in enumerate(names):
+                    draws[f"{name}.{key}"].append(float(s[key][k]) if ok[k] else np.nan)
+            for key in ("accuracy", "macro_f1", "kappa", "jkappa"):
+                draws[f"overall.{key}"].append(s[key])
+            if done < MAX_CURVE_BOOT:
+                # the curves need the resampled samples themselves (sorted by score); their order does not matter
+                idx = np.repeat(sample_range, counts.astype(np.int64)[index])
+                auroc, auprc = _curve_scores(y_true[idx], y_score[idx])
+                for k, name in enumerate(names):
+                    draws[f"{name}.auroc"].append(auroc[k])
+                    draws[f"{name}.auprc"].append(auprc[k])
+                draws["overall.macro_auroc"].append(np.nan if np.isnan(auroc).all() else float(np.nanmean(auroc)))
+                draws["overall.macro_auprc"].append(np.nan if np.isnan(auprc).all() else float(np.nanmean(auprc)))
+            done += 1
     keys = [f"{name}.{m}" for name in names for m in CLASS_METRICS] + [f"overall.{m}" for m in OVERALL_METRICS]
-    for key in keys:
-        values = np.asarray(draws[key], dtype=np.float64)
-        values = values[~np.isnan(values)]
-        out[key] = None if values.size == 0 else [float(v) for v in np.percentile(values, [tail, 100 - tail])]
-    return out
+    return {key: percentile_interval(draws[key], ci_level) for key in keys}
 
 
 def _scores_arrays(cm: np.ndarray, jk: list[int] | None) -> dict[str, Any]:
@@ -364,27 +287,9 @@ def _jkappa_index(names: list[str], jkappa_classes: Sequence[str]) -> list[int] 
     return [names.index(c) for c in jkappa_classes]
 
 
-def _num(x: Any) -> float | None:
-    """Python float, or None for NaN."""
-    x = float(x)
-    return None if np.isnan(x) else x
-
-
 def _nanmean(x: np.ndarray) -> float | None:
     """Mean over defined entries, None when none is defined."""
     return None if np.isnan(x).all() else float(np.nanmean(x))
 
 
-def _jsonable(obj: Any) -> Any:
-    """Recursively turn numpy scalars/arrays into Python types and NaN into None."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if np.isnan(obj) else float(obj)
-    return obj
+__all__ = ["CLASS_METRICS", "OVERALL_METRICS", "confusion", "evaluate", "format_estimate", "scores_from_confusion"]

@@ -2,13 +2,12 @@
 
 MAP is CodiEsp-D's official metric; the F1 and P@k family follows CAML/LAAT, with macro F1 reported both the
 corrected way of Edin et al. (2023) and the old CAML way so results compare with either literature. Documents
-are the bootstrap unit. Predicted positives are `scores >= threshold`, here and in `tune_threshold`.
+(or the units given, e.g. patients) are the bootstrap unit. Predicted positives are `scores >= threshold`, here and in `tune_threshold`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -16,8 +15,9 @@ from scipy import sparse
 from sklearn.metrics import multilabel_confusion_matrix, roc_auc_score
 
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.metrics.classification import _jsonable, format_estimate
-from medrnn.metrics.molecules import _percentile, _resample_counts
+from medrnn.metrics.bootstrap import check_options, percentile_interval, resample_counts, sum_by_unit, unit_index
+from medrnn.metrics.bootstrap import to_number as _num
+from medrnn.metrics.report import MetricReport
 from medrnn.metrics.ranking import auroc_columns, average_precision_rows, precision_at_k
 
 # (name, lowest, highest) training-set count of a label; None = no upper bound.
@@ -31,76 +31,6 @@ FREQUENCY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 # macro_f1 gets no CI: with many codes that have one or two test positives, document resampling inflates those codes'
 # true positives and the percentile interval can miss the point estimate (measured: 0.036 outside [0.044, 0.047])
 CI_METRICS = ("map", "micro_f1")
-CI_LEVEL = 0.95
-
-
-@dataclass
-class CodeMetricReport:
-    """Scores of one multi-label coding test set at one threshold, with document-bootstrap CIs; JSON round-trips.
-
-    `overall` keys: map, p@<k>, micro_f1, micro_precision, micro_recall, macro_f1 (Edin et al. 2023),
-    macro_f1_caml (old CAML/LAAT formula), micro_auroc, macro_auroc. `buckets` maps a training-frequency
-    bucket name to n_labels, n_labels_in_test, micro_f1 and macro_f1 ({} without train_counts).
-    """
-
-    label_names: list[str]
-    threshold: float
-    ks: list[int]
-    overall: dict[str, float | None]
-    ci: dict[str, list[float]]
-    buckets: dict[str, dict[str, float | int | None]]
-    n_docs: int
-    n_docs_with_codes: int
-    n_labels_in_test: int
-    n_auroc_skipped: int
-    n_boot: int
-    ci_level: float = CI_LEVEL
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (Python floats and ints, None for undefined values)."""
-        return _jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CodeMetricReport:
-        """Rebuild a report from `to_dict()` output (e.g. the 'test' entry of a run's metrics.json)."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"code metric report must be a dict, got {type(data).__name__}")
-        fields = list(cls.__dataclass_fields__)
-        missing = [f for f in fields if f not in data and f != "ci_level"]
-        if missing:
-            raise ConfigError(
-                f"code metric report is missing keys {missing}; expected the output of CodeMetricReport.to_dict() with keys {fields}"
-            )
-        return cls(**{f: data[f] for f in fields if f in data})
-
-    @property
-    def headline(self) -> tuple[str, float]:
-        """("map", MAP), CodiEsp-D's official metric; NaN when no document has a gold code."""
-        value = self.overall.get("map")
-        return "map", float("nan") if value is None else float(value)
-
-    def table(self) -> str:
-        """Plain-text overall and frequency-bucket tables with CIs, for printing in a terminal."""
-        lines = [f"{'metric':<16}value [{round(100 * self.ci_level)}% CI]", "-" * 40]
-        for key, value in self.overall.items():
-            lines.append(f"{key:<16}{format_estimate(value, self.ci.get(f'overall.{key}'), dash='-')}")
-        n_labels = len(self.label_names)
-        lines += [
-            "",
-            f"threshold {self.threshold:.3f}; {self.n_docs} documents, {self.n_docs_with_codes} with a gold code "
-            "(MAP and P@k average over these)",
-            f"macro_f1: mean per-label F1 over the {self.n_labels_in_test} labels present in the test set (Edin et al. 2023); "
-            f"macro_f1_caml: F1 of macro precision and macro recall over all {n_labels} labels (CAML/LAAT code)",
-            f"macro_auroc: {n_labels - self.n_auroc_skipped} labels with both classes in the test set, {self.n_auroc_skipped} skipped",
-        ]
-        if self.buckets:
-            lines += ["", f"{'train count':<13}{'labels':>8}{'in test':>9}  {'micro_f1':<10}{'macro_f1':<10}", "-" * 50]
-            for name, row in self.buckets.items():
-                cells = "".join(f"{format_estimate(row.get(m)):<10}" for m in ("micro_f1", "macro_f1"))
-                lines.append(f"{name:<13}{row['n_labels']:>8}{row['n_labels_in_test']:>9}  {cells}".rstrip())
-        if self.n_boot > 0:
-            lines.append(f"CIs: percentile bootstrap over {self.n_docs} test documents, {self.n_boot} resamples")
-        return "\n".join(lines)
 
 
 def tune_threshold(y_dev: np.ndarray, scores_dev: np.ndarray, grid: Sequence[float] | None = None) -> float:
@@ -143,7 +73,10 @@ def evaluate_codes(
     n_boot: int = 1000,
     seed: int = 0,
     gold_counts: np.ndarray | None = None,
-) -> CodeMetricReport:
+    units: Sequence[Any] | np.ndarray | None = None,
+    unit: str = "documents",
+    ci_level: float = 0.95,
+) -> MetricReport:
     """Score multi-label code predictions: MAP, P@k, micro/macro F1 at `threshold`, AUROC, frequency buckets.
 
     MAP (CodiEsp-D's official metric) is the mean over documents with at least one gold code of the
@@ -176,8 +109,13 @@ def evaluate_codes(
         only rank its own labels, i.e. every unrepresentable gold code is a miss (AP divides by all gold codes,
         and a document whose gold codes are all unseen scores 0). This is the figure comparable with the
         published CodiEsp-D results; `map` covers the representable codes only.
-    n_boot : bootstrap resamples of the documents for CIs of map and micro_f1; 0 skips them. macro_f1 has none:
+    n_boot : bootstrap resamples of the units for CIs of map and micro_f1; 0 skips them. macro_f1 has none:
         its resampled values sit off-centre when many codes have one or two test positives (see `_bootstrap`).
+    units : (n_docs,) unit of each document (e.g. the patient); None = each document is its own unit.
+    unit : what a unit is, in words, for the report.
+
+    Returns a MetricReport (output_kind "multilabel", headline "map", per_label empty); extras hold threshold, ks,
+    the frequency buckets ({} without train_counts), n_docs_with_codes, n_labels_in_test, n_auroc_skipped and notes.
     """
     y, s = _check_arrays(y_true, scores, "y_true", "scores")
     n_docs, n_labels = y.shape
@@ -193,8 +131,8 @@ def evaluate_codes(
     ks = [int(k) for k in ks]
     if any(k < 1 for k in ks):
         raise ConfigError(f"ks={ks} must be positive integers (e.g. (5, 8, 15))")
-    if int(n_boot) != n_boot or n_boot < 0:
-        raise ConfigError(f"n_boot={n_boot} must be an integer >= 0 (0 skips the bootstrap)")
+    check_options(n_boot, ci_level)
+    index, n_units = unit_index(units, n_docs)
     counts = _check_train_counts(train_counts, n_labels)
 
     pred = s >= threshold
@@ -233,29 +171,39 @@ def evaluate_codes(
                 "macro_f1": _mean(_f1(tp[in_test], fp[in_test], fn[in_test])),
             }
 
-    ci = _bootstrap(y, pred, with_codes, ap, present, int(n_boot), seed) if n_boot > 0 else {}
-    return CodeMetricReport(
+    ci = _bootstrap(y, pred, with_codes, ap, present, int(n_boot), seed, ci_level, index, n_units) if n_boot > 0 else {}
+    n_with, n_present, n_skipped = int(with_codes.sum()), int(present.sum()), int(n_labels - both.sum())
+    notes = [
+        f"threshold {threshold:.3f}; {n_docs} documents, {n_with} with a gold code (MAP and P@k average over these)",
+        f"macro_f1: mean per-label F1 over the {n_present} labels present in the test set (Edin et al. 2023); "
+        f"macro_f1_caml: F1 of macro precision and macro recall over all {n_labels} labels (CAML/LAAT code)",
+        f"macro_auroc: {n_labels - n_skipped} labels with both classes in the test set, {n_skipped} skipped",
+    ]
+    return MetricReport(
+        output_kind="multilabel",
         label_names=names,
-        threshold=threshold,
-        ks=ks,
+        per_label={},
         overall=overall,
         ci=ci,
-        buckets=buckets,
-        n_docs=int(n_docs),
-        n_docs_with_codes=int(with_codes.sum()),
-        n_labels_in_test=int(present.sum()),
-        n_auroc_skipped=int(n_labels - both.sum()),
+        headline="map",
+        n_samples=int(n_docs),
+        n_units=n_units,
+        unit=unit,
         n_boot=int(n_boot),
+        ci_level=float(ci_level),
+        extras={"threshold": threshold, "ks": ks, "buckets": buckets, "n_docs_with_codes": n_with,
+                "n_labels_in_test": n_present, "n_auroc_skipped": n_skipped, "notes": notes},  # fmt: skip
     )
 
 
 def _bootstrap(
-    y: np.ndarray, pred: np.ndarray, with_codes: np.ndarray, ap: np.ndarray, present: np.ndarray, n_boot: int, seed: int
-) -> dict[str, list[float]]:
-    """Percentile CIs of map and micro_f1 from resampling documents with replacement (macro_f1: none, see below).
+    y: np.ndarray, pred: np.ndarray, with_codes: np.ndarray, ap: np.ndarray, present: np.ndarray, n_boot: int, seed: int,
+    ci_level: float, index: np.ndarray, n_units: int,
+) -> dict[str, list[float] | None]:
+    """Percentile CIs of map and micro_f1 from resampling units (documents) with replacement (macro_f1: none, see below).
 
-    A resample is a vector of per-document draw counts, so its per-label TP/FP/FN are count-weighted sums of
-    per-document indicators: one sparse product per block of resamples instead of a pass per resample.
+    A resample is a vector of per-unit draw counts, so its TP/FP/FN totals and AP sums are count-weighted sums of
+    per-unit sums of per-document values: one product per block of resamples instead of a pass per resample.
     A label enters a resample's macro_f1 only if one of its gold positives was drawn (Edin et al.'s rule).
     Caveat: a code with one test positive enters only when that document is drawn, then on average 1.6 times,
     so its resampled TP count is inflated; with many such codes the macro_f1 resamples sit off-centre (above
@@ -269,23 +217,17 @@ def _bootstrap(
         "fp": sparse.csr_matrix(~yb & pb, dtype=np.float64),
         "fn": sparse.csr_matrix(yb & ~pb, dtype=np.float64),
     }
-    per_doc = {k: np.asarray(m.sum(axis=1)).ravel() for k, m in per_label.items()}
+    per_unit = {k: sum_by_unit(np.asarray(m.sum(axis=1)).ravel(), index, n_units) for k, m in per_label.items()}
     ap_full = np.zeros(y.shape[0])
     ap_full[with_codes] = ap
+    ap_unit, scored_unit = sum_by_unit(ap_full, index, n_units), sum_by_unit(with_codes, index, n_units)
     draws: dict[str, list[np.ndarray]] = {m: [] for m in CI_METRICS}
-    rng = np.random.default_rng(seed)
-    for w in _resample_counts(rng, y.shape[0], n_boot):  # (b, n_docs)
-        scored = w @ with_codes
+    for w in resample_counts(np.random.default_rng(seed), n_units, n_boot):  # (b, n_units)
+        scored = w @ scored_unit
         with np.errstate(invalid="ignore", divide="ignore"):
-            draws["map"].append(np.where(scored > 0, (w @ ap_full) / scored, np.nan))
-        draws["micro_f1"].append(_f1(w @ per_doc["tp"], w @ per_doc["fp"], w @ per_doc["fn"]))
-    tail = 100 * (1 - CI_LEVEL) / 2
-    out: dict[str, list[float]] = {}
-    for metric, parts in draws.items():
-        interval = _percentile(np.concatenate(parts), tail)
-        if interval is not None:
-            out[f"overall.{metric}"] = interval
-    return out
+            draws["map"].append(np.where(scored > 0, (w @ ap_unit) / scored, np.nan))
+        draws["micro_f1"].append(_f1(w @ per_unit["tp"], w @ per_unit["fp"], w @ per_unit["fn"]))
+    return {f"overall.{metric}": percentile_interval(np.concatenate(parts), ci_level) for metric, parts in draws.items()}
 
 
 def _map_all_gold(y: np.ndarray, ap: np.ndarray, with_codes: np.ndarray, gold_counts: Any) -> float | None:
@@ -348,12 +290,6 @@ def _check_train_counts(train_counts: Any, n_labels: int) -> np.ndarray | None:
     return counts.astype(np.int64)
 
 
-def _num(x: Any) -> float | None:
-    """Python float, or None for NaN."""
-    x = float(x)
-    return None if np.isnan(x) else x
-
-
 def _mean(values: np.ndarray) -> float | None:
     """Mean of the defined (non-NaN) values, None when none is defined."""
     values = np.asarray(values, dtype=np.float64)
@@ -361,4 +297,4 @@ def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-__all__ = ["FREQUENCY_BUCKETS", "CodeMetricReport", "evaluate_codes", "tune_threshold"]
+__all__ = ["FREQUENCY_BUCKETS", "evaluate_codes", "tune_threshold"]

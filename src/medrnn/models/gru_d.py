@@ -40,11 +40,13 @@ class GruDClassifier(nn.Module):
     ----------
     input_size : 3 * V channels in the [values | mask | delta] layout.
     hidden_size : GRU units (one layer; GRU-D is defined for one).
-    num_layers, bidirectional, frontend, frontend_* : accepted so the shared `ModelConfig` builds this model;
-        only the defaults (1, False, "none") are valid, anything else is a ConfigError.
+    num_layers, bidirectional : accepted so a shared model config builds this model; only 1 and False are valid,
+        anything else is a ConfigError saying why.
     """
 
     name = "gru_d"
+    # constructor arguments of earlier medrnn versions, with the only value they could hold: artifacts that carry them load
+    retired_args: dict[str, object] = {"frontend": "none", "frontend_channels": 32, "frontend_layers": 2, "frontend_stride": 2}
 
     def __init__(
         self,
@@ -56,10 +58,6 @@ class GruDClassifier(nn.Module):
         dropout: float = 0.2,
         attention: bool = False,
         attention_size: int = 32,
-        frontend: str = "none",
-        frontend_channels: int = 32,
-        frontend_layers: int = 2,
-        frontend_stride: int = 2,
         num_static: int = 0,
         head_hidden: int = 64,
     ) -> None:
@@ -80,8 +78,6 @@ class GruDClassifier(nn.Module):
                 "gru_d: bidirectional=True is not supported: the decay runs forward from each last observation; "
                 "use bidirectional=False (or a 'gru' model on the same channels)"
             )
-        if frontend != "none":
-            raise ConfigError(f"gru_d: frontend={frontend!r}; GRU-D reads the raw time grid, valid: 'none'")
         self.input_size, self.hidden_size, self.num_static = input_size, hidden_size, num_static
         self.num_variables = v = input_size // 3
         # input decay: diagonal W_gx (one rate per variable), stored as a vector

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from medrnn.errors import InvalidRecordError
-from medrnn.metrics.classification import format_estimate
+from medrnn.metrics.report import format_estimate
 from medrnn.tasks.base import Section
 
-PER_LABEL_KEYS = ("per_class", "per_task")  # MetricReport (multiclass), per-output reports (binary/multilabel/regression)
+PER_LABEL_TITLES = {"multiclass": "Per class (one vs rest)", "multilabel": "Per label"}  # default "Per output"
 LABELS = {"se": "Se", "ppv": "+P", "f1": "F1", "spec": "Spec", "auroc": "AUROC", "auprc": "AUPRC", "rmse": "RMSE", "mae": "MAE",
           "r2": "R²", "support": "support", "n": "n", "n_pos": "positives", "accuracy": "Accuracy", "macro_f1": "Macro-F1",
           "kappa": "Cohen's κ", "jkappa": "jκ (Mondéjar-Guerra 2019)", "macro_auroc": "Macro AUROC", "macro_auprc": "Macro AUPRC",
@@ -34,7 +34,7 @@ def load_metrics(path: Path) -> dict[str, Any]:
         raise InvalidRecordError(f"{path}: unreadable metrics.json ({err})") from err
     if not isinstance(data, dict):
         raise InvalidRecordError(f"{path}: metrics.json holds {type(data).__name__}, expected an object")
-    if "test" not in data and ("overall" in data or "per_class" in data):
+    if "test" not in data and ("overall" in data or "per_label" in data):
         data = {"test": data}  # a bare report
     if not isinstance(data.get("test"), dict):
         raise InvalidRecordError(f"{path}: field 'test' missing or not an object; expected the test MetricReport of a run")
@@ -60,7 +60,7 @@ def summary_rows(run_dir: Path, metrics: dict[str, Any], task: Any) -> list[tupl
         rows.append(("training", f"{training.get('epochs')} epochs, best epoch {training.get('best_epoch')} on {training.get('monitor', 'validation')}"
                      f" = {_num(training.get('best_val'))}"))  # fmt: skip
     test = metrics["test"]
-    for key in ("n_samples", "n_groups", "n_docs", "n_boot", "unit", "ci_unit"):
+    for key in ("n_samples", "n_units", "unit", "n_boot"):
         if key in test:
             rows.append((key.replace("_", " "), str(test[key])))
     return rows
@@ -69,15 +69,19 @@ def summary_rows(run_dir: Path, metrics: dict[str, Any], task: Any) -> list[tupl
 def generic_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
     """Metric tables, confusion matrix, curves and calibration."""
     test = metrics["test"]
+    extras = test.get("extras") if isinstance(test.get("extras"), dict) else {}
     sections = [_overall(test)]
-    for key in PER_LABEL_KEYS:
-        if isinstance(test.get(key), dict):
-            sections.append(_per_label(test, key))
-    if isinstance(test.get("buckets"), dict) and test["buckets"]:
-        sections.append(_table_section("By training frequency of the code", test["buckets"], test.get("ci", {})))
-    if test.get("skipped_tasks"):
-        items = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in test["skipped_tasks"].items())
+    if isinstance(test.get("per_label"), dict) and test["per_label"]:
+        title = PER_LABEL_TITLES.get(str(test.get("output_kind")), "Per output")
+        sections.append(_table_section(title, test["per_label"], test.get("ci", {})))
+    if isinstance(extras.get("buckets"), dict) and extras["buckets"]:
+        sections.append(_table_section("By training frequency of the code", extras["buckets"], test.get("ci", {})))
+    if isinstance(extras.get("skipped"), dict) and extras["skipped"]:
+        items = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in extras["skipped"].items())
         sections.append(Section("Outputs not scored", f"<ul>{items}</ul>"))
+    if isinstance(extras.get("notes"), list) and extras["notes"]:
+        items = "".join(f"<li>{html.escape(str(note))}</li>" for note in extras["notes"])
+        sections.append(Section("Notes on the metrics", f"<ul>{items}</ul>"))
     curves = _curves(run_dir, metrics)
     if curves is not None:
         sections.append(curves)
@@ -89,16 +93,13 @@ def generic_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
 
 def _overall(test: dict[str, Any]) -> Section:
     ci = test.get("ci", {})
-    rows = "".join(f"<tr><td>{html.escape(LABELS.get(k, k))}</td><td>{html.escape(format_estimate(_f(v), ci.get(f'overall.{k}')))}</td></tr>"
+    headline = test.get("headline")
+    rows = "".join(f"<tr><td>{html.escape(LABELS.get(k, k))}{' (headline)' if k == headline else ''}</td>"
+                   f"<td>{html.escape(format_estimate(_f(v), ci.get(f'overall.{k}')))}</td></tr>"
                    for k, v in test.get("overall", {}).items())  # fmt: skip
     level = round(100 * float(test.get("ci_level", 0.95)))
     note = f"<p class=\"note\">{level}% percentile-bootstrap CIs, {test.get('n_boot', 0)} resamples of the test {html.escape(_unit(test))}.</p>"
     return Section("Overall (test)", f"<table><tr><th>metric</th><th>value [{level}% CI]</th></tr>{rows}</table>{note}")
-
-
-def _per_label(test: dict[str, Any], key: str) -> Section:
-    title = "Per class (one vs rest)" if key == "per_class" else "Per output"
-    return _table_section(title, test[key], test.get("ci", {}))
 
 
 def _table_section(title: str, table: dict[str, dict[str, Any]], ci: dict[str, Any]) -> Section:
@@ -121,21 +122,22 @@ def _curves(run_dir: Path, metrics: dict[str, Any]) -> Section | None:
 
     path = run_dir / "predictions.npz"
     test = metrics["test"]
+    confusion = (test.get("extras") or {}).get("confusion")
     if not path.exists():
-        if "confusion" in test:
-            names = test.get("class_names", [])
-            return Section("Confusion matrix", "", [("confusion matrix", _png(plots.plot_confusion(test["confusion"], names)))])
+        if confusion:
+            names = test.get("label_names", [])
+            return Section("Confusion matrix", "", [("confusion matrix", _png(plots.plot_confusion(confusion, names)))])
         return None
     data = load_npz(path, ("y_true", "y_score"))
     y, s = data["y_true"], data["y_score"]
-    kind = metrics.get("output_kind") or ("multiclass" if "confusion" in test else "binary")
+    kind = metrics.get("output_kind") or test.get("output_kind") or "binary"
     names = [str(n) for n in data["label_names"]] if "label_names" in data else _names(test, s)
     if s.ndim != 2 or s.shape[1] != len(names):
         raise InvalidRecordError(f"{path}: y_score has shape {s.shape}, expected (n, {len(names)}) for the labels {names[:5]} in metrics.json")
     figures = []
     if kind == "multiclass":
-        if "confusion" in test:
-            figures.append(("confusion matrix", _png(plots.plot_confusion(test["confusion"], names))))
+        if confusion:
+            figures.append(("confusion matrix", _png(plots.plot_confusion(confusion, names))))
         figures += [("ROC curves", _png(plots.plot_roc(y, s, names))), ("precision-recall curves", _png(plots.plot_pr(y, s, names)))]
     elif kind == "regression":
         figures += [("parity plot", _png(curves.plot_parity(y, s, names))), ("residuals", _png(curves.plot_residuals(y, s, names)))]
@@ -173,18 +175,13 @@ def load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _names(test: dict[str, Any], s: np.ndarray) -> list[str]:
-    for key in ("class_names", "task_names", "label_names"):
-        if key in test:
-            return [str(n) for n in test[key]]
+    if isinstance(test.get("label_names"), list):
+        return [str(n) for n in test["label_names"]]
     return [f"output {k}" for k in range(s.shape[1] if s.ndim == 2 else 1)]
 
 
 def _unit(test: dict[str, Any]) -> str:
-    if test.get("ci_unit") == "group" or "n_groups" in test:
-        return f"{test.get('n_groups', '?')} records (groups)"
-    if "n_docs" in test:
-        return f"{test['n_docs']} documents"
-    return str(test.get("unit", "samples"))
+    return f"{test.get('n_units', '?')} {test.get('unit', 'samples')} (all samples of a unit drawn together)"
 
 
 def _cell(value: Any, interval: Any) -> str:

@@ -194,7 +194,8 @@ class Task(ABC):
         """
 
     @abstractmethod
-    def loaders(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> tuple[DataLoader, DataLoader, list[L.Callback]]:
+    def loaders(self, data: TaskData, split: Split, pipeline: Pipeline,
+                config: BaseModel) -> tuple[DataLoader, DataLoader, list[L.Callback]]:  # fmt: skip
         """(train loader, validation loader, extra Lightning callbacks); batches are `Batch`es with y."""
 
     def class_weights(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel) -> torch.Tensor | None:
@@ -328,7 +329,8 @@ def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
         for b in names[i + 1 :]:
             both = parts[a] & parts[b]
             if both:
-                raise ConfigError(f"{where}split puts {len(both)} units in both {a} and {b} (e.g. {sorted(both)[:3]}); a unit must lie on one side")
+                raise ConfigError(f"{where}split puts {len(both)} units in both {a} and {b} (e.g. {sorted(both)[:3]}); "
+                                  "a unit must lie on one side")  # fmt: skip
     for name, index in split._asdict().items():
         if len(index) == 0:
             raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")

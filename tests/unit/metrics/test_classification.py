@@ -91,26 +91,26 @@ def _grouped_data(seed: int = 0):
 
 def test_bootstrap_by_group_contains_point_and_is_deterministic():
     y_true, y_score, groups = _grouped_data()
-    a = evaluate(y_true, y_score, NAMES, groups=groups, n_boot=60, seed=3)
-    b = evaluate(y_true, y_score, NAMES, groups=groups, n_boot=60, seed=3)
+    a = evaluate(y_true, y_score, NAMES, units=groups, n_boot=60, seed=3)
+    b = evaluate(y_true, y_score, NAMES, units=groups, n_boot=60, seed=3)
     assert a.to_dict() == b.to_dict()
-    assert a.ci_unit == "group" and a.n_groups == 10 and a.n_samples == 1000
+    assert a.unit == "groups" and a.n_units == 10 and a.n_samples == 1000 and a.output_kind == "multiclass"
     for name in NAMES:
         for m in ("se", "ppv", "f1", "spec", "auroc", "auprc"):
             lo, hi = a.ci[f"{name}.{m}"]
-            assert lo <= a.per_class[name][m] <= hi, (name, m)
+            assert lo <= a.per_label[name][m] <= hi, (name, m)
     for m in ("accuracy", "macro_f1", "kappa", "jkappa", "macro_auroc", "macro_auprc"):
         lo, hi = a.ci[f"overall.{m}"]
         assert lo <= a.overall[m] <= hi, m
-    c = evaluate(y_true, y_score, NAMES, groups=groups, n_boot=60, seed=4)
+    c = evaluate(y_true, y_score, NAMES, units=groups, n_boot=60, seed=4)
     assert c.ci["overall.accuracy"] != a.ci["overall.accuracy"]
 
 
 def test_group_bootstrap_is_wider_than_sample_bootstrap():
     y_true, y_score, groups = _grouped_data()
-    by_group = evaluate(y_true, y_score, NAMES, groups=groups, n_boot=100)
+    by_group = evaluate(y_true, y_score, NAMES, units=groups, n_boot=100)
     by_sample = evaluate(y_true, y_score, NAMES, n_boot=100)
-    assert by_sample.ci_unit == "sample" and by_sample.n_groups == 1000
+    assert by_sample.unit == "samples" and by_sample.n_units == 1000
     width = lambda r: r.ci["overall.accuracy"][1] - r.ci["overall.accuracy"][0]  # noqa: E731
     assert width(by_group) > 2.5 * width(by_sample)
 
@@ -121,15 +121,15 @@ def test_point_estimates_and_auc_match_sklearn_on_samples():
     y_true, y_score, _ = _grouped_data()
     r = evaluate(y_true, y_score, NAMES, n_boot=0)
     assert r.ci == {}
-    assert r.per_class["S"]["auroc"] == pytest.approx(roc_auc_score(y_true == 1, y_score[:, 1]))
-    np.testing.assert_array_equal(r.confusion, confusion(y_true, y_score.argmax(1), 3))
+    assert r.per_label["S"]["auroc"] == pytest.approx(roc_auc_score(y_true == 1, y_score[:, 1]))
+    np.testing.assert_array_equal(r.extras["confusion"], confusion(y_true, y_score.argmax(1), 3))
 
 
 def test_absent_class_has_no_auc_and_report_round_trips():
     y_true, y_score, groups = _grouped_data()
     y_score = np.hstack([y_score, np.zeros((len(y_true), 1))])
-    r = evaluate(y_true, y_score, NAMES + ["Q"], groups=groups, n_boot=20)
-    assert r.per_class["Q"]["auroc"] is None and r.ci["Q.auroc"] is None and r.ci["Q.se"] is None
+    r = evaluate(y_true, y_score, NAMES + ["Q"], units=groups, n_boot=20)
+    assert r.per_label["Q"]["auroc"] is None and r.ci["Q.auroc"] is None and r.ci["Q.se"] is None
     d = json.loads(json.dumps(r.to_dict()))
     assert MetricReport.from_dict(d) == r
     assert "Q" in r.table() and "jkappa" in r.table()
@@ -150,9 +150,9 @@ def test_explicit_y_pred_overrides_argmax():
         ({"y_true": [0, -1, 2, 0]}, ConfigError, "outside 0..2"),
         ({"y_true": [0.5, 1, 2, 0]}, ConfigError, "non-integer"),
         ({"y_score": np.array([[np.nan, 0.5, 0.5]] * 4)}, ConfigError, "NaN"),
-        ({"groups": ["a", "b"]}, ShapeError, "groups"),
+        ({"units": ["a", "b"]}, ShapeError, "units"),
         ({"y_pred": [0, 1]}, ShapeError, "y_pred"),
-        ({"ci": 95}, ConfigError, "between 0 and 1"),
+        ({"ci_level": 95}, ConfigError, "between 0 and 1"),
         ({"n_boot": -1}, ConfigError, "n_boot"),
     ],
 )
@@ -171,4 +171,4 @@ def test_bad_confusion_inputs_raise():
     with pytest.raises(ShapeError):
         confusion([0, 1], [0], 2)
     with pytest.raises(ConfigError):
-        MetricReport.from_dict({"class_names": ["a"]})
+        MetricReport.from_dict({"label_names": ["a"]})

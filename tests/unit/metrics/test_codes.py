@@ -17,7 +17,8 @@ from sklearn.metrics import (
 )
 
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.metrics.codes import CodeMetricReport, evaluate_codes, tune_threshold
+from medrnn.metrics import MetricReport
+from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.metrics.ranking import auroc_columns, average_precision_rows
 
 NAMES5 = ["a", "b", "c", "d", "e"]
@@ -41,8 +42,8 @@ NAMES4 = ["L0", "L1", "L2", "L3"]
 def test_map_matches_hand_computed_two_document_example():
     report = evaluate_codes(Y_MAP, S_MAP, NAMES5, threshold=0.5, ks=(2, 3, 9), n_boot=0)
     assert report.overall["map"] == pytest.approx((5 / 6 + 1 / 4) / 2)
-    assert report.headline == ("map", pytest.approx(13 / 24))
-    assert report.n_docs == 3 and report.n_docs_with_codes == 2
+    assert report.headline == "map" and report.headline_value == pytest.approx(13 / 24)
+    assert report.n_samples == report.n_units == 3 and report.extras["n_docs_with_codes"] == 2
     # P@2: A's top 2 {a, b} hold 1 gold code, B's {b, d} none; P@3: A's {a, b, c} hold 2, B's {b, d, c} none.
     assert report.overall["p@2"] == pytest.approx((1 / 2 + 0) / 2)
     assert report.overall["p@3"] == pytest.approx((2 / 3 + 0) / 2)
@@ -73,7 +74,7 @@ def test_vectorised_ap_and_auroc_agree_with_sklearn_including_ties():
     report = evaluate_codes(y, s, [f"c{j}" for j in range(25)], threshold=0.5, n_boot=0)
     assert report.overall["macro_auroc"] == pytest.approx(np.mean(expected_auc))
     assert report.overall["micro_auroc"] == pytest.approx(roc_auc_score(y.ravel(), s.ravel()))
-    assert report.n_auroc_skipped == 25 - int(both.sum())
+    assert report.extras["n_auroc_skipped"] == 25 - int(both.sum())
 
 
 def test_micro_and_both_macro_f1_on_hand_computed_case():
@@ -92,12 +93,12 @@ def test_micro_and_both_macro_f1_on_hand_computed_case():
     assert o["micro_f1"] == pytest.approx(f1_score(Y_F1, PRED_F1, average="micro"))
     assert o["micro_precision"] == pytest.approx(precision_score(Y_F1, PRED_F1, average="micro"))
     assert o["micro_recall"] == pytest.approx(recall_score(Y_F1, PRED_F1, average="micro"))
-    assert report.n_labels_in_test == 3
+    assert report.extras["n_labels_in_test"] == 3
 
 
 def test_frequency_buckets_count_labels_and_score_them():
     report = evaluate_codes(Y_F1, S_F1, NAMES4, threshold=0.5, train_counts=[1, 2, 5, 100], n_boot=0)
-    b = report.buckets
+    b = report.extras["buckets"]
     assert list(b) == ["0", "1-2", "3-10", "11-50", ">50"]
     assert [b[k]["n_labels"] for k in b] == [0, 2, 1, 0, 1]
     assert [b[k]["n_labels_in_test"] for k in b] == [0, 2, 1, 0, 0]
@@ -106,7 +107,7 @@ def test_frequency_buckets_count_labels_and_score_them():
     assert b["3-10"]["micro_f1"] == 0.0 and b["3-10"]["macro_f1"] == 0.0
     assert b["0"]["micro_f1"] is None and b["0"]["macro_f1"] is None  # empty bucket: undefined, not 0
     assert b[">50"]["micro_f1"] == 0.0 and b[">50"]["macro_f1"] is None  # only a false positive, no gold
-    assert evaluate_codes(Y_F1, S_F1, NAMES4, threshold=0.5, n_boot=0).buckets == {}
+    assert evaluate_codes(Y_F1, S_F1, NAMES4, threshold=0.5, n_boot=0).extras["buckets"] == {}
     with pytest.raises(ShapeError):
         evaluate_codes(Y_F1, S_F1, NAMES4, threshold=0.5, train_counts=[1, 2], n_boot=0)
 
@@ -141,8 +142,8 @@ def test_edge_cases_give_none_not_nan():
     e = empty.to_dict()["overall"]
     assert e["map"] is None and e["p@5"] is None and e["macro_f1"] is None and e["micro_auroc"] is None
     assert e["micro_recall"] is None and e["micro_f1"] == 0.0  # predictions exist, all false positives
-    assert empty.headline[0] == "map" and np.isnan(empty.headline[1])
-    assert "overall.map" not in empty.ci
+    assert empty.headline == "map" and np.isnan(empty.headline_value)
+    assert empty.ci["overall.map"] is None
     assert "n/a" in empty.table()
 
 
@@ -176,13 +177,13 @@ def test_round_trip_through_json():
     names = [f"c{j}" for j in range(8)]
     report = evaluate_codes(y, s, names, threshold=0.4, train_counts=np.arange(8) * 9, n_boot=30)
     data = json.loads(json.dumps(report.to_dict()))
-    back = CodeMetricReport.from_dict(data)
+    back = MetricReport.from_dict(data)
     assert back.to_dict() == report.to_dict()
-    assert back.headline == report.headline
+    assert back == report and back.output_kind == "multilabel" and back.unit == "documents"
     text = back.table()
     assert "macro_f1_caml" in text and "11-50" in text and "30 resamples" in text
     with pytest.raises(ConfigError):
-        CodeMetricReport.from_dict({"overall": {}})
+        MetricReport.from_dict({"overall": {}})
 
 
 def test_input_validation_says_what_is_wrong():

@@ -27,7 +27,7 @@ def _make_run(run_dir: Path, nested: bool = True, with_optional: bool = True) ->
     y_score[np.arange(n), y_true] += 0.25
     y_score = (y_score / y_score.sum(1, keepdims=True)).astype(np.float32)
     groups = np.array([f"1{g:02d}" for g in rng.integers(0, 8, n)])
-    report = evaluate(y_true, y_score, NAMES, groups=groups, n_boot=30, seed=0).to_dict()
+    report = evaluate(y_true, y_score, NAMES, units=groups, unit="records", n_boot=30, seed=0).to_dict()
     metrics = {"test": report, "epochs": 12, "best_val_macro_f1": 0.71} if nested else report
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
@@ -55,7 +55,7 @@ def test_report_contains_tables_images_and_escaped_config(tmp_path):
     out = write_report(run)
     assert out == run / "report.html" and out.exists()
     html = out.read_text(encoding="utf-8")
-    se_s = format_estimate(report["per_class"]["S"]["se"], report["ci"]["S.se"])
+    se_s = format_estimate(report["per_label"]["S"]["se"], report["ci"]["S.se"])
     jk = format_estimate(report["overall"]["jkappa"], report["ci"]["overall.jkappa"])
     assert se_s in html and jk in html
     assert html.count('<img alt="') == 4  # confusion, ROC, PR, strip

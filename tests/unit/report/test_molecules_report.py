@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from medrnn.errors import InvalidRecordError
-from medrnn.metrics import evaluate_molecules
+from medrnn.metrics import evaluate_outputs
 from medrnn.tasks.base import get_task
 from medrnn.tasks.molecules.report import gallery_groups, write_attention
 from medrnn.transforms.smiles import tokenize
@@ -29,7 +29,8 @@ def _make_run(run_dir: Path, task_type: str, task_names: list[str], n: int = 60)
         y = rng.normal(-2.0, 1.5, (n, k))
         score = y + rng.normal(0, 0.6, (n, k))
     y[rng.random((n, k)) < 0.1] = np.nan
-    report = evaluate_molecules(y, score, task_names, task_type, n_boot=50, seed=0)
+    kind = "regression" if task_type == "regression" else ("binary" if k == 1 else "multilabel")
+    report = evaluate_outputs(y, score, task_names, kind, n_boot=50, seed=0)
     smiles = [SMILES[i % len(SMILES)] for i in range(n)]
     rejected = [{"row": 7, "smiles": "C1CC", "reason": "unclosed ring (RDKit: SMILES Parse Error)"}]
     rejected += [{"row": 100 + i, "smiles": f"X{i}", "reason": "not a SMILES"} for i in range(55)]

@@ -59,7 +59,7 @@ def test_a_quick_run_keeps_everything_the_old_notes_run_recorded(quick_run: Path
     assert m["dev"]["map"] == m["tuned_on_validation"]["map"] and 0 < m["dev"]["map"] <= 1
     for key in ("map", "map_all_gold", "micro_f1", "macro_f1", "p@5"):
         assert key in m["test"]["overall"], key
-    assert m["test"]["buckets"] and m["test"]["n_boot"] == 20
+    assert m["test"]["extras"]["buckets"] and m["test"]["n_boot"] == 20
     unseen = m["unseen_gold_codes"]
     assert unseen["test_share"] == unseen["test"]["unseen_share"] and 0 <= unseen["micro_recall_all_gold"] <= 1
     assert m["data"]["evidence_supervision"]["weight"] == 0.1 and m["evidence_overlap"]["gold"]["pairs"] > 0

@@ -61,7 +61,7 @@ def test_quick_run_writes_the_icu_entries(quick_run: Path) -> None:
     assert data["left_out_by_max_stays"] == 4000 - 3 - 300
     assert 0 < data["split"]["deaths"]["test"] < 30 and data["split"]["protocol"] == "split"  # stratified: deaths and survivors
     assert 0.0 <= metrics["calibration"]["brier"] <= 1.0 and metrics["sets"] == ["a"]
-    assert metrics["test"]["per_task"][OUTCOME]["auroc"] is not None and metrics["test"]["n_boot"] == 20
+    assert metrics["test"]["per_label"][OUTCOME]["auroc"] is not None and metrics["test"]["n_boot"] == 20
     saved = np.load(quick_run / "predictions.npz")
     assert saved["y_score"].shape == (30, 1) and set(np.unique(saved["y_true"])) <= {0.0, 1.0}
 

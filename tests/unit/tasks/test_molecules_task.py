@@ -41,7 +41,7 @@ def test_quick_run_writes_what_the_old_run_recorded(runs: list[Path]) -> None:
     assert metrics["data"]["split"]["kind"] == "random" and metrics["data"]["split"]["seed"] == 0
     assert metrics["data"]["read"]["n_kept"] == 642 and metrics["data"]["vocabulary"]["size"] > 10
     assert {"unknown_tokens_train", "unknown_tokens_test"} <= set(metrics["data"]["vocabulary"])
-    assert metrics["test"]["task_names"] == ["expt"] and metrics["test"]["unit"] == "rows"
+    assert metrics["test"]["label_names"] == ["expt"] and metrics["test"]["unit"] == "molecules"
     assert metrics["model_init"] == {"pretrain": None}
     meta = json.loads((runs[0] / "model" / "artifact.json").read_text())
     prep = meta["preprocessing"]

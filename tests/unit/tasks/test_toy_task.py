@@ -103,9 +103,9 @@ class ToyTask(Task):
         return Scores(torch.sigmoid(model.eval()(batch).logits).double().numpy())
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: Pipeline, config: ToyConfig, samples: Any) -> Any:
-        from medrnn.metrics.molecules import evaluate_molecules
+        from medrnn.metrics.outputs import evaluate_outputs
 
-        return evaluate_molecules(y, scores.values, ["square"], "classification", n_boot=config.bootstrap, groups=units)
+        return evaluate_outputs(y, scores.values, ["square"], "binary", units=units, unit="waves", n_boot=config.bootstrap)
 
     def read_input(self, source: str, pipeline: Pipeline, options: dict[str, Any]) -> InputItem:
         x = np.load(source, allow_pickle=False)

@@ -71,7 +71,8 @@ def beat_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Any]:
                              beat_true=s.get("beat_true"), record_id=record_id)  # fmt: skip
         png = base64.b64encode(figure_to_png(fig)).decode("ascii")
         sections.append(Section("ECG strip (test record)", "<p class=\"note\">10 s of the test record with the most non-N beats: "
-                                "predicted class above each beat, reference class in brackets, mismatches shaded.</p>", [("ECG strip", png)]))
+                                "predicted class above each beat, reference class in brackets, mismatches shaded.</p>",
+                                [("ECG strip", png)]))  # fmt: skip
     return sections
 
 

@@ -116,7 +116,8 @@ class EcgBeatsTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: BeatPipeline, config: BeatRunConfig,
                  samples: Any) -> Any:  # fmt: skip
-        return evaluate(y, scores.values, list(pipeline.label_names), groups=units, n_boot=config.bootstrap, seed=config.train.seed)
+        return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", n_boot=config.bootstrap,
+                        seed=config.train.seed)  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: BeatPipeline, scores: Scores,
                       model: nn.Module, config: BeatRunConfig) -> dict[str, Any]:  # fmt: skip
@@ -164,7 +165,8 @@ def resolve_record(record: str, dataset: str) -> Path:
         return path
     candidate = paths.dataset_dir(dataset) / record
     if not candidate.with_suffix(".hea").exists():
-        raise InvalidRecordError(f"{record}: no WFDB header {path.with_suffix('.hea')} here nor {candidate.with_suffix('.hea')} under the data root")
+        raise InvalidRecordError(f"{record}: no WFDB header {path.with_suffix('.hea')} here nor {candidate.with_suffix('.hea')} "
+                                 "under the data root")  # fmt: skip
     return candidate
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from medrnn.metrics.molecules import MoleculeMetricReport, evaluate_molecules
+from medrnn.metrics.outputs import evaluate_outputs
+from medrnn.metrics.report import MetricReport
 
 
 def accuracy_at_k(y: np.ndarray, score: np.ndarray, k: int) -> float:
@@ -24,10 +25,11 @@ def accuracy_at_k(y: np.ndarray, score: np.ndarray, k: int) -> float:
     return float(np.mean(hits / np.minimum(k, y[keep].sum(axis=1))))
 
 
-def evaluate_visits(y: np.ndarray, score: np.ndarray, label_names: Sequence[str], patients: Sequence[str], n_boot: int,
-                    seed: int) -> MoleculeMetricReport:  # fmt: skip
+def evaluate_visits(y: np.ndarray, score: np.ndarray, label_names: Sequence[str], output_kind: str, patients: Sequence[str],
+                    n_boot: int, seed: int) -> MetricReport:  # fmt: skip
     """AUROC and AUPRC per output; CIs resample test patients whole (all of a patient's samples together)."""
-    return evaluate_molecules(y, score, list(label_names), "classification", n_boot=n_boot, seed=seed, groups=list(patients))
+    return evaluate_outputs(y, score, list(label_names), output_kind, units=np.asarray(patients), unit="patients",
+                            n_boot=n_boot, seed=seed)  # fmt: skip
 
 
 def ranking_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class EhrVisitsTask(Task):
     def build_model(self, data: TaskData, split: Split, pipeline: VisitPipeline,
                     config: VisitRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
         m = config.model
-        model = build_model(m.name, input_size=len(pipeline.vocab), num_classes=len(pipeline.label_names), **m.model_dump(exclude={"name"}))
+        model = build_model(m.name, m, input_size=len(pipeline.vocab), num_classes=len(pipeline.label_names))
         return model, {}
 
     def loaders(self, data: TaskData, split: Split, pipeline: VisitPipeline, config: VisitRunConfig) -> tuple[DataLoader, DataLoader, list]:
@@ -108,7 +108,8 @@ class EhrVisitsTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: VisitPipeline, config: VisitRunConfig,
                  samples: Any) -> Any:  # fmt: skip
-        return evaluate_visits(y, scores.values, pipeline.label_names, units.tolist(), config.bootstrap, config.train.seed)
+        return evaluate_visits(y, scores.values, pipeline.label_names, pipeline.output_kind, units.tolist(), config.bootstrap,
+                               config.train.seed)  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: VisitPipeline, scores: Scores,
                       model: nn.Module, config: VisitRunConfig) -> dict[str, Any]:  # fmt: skip

@@ -31,7 +31,7 @@ class NotesDataConfig(_Strict):
 
 
 class NotesModelConfig(_Strict):
-    """LAAT by default; caml and bigru_maxpool read the same token ids (arguments a model does not take are ignored)."""
+    """LAAT by default; caml and bigru_maxpool read the same token ids (a field the chosen model does not take must keep its default)."""
 
     name: Literal["laat", "caml", "bigru_maxpool"] = "laat"
     hidden_size: int = Field(128, ge=1, description="laat/bigru: units per direction (paper 256-512); caml: filter maps (paper 50)")

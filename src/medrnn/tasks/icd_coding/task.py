@@ -107,8 +107,8 @@ class IcdCodingTask(Task):
     def build_model(self, data: TaskData, split: Split, pipeline: NotesPipeline,
                     config: NotesRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
         d, m = config.data, config.model
-        model = build_model(m.name, vocab_size=len(pipeline.vocab), num_classes=len(pipeline.label_names), embedding_dim=d.embedding_dim,
-                            **m.model_dump(exclude={"name", "output_bias"}))  # fmt: skip
+        model = build_model(m.name, m, exclude=("output_bias",), vocab_size=len(pipeline.vocab), num_classes=len(pipeline.label_names),
+                            embedding_dim=d.embedding_dim)  # fmt: skip
         if m.output_bias == "prior":  # add-half smoothing keeps every prior inside (0, 1)
             model.init_output_bias(torch.from_numpy((pipeline.label_counts + 0.5) / (len(split.train) + 1.0)))
         info: dict[str, Any] = {"kind": d.embeddings, "dim": d.embedding_dim}
@@ -158,9 +158,10 @@ class IcdCodingTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: NotesPipeline, config: NotesRunConfig,
                  samples: NoteSet) -> Any:  # fmt: skip
-        # units are the note ids: one document each, so evaluate_codes' document bootstrap resamples the split unit
+        # units are the note ids (one document each): the bootstrap resamples documents
         return evaluate_codes(y, scores.values, pipeline.label_names, _threshold(pipeline), train_counts=pipeline.label_counts,
-                              n_boot=config.bootstrap, seed=config.train.seed, gold_counts=gold_counts(samples.records or []))  # fmt: skip
+                              n_boot=config.bootstrap, seed=config.train.seed, gold_counts=gold_counts(samples.records or []),
+                              units=units, unit="documents")  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: NotesPipeline, scores: Scores,
                       model: nn.Module, config: NotesRunConfig) -> dict[str, Any]:  # fmt: skip

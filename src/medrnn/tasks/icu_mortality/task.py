@@ -16,7 +16,7 @@ from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split
 from medrnn.errors import InvalidRecordError
 from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_record
-from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
@@ -83,9 +83,9 @@ class IcuMortalityTask(Task):
         return data.samples.y[as_index(index)].reshape(-1, 1)
 
     def build_model(self, data: TaskData, split: Split, pipeline: IcuPipeline, config: IcuRunConfig) -> tuple[nn.Module, dict[str, Any]]:
-        # build_model keeps the arguments the model takes: gru_d, gru, lstm and rnn share one IcuModelConfig
-        model = build_model(config.model.name, input_size=pipeline.input_size, num_classes=1, num_static=len(pipeline.static_names),
-                            **config.model.model_dump(exclude={"name"}))  # fmt: skip
+        # gru_d, gru, lstm and rnn share one IcuModelConfig: build_model drops the fields the chosen model does not take
+        model = build_model(config.model.name, config.model, input_size=pipeline.input_size, num_classes=1,
+                            num_static=len(pipeline.static_names))  # fmt: skip
         return model, {}
 
     def loaders(self, data: TaskData, split: Split, pipeline: IcuPipeline, config: IcuRunConfig) -> tuple[DataLoader, DataLoader, list]:
@@ -108,11 +108,9 @@ class IcuMortalityTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: IcuPipeline, config: IcuRunConfig,
                  samples: Any) -> Any:  # fmt: skip
-        # one stay per unit: a row bootstrap is the unit bootstrap (and gives the draws of earlier runs); a unit
-        # on several rows (a RecordID repeated across files) switches to resampling whole units
-        groups = None if len(np.unique(units)) == len(units) else units
-        return evaluate_molecules(y[:, 0], scores.values[:, 0], [pipeline.outcome], "classification", n_boot=config.bootstrap,
-                                  seed=config.train.seed, groups=groups)  # fmt: skip
+        # one stay per unit resamples rows (the draws of earlier runs); a RecordID repeated across files is drawn whole
+        return evaluate_outputs(y[:, 0], scores.values[:, 0], [pipeline.outcome], "binary", units=units, unit="stays",
+                                n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: IcuPipeline, scores: Scores,
                       model: nn.Module, config: IcuRunConfig) -> dict[str, Any]:  # fmt: skip

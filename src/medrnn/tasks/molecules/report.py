@@ -226,7 +226,7 @@ def _span_style(rgb: tuple[float, float, float]) -> str:
 
 
 def _label_names(metrics: dict[str, Any]) -> list[str]:
-    names = _dict(metrics.get("test")).get("task_names")
+    names = _dict(metrics.get("test")).get("label_names")
     return [str(n) for n in names] if isinstance(names, list) else []
 
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from medrnn.data.splits import Split, make_split, murcko_scaffold
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
-from medrnn.metrics.molecules import evaluate_molecules
+from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import create_model
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
@@ -148,9 +148,9 @@ class MoleculesTask(Task):
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: SmilesPipeline, config: SmilesRunConfig,
                  samples: Any) -> Any:  # fmt: skip
         # one molecule per unit (random split): resample rows; scaffold groups: resample whole scaffolds
-        groups = None if len(set(units.tolist())) == len(units) else units
-        return evaluate_molecules(y, scores.values, list(pipeline.label_names), pipeline.task_type, n_boot=config.bootstrap,
-                                  seed=config.train.seed, groups=groups)  # fmt: skip
+        unit = "molecules" if len(set(units.tolist())) == len(units) else "scaffolds"
+        return evaluate_outputs(y, scores.values, list(pipeline.label_names), pipeline.output_kind, units=units, unit=unit,
+                                n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: SmilesPipeline, scores: Scores,
                       model: nn.Module, config: SmilesRunConfig) -> dict[str, Any]:  # fmt: skip
