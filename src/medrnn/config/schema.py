@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from medrnn.errors import ConfigError
 
 
-class _Strict(BaseModel):
+class StrictConfig(BaseModel):
+    """A config section that refuses unknown keys (a typo in a YAML file is an error, not a silent default)."""
+
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictConfig):
     """Which registered model and its constructor arguments (PyTorch names)."""
 
     name: str = "lstm"
@@ -32,7 +34,7 @@ class ModelConfig(_Strict):
     head_hidden: int = 64
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictConfig):
     """Optimisation, regularisation, imbalance handling and the Lightning hardware options."""
 
     seed: int = 0

@@ -25,7 +25,7 @@ class Split(NamedTuple):
         return {"train": self.train.tolist(), "val": self.val.tolist(), "test": self.test.tolist()}
 
 
-def _check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
+def check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
     if len(sizes) != 3 or min(sizes) < 0 or abs(sum(sizes) - 1.0) > 1e-6:
         raise ConfigError(f"split sizes must be three non-negative fractions summing to 1 (train, val, test), got {tuple(sizes)}")
     return float(sizes[0]), float(sizes[1]), float(sizes[2])
@@ -33,7 +33,7 @@ def _check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
 
 def random_split(n: int, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
     """Shuffle positions with `seed` and cut them 80/10/10 (or `sizes`)."""
-    train_f, val_f, _ = _check_sizes(sizes)
+    train_f, val_f, _ = check_sizes(sizes)
     order = np.random.default_rng(seed).permutation(n)
     n_train, n_val = int(train_f * n), int(val_f * n)
     return Split(np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]), np.sort(order[n_train + n_val :]))
@@ -60,7 +60,7 @@ def scaffold_split(smiles: Sequence[str], sizes: Sequence[float] = (0.8, 0.1, 0.
     chemprop 2's astartes-based sampler does not keep the large-scaffolds-to-train rule and the
     benchmark must hand identical indices to every model. balanced=False: largest sets first (deterministic).
     """
-    train_f, val_f, test_f = _check_sizes(sizes)
+    train_f, val_f, test_f = check_sizes(sizes)
     n = len(smiles)
     n_train, n_val = train_f * n, val_f * n
     groups: dict[str, list[int]] = defaultdict(list)
@@ -104,7 +104,7 @@ def patient_split(patient_ids: Sequence[str], sizes: Sequence[float] = (0.8, 0.1
     order. `stratify` (aligned with `patient_ids`) keeps the share of patients with a positive (max over their
     samples) label in each part, through scikit-learn.
     """
-    train_f, val_f, test_f = _check_sizes(sizes)
+    train_f, val_f, test_f = check_sizes(sizes)
     ids = np.asarray([str(p) for p in patient_ids])
     patients, inverse = np.unique(ids, return_inverse=True)
     if stratify is None:

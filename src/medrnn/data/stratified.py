@@ -10,13 +10,13 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from medrnn.data.splits import Split, _check_sizes
+from medrnn.data.splits import Split, check_sizes
 from medrnn.errors import ConfigError
 
 
 def stratified_split(y: np.ndarray, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
     """Train/val/test positions with the label ratio of `y` kept in each part (Raindrop's P12 protocol)."""
-    train_f, val_f, test_f = _check_sizes(sizes)
+    train_f, val_f, test_f = check_sizes(sizes)
     y = np.asarray(y)
     index = np.arange(len(y))
     rest, test = train_test_split(index, test_size=test_f, stratify=y, random_state=seed)

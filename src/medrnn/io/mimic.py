@@ -134,7 +134,7 @@ def scan_table(path: Path, table: str, columns: Sequence[str]) -> pl.LazyFrame:
     return lf.select(pl.col(lower[c]).alias(c) for c in columns)
 
 
-def _collect(lf: pl.LazyFrame, path: Path, table: str) -> pl.DataFrame:
+def collect_table(lf: pl.LazyFrame, path: Path, table: str) -> pl.DataFrame:
     """Collect a small table, naming the file when polars cannot parse it."""
     try:
         return lf.collect()
@@ -180,7 +180,7 @@ def _admissions(root: Path, version: str, report: MimicReport) -> pl.DataFrame:
     """Admissions joined to patients' date of death: one row per hadm_id, times parsed, death_time resolved."""
     path = table_path(root, version, "admissions")
     columns = ["subject_id", "hadm_id", "admittime", "dischtime", "deathtime", "hospital_expire_flag"]
-    adm = _collect(scan_table(path, "admissions", columns), path, "admissions")
+    adm = collect_table(scan_table(path, "admissions", columns), path, "admissions")
     adm = _parse_ids(adm, ["subject_id", "hadm_id"], path, "admissions")
     adm = _parse_dates(adm, ["admittime", "dischtime", "deathtime"], path, "admissions", required=["admittime", "dischtime"])
     duplicated = adm.filter(pl.col("hadm_id").is_duplicated())
@@ -199,7 +199,7 @@ def _admissions(root: Path, version: str, report: MimicReport) -> pl.DataFrame:
     adm = adm.filter(~after_death)
 
     ppath = table_path(root, version, "patients")
-    patients = _collect(scan_table(ppath, "patients", ["subject_id", "dod"]), ppath, "patients")
+    patients = collect_table(scan_table(ppath, "patients", ["subject_id", "dod"]), ppath, "patients")
     patients = _parse_dates(_parse_ids(patients, ["subject_id"], ppath, "patients"), ["dod"], ppath, "patients")
     _bad_row_error(patients, pl.col("subject_id").is_duplicated(), "subject_id", ppath, "patients", "unique (one row per patient)")
     report.n_patients_without_admissions = patients.join(adm, on="subject_id", how="anti").height
@@ -254,7 +254,7 @@ def _collect_codes(queries: list[tuple[pl.LazyFrame, Path, str]], sources: Seque
         return pl.collect_all([q for q, _, _ in queries], engine="streaming")
     except pl.exceptions.PolarsError:
         for (query, path, _), source in zip(queries, sources):  # find which file failed, to name it
-            _collect(query, path, source)
+            collect_table(query, path, source)
         raise
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
-from medrnn.io.mimic import EXTENSIONS, MAX_LISTED, _collect, scan_table, table_path
+from medrnn.io.mimic import EXTENSIONS, MAX_LISTED, collect_table, scan_table, table_path
 from medrnn.records import NoteRecord
 from medrnn.transforms.icd import icd_with_dot
 
@@ -197,7 +197,7 @@ def _codes(root: Path, version: str, icd_version: int | None, report: NotesRepor
                        pl.col("seq_num").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False).alias("order"),
                        pl.col("code").cast(pl.String).str.strip_chars().alias("code"),
                        pl.col("ver").cast(pl.String).str.strip_chars().alias("ver"), pl.lit(kind).alias("kind"))  # fmt: skip
-        rows = _collect(lf, path, source)
+        rows = collect_table(lf, path, source)
         report.n_code_rows[source] = rows.height
         checks = [(pl.col("hadm_id").is_null(), "no integer hadm_id"), (pl.col("code").is_null() | (pl.col("code") == ""), "empty code"),
                   (~pl.col("ver").is_in(["9", "10"]), "icd_version not 9 or 10")]  # fmt: skip

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from medrnn.errors import ShapeError
-from medrnn.report.plots import _class_colors, _figure
+from medrnn.report.plots import class_colors, new_figure
 
 MAX_PLOT_TASKS = 12
 
@@ -54,9 +54,9 @@ def plot_task_curves(
     y, s = _check(y_true, y_score, task_names)
     tasks = _scorable(y, task_names)
     shown = tasks[:MAX_PLOT_TASKS]
-    fig = _figure(6.2, 5.0)
+    fig = new_figure(6.2, 5.0)
     ax = fig.add_subplot()
-    for k, ((t, name, keep), color) in enumerate(zip(shown, _class_colors(len(shown)))):
+    for k, ((t, name, keep), color) in enumerate(zip(shown, class_colors(len(shown)))):
         yt, st = y[keep, t], s[keep, t]
         style = "-" if k < 10 else "--"  # tab10 repeats after ten tasks
         if kind == "roc":
@@ -89,7 +89,7 @@ def _grid(n: int) -> tuple[Figure, list[Any]]:
     """A figure with one small axes per task (at most 3 columns)."""
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig = _figure(3.4 * cols + 0.4, 3.1 * rows + 0.3)
+    fig = new_figure(3.4 * cols + 0.4, 3.1 * rows + 0.3)
     return fig, [fig.add_subplot(rows, cols, k + 1) for k in range(n)]
 
 
@@ -136,7 +136,7 @@ def plot_reliability(curve: dict[str, Any], ece: float | None = None, brier: flo
     o = np.asarray(curve.get("observed", []), dtype=np.float64)
     if p.ndim != 1 or p.shape != o.shape:
         raise ShapeError(f"reliability curve: predicted {p.shape} and observed {o.shape} must be 1-D of one length (one per bin)")
-    fig = _figure(5.0, 4.6)
+    fig = new_figure(5.0, 4.6)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="perfect calibration")
     ax.plot(p, o, marker="o", color="#d62728", label=f"model ({p.size} {curve.get('strategy', 'quantile')} bins)")

@@ -20,14 +20,14 @@ from medrnn.errors import ShapeError
 MISMATCH_COLOR = "#d62728"
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A Figure bound to an Agg canvas (PNG rendering, no display, no pyplot registry)."""
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _class_colors(num_classes: int) -> list[Any]:
+def class_colors(num_classes: int) -> list[Any]:
     """One distinct colour per class (tab10, red last so it stays free for mismatches), stable across figures."""
     from matplotlib import colormaps
 
@@ -51,7 +51,7 @@ def plot_confusion(cm: Any, class_names: Sequence[str]) -> Figure:
         raise ShapeError(f"confusion matrix has shape {cm.shape}, expected ({c}, {c}) for classes {list(class_names)}")
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
-    fig = _figure(1.1 * c + 2.2, 1.0 * c + 1.6)
+    fig = new_figure(1.1 * c + 2.2, 1.0 * c + 1.6)
     ax = fig.add_subplot()
     image = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of true class")
@@ -80,7 +80,7 @@ def _check_scores(y_true: Any, y_score: Any, class_names: Sequence[str]) -> tupl
 
 def _one_vs_rest(y_true: np.ndarray, class_names: Sequence[str]) -> Iterator[tuple[int, str, Any, np.ndarray]]:
     """(index, name, colour, positive mask) of every class that has both positives and negatives."""
-    for k, (name, color) in enumerate(zip(class_names, _class_colors(len(class_names)))):
+    for k, (name, color) in enumerate(zip(class_names, class_colors(len(class_names)))):
         positive = y_true == k
         if positive.any() and not positive.all():
             yield k, name, color, positive
@@ -89,7 +89,7 @@ def _one_vs_rest(y_true: np.ndarray, class_names: Sequence[str]) -> Iterator[tup
 def plot_roc(y_true: Any, y_score: Any, class_names: Sequence[str]) -> Figure:
     """One-vs-rest ROC curve per class present in y_true, AUROC in the legend."""
     y_true, y_score = _check_scores(y_true, y_score, class_names)
-    fig = _figure(5.5, 4.6)
+    fig = new_figure(5.5, 4.6)
     ax = fig.add_subplot()
     for k, name, color, positive in _one_vs_rest(y_true, class_names):
         fpr, tpr, _ = roc_curve(positive, y_score[:, k])
@@ -104,7 +104,7 @@ def plot_roc(y_true: Any, y_score: Any, class_names: Sequence[str]) -> Figure:
 def plot_pr(y_true: Any, y_score: Any, class_names: Sequence[str]) -> Figure:
     """One-vs-rest precision-recall curve per class present in y_true, AUPRC and prevalence in the legend."""
     y_true, y_score = _check_scores(y_true, y_score, class_names)
-    fig = _figure(5.5, 4.6)
+    fig = new_figure(5.5, 4.6)
     ax = fig.add_subplot()
     for k, name, color, positive in _one_vs_rest(y_true, class_names):
         precision, recall, _ = precision_recall_curve(positive, y_score[:, k])
@@ -145,10 +145,10 @@ def plot_ecg_strip(
         raise ShapeError(f"beat labels must lie in 0..{c - 1} (beat_true may be -1 for unknown)")
     t = np.arange(signal.size) / sfreq_hz
     duration_s = signal.size / sfreq_hz
-    fig = _figure(float(np.clip(1.4 * duration_s, 8, 22)), 3.6)
+    fig = new_figure(float(np.clip(1.4 * duration_s, 8, 22)), 3.6)
     ax = fig.add_subplot()
     ax.plot(t, signal, color="black", linewidth=0.8)
-    colors = _class_colors(c)
+    colors = class_colors(c)
     span = float(np.ptp(signal)) or 1.0
     top = float(signal.max())
     half_width_s = 0.3

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medrnn.errors import InvalidRecordError
+from medrnn.npz import load_npz
 from medrnn.metrics.report import format_estimate
 from medrnn.tasks.base import Section
 
@@ -159,19 +159,6 @@ def _calibration(calibration: Any) -> Section | None:
     text = (f"<p>ECE {_num(calibration.get('ece'))} (expected calibration error, equal-width bins), Brier {_num(calibration.get('brier'), 4)}, "
             f"over {html.escape(str(calibration.get('of', '')))} ({calibration.get('n', '?')} test entries). Lower is better for both.</p>")  # fmt: skip
     return Section("Calibration", text, [("reliability diagram", _png(fig))])
-
-
-def load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
-    """Load an .npz without pickles and check that the required arrays are present."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise InvalidRecordError(f"{path}: not a readable .npz without pickled objects ({err})") from err
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise InvalidRecordError(f"{path}: missing arrays {missing}; it holds {sorted(data)}")
-    return data
 
 
 def _names(test: dict[str, Any], s: np.ndarray) -> list[str]:

@@ -46,6 +46,9 @@ def test_split_is_by_unit_and_pipeline_sees_train_only(name: str) -> None:
     json.dumps(state)  # JSON, never a pickle
     assert task.pipeline_from_state(json.loads(json.dumps(state))).state_dict() == json.loads(json.dumps(state))
     assert pipeline.output_kind in task.output_kinds
+    # fitted on training items only: shrinking validation and test to one sample each leaves the fitted state as it was
+    shrunk = type(split)(split.train, split.val[:1], split.test[:1])
+    assert json.loads(json.dumps(task.fit_pipeline(data, shrunk, cfg).state_dict())) == json.loads(json.dumps(state))
 
 
 @pytest.mark.parametrize("name", TASKS_NOW)

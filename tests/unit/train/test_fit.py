@@ -16,7 +16,8 @@ from medrnn.models import create_model
 from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.tasks.ecg_beats.data import load_beats
-from medrnn.train.fit import class_weights, fit_module, make_loader
+from medrnn.data.loaders import class_weights, make_loader
+from medrnn.train.fit import fit_module
 from medrnn.train.task_module import TaskModule
 from medrnn.transforms import Standardizer
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import ModelConfig, TrainConfig, _Strict
+from medrnn.config.schema import ModelConfig, TrainConfig, StrictConfig
 
 # MIT-BIH inter-patient protocol (de Chazal 2004); paced records 102 104 107 217 are in neither set.
 # Records 201 (DS1) and 202 (DS2) come from one patient; the published split is kept as is so results
@@ -15,7 +15,7 @@ MITDB_DS1 = tuple("101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 2
 MITDB_DS2 = tuple("100 103 105 111 113 117 121 123 200 202 210 212 213 214 219 221 222 228 231 232 233 234".split())
 
 
-class BeatDataConfig(_Strict):
+class BeatDataConfig(StrictConfig):
     """How beats are cut from a raw ECG: lead, window, filtering, RR context."""
 
     dataset: str = "mitdb"
@@ -36,7 +36,7 @@ class BeatDataConfig(_Strict):
     val_records: int = Field(4, ge=1, description="training records held out (whole) for validation")
 
 
-class BeatRunConfig(_Strict):
+class BeatRunConfig(StrictConfig):
     """Everything that defines one ECG beat run; written to config.yaml beside its outputs."""
 
     data: BeatDataConfig = BeatDataConfig()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medrnn import paths
-from medrnn.errors import InvalidRecordError
 from medrnn.io import read_wfdb
+from medrnn.npz import load_npz
 from medrnn.tasks.base import Section
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
@@ -64,7 +63,7 @@ def beat_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Any]:
         sections.append(Section("Beats per class and set", f"<table><tr><th>set</th>{head}</tr>{rows}</table>"))
     strip = run_dir / "strip.npz"
     if strip.exists():
-        s = _load_npz(strip, ("signal", "sfreq_hz", "beat_sample", "beat_pred"))
+        s = load_npz(strip, ("signal", "sfreq_hz", "beat_sample", "beat_pred"))
         names = [str(n) for n in s["class_names"]] if "class_names" in s else list(AAMI_CLASSES)
         record_id = str(s["record_id"]) if "record_id" in s else None
         fig = plot_ecg_strip(s["signal"], float(s["sfreq_hz"]), s["beat_sample"], s["beat_pred"], names,
@@ -74,16 +73,3 @@ def beat_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Any]:
                                 "predicted class above each beat, reference class in brackets, mismatches shaded.</p>",
                                 [("ECG strip", png)]))  # fmt: skip
     return sections
-
-
-def _load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
-    """Load an .npz without pickles and check that the required arrays are present."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise InvalidRecordError(f"{path}: not a readable .npz without pickled objects ({err})") from err
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise InvalidRecordError(f"{path}: missing arrays {missing}; it holds {sorted(data)}")
-    return data

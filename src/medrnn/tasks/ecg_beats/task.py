@@ -25,7 +25,7 @@ from medrnn.tasks.ecg_beats.pipeline import BeatPipeline
 from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.report import beat_sections, write_strip
 from medrnn.data.splits import Split
-from medrnn.train.fit import class_weights, make_loader
+from medrnn.data.loaders import class_weights, make_loader
 from medrnn.data.batch import BeatDataset
 from medrnn.transforms import RR_FEATURE_NAMES
 from medrnn.transforms.peaks import detect_r_peaks

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import TrainConfig, _Strict
+from medrnn.config.schema import TrainConfig, StrictConfig
 
 
-class VisitDataConfig(_Strict):
+class VisitDataConfig(StrictConfig):
     """Which MIMIC tables, which task, how codes become inputs, how patients are split."""
 
     data: str = "mimic4-demo"  # a dataset name under the data root (mimic3-demo, mimic4-demo) or a MIMIC folder
@@ -21,7 +21,7 @@ class VisitDataConfig(_Strict):
     split_sizes: tuple[float, float, float] = (0.7, 0.15, 0.15)  # by patient; the demos have 100 patients
 
 
-class VisitModelConfig(_Strict):
+class VisitModelConfig(StrictConfig):
     """RETAIN by default (per-code contributions); gru/lstm/rnn read the same multi-hot visits."""
 
     name: str = "retain"
@@ -45,7 +45,7 @@ class VisitTrainConfig(TrainConfig):
     weight_decay: float = Field(1e-4, ge=0)
 
 
-class VisitRunConfig(_Strict):
+class VisitRunConfig(StrictConfig):
     """Everything that defines one visit-sequence run; written to config.yaml beside its outputs."""
 
     data: VisitDataConfig = VisitDataConfig()

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from medrnn.config.schema import TrainConfig, _Strict
+from medrnn.config.schema import TrainConfig, StrictConfig
 
 
-class NotesDataConfig(_Strict):
+class NotesDataConfig(StrictConfig):
     """Which notes, which codes are labels, how text becomes token windows, and which word vectors start the embedding."""
 
     data: str = "codiesp"  # a dataset name under the data root, or a CodiEsp folder (holding train/ dev/ test/)
@@ -30,7 +30,7 @@ class NotesDataConfig(_Strict):
         return [v.strip().upper() if isinstance(v, str) else v for v in value] if isinstance(value, (list, tuple)) else value
 
 
-class NotesModelConfig(_Strict):
+class NotesModelConfig(StrictConfig):
     """LAAT by default; caml and bigru_maxpool read the same token ids (a field the chosen model does not take must keep its default)."""
 
     name: Literal["laat", "caml", "bigru_maxpool"] = "laat"
@@ -72,7 +72,7 @@ class NotesTrainConfig(TrainConfig):
 AUTO_EVIDENCE_WEIGHT = 0.1
 
 
-class NotesRunConfig(_Strict):
+class NotesRunConfig(StrictConfig):
     """Everything that defines one notes run; written to config.yaml beside its outputs."""
 
     data: NotesDataConfig = NotesDataConfig()

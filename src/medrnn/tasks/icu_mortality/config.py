@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import ModelConfig, TrainConfig, _Strict
+from medrnn.config.schema import ModelConfig, TrainConfig, StrictConfig
 
 
-class IcuDataConfig(_Strict):
+class IcuDataConfig(StrictConfig):
     """Which stays, how the irregular series is put on a grid, and how stays are split."""
 
     dataset: str = "physionet2012"
@@ -49,7 +49,7 @@ class IcuTrainConfig(TrainConfig):
     weight_decay: float = Field(1e-4, ge=0)
 
 
-class IcuRunConfig(_Strict):
+class IcuRunConfig(StrictConfig):
     """Everything that defines one ICU run; written to config.yaml beside its outputs."""
 
     data: IcuDataConfig = IcuDataConfig()

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from medrnn.config.schema import ModelConfig, TrainConfig, _Strict
+from medrnn.config.schema import ModelConfig, TrainConfig, StrictConfig
 
 
-class MoleculeDataConfig(_Strict):
+class MoleculeDataConfig(StrictConfig):
     """Which table, which columns, how to split, how to augment."""
 
     data: str = "bbbp"  # a MoleculeNet name (medrnn data list) or a CSV path
@@ -61,7 +61,7 @@ class SmilesTrainConfig(TrainConfig):
     weight_decay: float = Field(1e-5, ge=0)
 
 
-class PretrainConfig(_Strict):
+class PretrainConfig(StrictConfig):
     """SMILES language-model pretraining of the embedding and first recurrent layer, then fine-tuning."""
 
     enabled: bool = False
@@ -73,7 +73,7 @@ class PretrainConfig(_Strict):
     freeze: bool = False  # keep the pretrained embedding and first layer fixed while fine-tuning
 
 
-class SmilesRunConfig(_Strict):
+class SmilesRunConfig(StrictConfig):
     """Everything that defines one SMILES run; written to config.yaml beside its outputs."""
 
     data: MoleculeDataConfig = MoleculeDataConfig()
