@@ -44,7 +44,8 @@ from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.tasks.base import get_task
 from medrnn.tasks.icd_coding.config import NotesRunConfig
-from medrnn.tasks.icd_coding.data import gold_counts, label_matrix, resolve_root
+from medrnn import paths
+from medrnn.tasks.icd_coding.data import gold_counts, label_matrix
 
 RESULTS = Path(__file__).parent / "results" / "codiesp.json"
 PREDICTIONS = Path.home() / ".cache" / "medrnn" / "bench" / "codiesp"
@@ -125,7 +126,7 @@ def _training(m: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def _test_gold_counts() -> np.ndarray:
     """Gold D codes per CodiEsp test note (unseen codes included), read once per process."""
-    records, _ = read_codiesp(resolve_root("codiesp"), code_types=("D",))
+    records, _ = read_codiesp(paths.resolve_dataset("codiesp"), code_types=("D",))
     return gold_counts([r for r in records if r.split == "test"])
 
 
@@ -156,7 +157,7 @@ def served_ensemble(name: str, seeds: list[int]) -> dict[str, Any] | None:
     folder = PREDICTIONS / "runs" / f"{name}-ensemble"
     meta = build_ensemble(runs, folder)
     ens = Predictor.from_artifact(folder)
-    records, _ = read_codiesp(resolve_root("codiesp"), splits=("test",), code_types=("D",))
+    records, _ = read_codiesp(paths.resolve_dataset("codiesp"), splits=("test",), code_types=("D",))
     result = ens.predict([r.source for r in records])
     if result.failures:
         raise ValueError(f"{folder}: {len(result.failures)} test notes could not be coded, e.g. {next(iter(result.failures.items()))}")

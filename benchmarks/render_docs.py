@@ -126,7 +126,7 @@ def codiesp() -> str:
         ens_shown = f"{ens['map']:.3f} / {ens['map_all_gold']:.3f}" if ens else "–"
         rows.append((model, seeds, row["dev_map"], {**test, "map_shown": lines_map, "ensemble": ens_shown}))
         served = row.get("served_ensemble")
-        if served:  # the ensemble as `medrnn ensemble notes` + `medrnn predict` serve it: its own dev-tuned threshold
+        if served:  # the ensemble as `medrnn ensemble` + `medrnn predict` serve it: its own dev-tuned threshold
             rows.append((f"{model}, served seed ensemble (threshold {served['threshold']:.2f})", seeds, served["dev_map"],
                          {**served, "ensemble": "(this row)"}))  # fmt: skip
     for name, seeds, dev, t in rows:

@@ -8,7 +8,6 @@ it). The ensemble folder holds only ensemble.json, naming its members with their
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,8 +154,3 @@ def _relative(path: Path, start: Path) -> Path:
 def _short(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of one file (used to pin members)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -24,6 +24,12 @@ def cache_dir() -> Path:
     return path
 
 
+def resolve_dataset(name_or_path: str) -> Path:
+    """A path that exists, else the dataset of that name under the data root (not checked for existence)."""
+    path = Path(name_or_path).expanduser()
+    return path if path.exists() else dataset_dir(name_or_path)
+
+
 def dataset_dir(name: str) -> Path:
     """Folder of one dataset under the data root (not checked for existence)."""
     return data_root() / name

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from medrnn.artifact import load_artifact, read_metadata
 from medrnn.errors import ArtifactError, MedrnnError
+from medrnn.metrics.bootstrap import jsonable
 from medrnn.tasks.base import InputItem, Pipeline, Scores, Task, get_task
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class ItemResult:
     rows: list[dict[str, Any]]
     scores: Scores
     problems: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,7 +57,13 @@ class Predictions:
 
     @property
     def n_failed(self) -> int:
+        """Inputs that could not be predicted at all."""
         return sum("error" in f for f in self.failures.values())
+
+    @property
+    def notes(self) -> dict[str, dict[str, Any]]:
+        """What was counted but is not a failure, by item (e.g. beats too close to a record's edge to classify)."""
+        return {item.item_id: item.notes for item in self.items if item.notes}
 
 
 def failure(err: BaseException) -> dict[str, Any]:
@@ -77,6 +84,7 @@ class Served:
 
     @property
     def label_names(self) -> list[str]:
+        """The output labels, in column order."""
         return list(self.pipeline.label_names)
 
     def read(self, source: str, options: dict[str, Any]) -> InputItem:
@@ -137,12 +145,12 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any]) ->
         except MedrnnError as err:
             failures[source] = failure(err)
             continue
-        except (OSError, EOFError, ValueError, UnicodeError, RuntimeError) as err:  # a reader's foreign error: this item only
+        except (OSError, EOFError, ValueError, UnicodeError, RuntimeError, LookupError, TypeError) as err:  # foreign: this item only
             failures[source] = failure(err)
             continue
         if item.problems:
             failures[source] = {"rejected": item.problems}
-        items.append(ItemResult(item.item_id, rows, scores, item.problems))
+        items.append(ItemResult(item.item_id, rows, scores, item.problems, item.notes))
     return Predictions(task.name, task.columns(pipeline), items, failures)
 
 
@@ -161,22 +169,17 @@ def write_predictions(result: Predictions, out: Path) -> Path | None:
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = result.rows()
     if out.suffix == ".json":
-        out.write_text(json.dumps({"task": result.task, "predictions": rows, "errors": result.failures}, indent=1, default=_plain))
+        out.write_text(json.dumps({"task": result.task, "predictions": rows, "errors": result.failures, "notes": result.notes},
+                                  indent=1, default=jsonable))  # fmt: skip
         return None
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=result.columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    if result.notes:
+        out.with_suffix(".notes.json").write_text(json.dumps(result.notes, indent=1, default=jsonable))
     if result.failures:
         errors = out.with_suffix(".errors.json")
-        errors.write_text(json.dumps(result.failures, indent=1, default=_plain))
+        errors.write_text(json.dumps(result.failures, indent=1, default=jsonable))
         return errors
     return None
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)

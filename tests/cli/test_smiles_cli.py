@@ -33,7 +33,7 @@ def test_train_smiles_writes_a_complete_run_folder(smiles_run: Path) -> None:
                  "RUN_COMPLETE"):  # fmt: skip
         assert (smiles_run / name).exists(), name
     metrics = json.loads((smiles_run / "metrics.json").read_text())
-    assert metrics["kind"] == "molecules" and metrics["task_type"] == "classification" and metrics["output_kind"] == "binary"
+    assert metrics["task"] == "molecules" and metrics["task_type"] == "classification" and metrics["output_kind"] == "binary"
     assert metrics["data"]["split"]["kind"] == "scaffold" and metrics["split"]["seed"] == 2
     assert sum(metrics["split"]["counts"].values()) == 198
     assert metrics["test"]["unit"] == "scaffolds"  # the bootstrap resamples whole scaffolds

@@ -29,16 +29,21 @@ def ensemble_command(
     from medrnn.errors import ConfigError
     from medrnn.tasks.base import get_task
 
-    expected = None
+    from medrnn.artifact import read_metadata
+    from medrnn.predict import resolve_artifact
+
     if members and not Path(members[0]).exists():
         try:
             expected = get_task(members[0]).name
-            members = members[1:]
         except ConfigError:
-            pass
+            expected = None
+        if expected is not None:
+            members = members[1:]
+            for member in members:  # checked before anything is written
+                theirs = read_metadata(resolve_artifact(member)).get("task")
+                if theirs is not None and get_task(str(theirs)).name != expected:
+                    raise ConfigError(f"{member}: a {theirs!r} model, not {expected!r}; an ensemble holds models of one task")
     meta = build_ensemble(members, out, tune=tune)
-    if expected is not None and meta["task"] != expected:
-        raise ConfigError(f"members are {meta['task']!r} models, not {expected!r}")
     typer.echo(f"ensemble of {len(meta['members'])} {meta['task']} models -> {out / 'ensemble.json'}")
     if meta.get("threshold") is not None:
         typer.echo(f"threshold {meta['threshold']:.3f} tuned for the mean on {meta['tuning'].get('units', '?')} validation units")

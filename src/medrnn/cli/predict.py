@@ -42,7 +42,8 @@ def predict_command(
     options = {k: v for k, v in {"smiles_column": smiles_column, "id_column": id_column}.items() if v is not None}
     result = predictor.predict(list(inputs), **options)
     for item in result.items:
-        typer.echo(f"{item.item_id}: {len(item.rows)} rows" + (f", {len(item.problems)} parts rejected" if item.problems else ""))
+        typer.echo(f"{item.item_id}: {len(item.rows)} rows" + (f", {len(item.problems)} parts rejected" if item.problems else "")
+                   + (f"; noted: {item.notes}" if item.notes else ""))  # fmt: skip
     for source, entry in result.failures.items():
         if "error" in entry:
             typer.echo(f"{source}: FAILED: {entry['message']}", err=True)

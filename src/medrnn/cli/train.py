@@ -35,7 +35,7 @@ COMMON: list[tuple[str, Any, Any]] = [
     ("set_", Optional[list[str]], typer.Option(None, "--set", help="Any config field as key=value, e.g. --set train.lr=3e-4 (repeatable).")),
     ("quick", bool, typer.Option(False, "--quick", help="The task's seconds-long smoke configuration on a small real subset.")),
     ("report", bool, typer.Option(True, "--report/--no-report", help="Write report.html at the end.")),
-    ("progress", bool, typer.Option(True, "--progress/--no-progress", help="Progress bars.")),
+    ("progress", Optional[bool], typer.Option(None, "--progress/--no-progress", help="Progress bars (default: the config's train.progress, on).")),
 ]
 TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "list": Optional[str], "bool": Optional[bool]}
 
@@ -81,7 +81,7 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
             task_values[o.field] = (o, value)
     cfg = build_config(task, kwargs, task_values)
     out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
-    result = run_task(task, cfg, out, progress=bool(kwargs["progress"]))
+    result = run_task(task, cfg, out, progress=cfg.train.progress)
     split = result.metrics["split"]
     typer.echo(f"split by {task.split_unit.split(' (')[0]}: " + ", ".join(
         f"{k} {split['counts'][k]:,} samples / {split['units'][k]:,} units" for k in split["counts"]))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Splits by record/patient, the beat cache (`medrnn.tasks.ecg_beats.data`), Dataset and collate -> Batch."""
+"""Splits by record, patient, scaffold or stratified; datasets, loaders and collate -> Batch; batched scoring."""
 
 from medrnn.data.batch import Batch, BeatDataset, collate, make_batch
 

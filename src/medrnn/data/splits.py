@@ -26,6 +26,7 @@ class Split(NamedTuple):
 
 
 def check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
+    """Three non-negative train/val/test fractions summing to 1, else a ConfigError."""
     if len(sizes) != 3 or min(sizes) < 0 or abs(sum(sizes) - 1.0) > 1e-6:
         raise ConfigError(f"split sizes must be three non-negative fractions summing to 1 (train, val, test), got {tuple(sizes)}")
     return float(sizes[0]), float(sizes[1]), float(sizes[2])

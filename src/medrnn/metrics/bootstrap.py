@@ -10,6 +10,7 @@ share its count, so they are drawn together. scipy.stats.bootstrap draws samples
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,8 @@ def jsonable(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, PurePath):
+        return str(obj)
     return obj
 
 

@@ -8,7 +8,6 @@ the task) is passed through.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +87,3 @@ def _safe(section: Section) -> Section:
     if not isinstance(section, Section):
         raise InvalidRecordError(f"report section {section!r} is not a Section")
     return Section(section.title, Markup(section.html), list(section.figures))
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for a table cell."""
-    return json.dumps(value, ensure_ascii=False, default=str)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from medrnn.errors import ConfigError
+from medrnn.metrics.report import OUTPUT_KINDS
 from medrnn.registry import TASKS
 
 if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must stay light
@@ -45,7 +46,6 @@ if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must
     from medrnn.data.splits import Split
 
 OutputKind = Literal["multiclass", "binary", "multilabel", "regression"]
-OUTPUT_KINDS: tuple[str, ...] = ("multiclass", "binary", "multilabel", "regression")
 
 
 @dataclass
@@ -138,6 +138,7 @@ class InputItem:
     item_id: str
     samples: Any
     problems: list[dict[str, Any]] = field(default_factory=list)  # parts of the input left out (e.g. unparsable rows)
+    notes: dict[str, Any] = field(default_factory=dict)  # counted but expected, not failures (beats at record edges, ...)
 
 
 class Task(ABC):
@@ -223,8 +224,7 @@ class Task(ABC):
         mask = ~np.isnan(y)
         if pipeline.output_kind == "regression":
             return float(np.mean((s[mask] - y[mask]) ** 2))
-        p, t = np.clip(s[mask], 1e-7, 1 - 1e-7), y[mask]
-        return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+        return mean_bce(y, s)
 
     def tune(self, pipeline: Pipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
         """Set decision thresholds on validation scores (in place); returns what was tuned for metrics.json."""
@@ -334,6 +334,13 @@ def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
     for name, index in split._asdict().items():
         if len(index) == 0:
             raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")
+
+
+def mean_bce(y: np.ndarray, probs: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities over the labelled entries (NaN = missing label)."""
+    mask = ~np.isnan(y)
+    p, t = np.clip(np.asarray(probs, dtype=np.float64)[mask], 1e-7, 1 - 1e-7), y[mask]
+    return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
 
 
 def positions(n: int) -> np.ndarray:

@@ -18,6 +18,8 @@ from medrnn.train.checkpoint import SafetensorsCheckpoint
 
 @dataclass
 class FitResult:
+    """A fitted module with its best validation score and epoch, the monitored metric and the time it took."""
+
     module: L.LightningModule
     best_checkpoint: str
     best_score: float

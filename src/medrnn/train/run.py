@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from medrnn.artifact import save_artifact
 from medrnn.config import save_config
+from medrnn.metrics.bootstrap import jsonable
 from medrnn.metrics.calibration import calibration_summary
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
 from medrnn.train.fit import FitResult, fit_module
@@ -120,7 +121,6 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     units = {name: int(len(set(f.data.units[index].tolist()))) for name, index in f.split._asdict().items()}
     metrics = {
         "task": task.name,
-        "kind": task.name,
         "output_kind": f.pipeline.output_kind,
         "model": config.model.name,
         "split": {"unit": task.split_unit, "seed": seed, "counts": counts, "units": units},
@@ -134,16 +134,6 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         "timings": f.seconds,
         **extra,
     }  # fmt: skip
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_jsonable))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=jsonable))
     (run_dir / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     return RunResult(run_dir, metrics, task, f.model, f.pipeline, f.test_scores, report)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

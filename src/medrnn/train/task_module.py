@@ -97,9 +97,12 @@ class TaskModule(L.LightningModule):
             return
         if not self._val_logits:
             return
-        logits, y = torch.cat(self._val_logits).numpy(), torch.cat(self._val_y).numpy()
+        logits, y = torch.cat(self._val_logits), torch.cat(self._val_y)
         self._val_logits.clear()
         self._val_y.clear()
+        if self.trainer.world_size > 1:  # DDP: every rank scores the whole validation set, not its shard
+            logits, y = (self.all_gather(t).reshape(-1, *t.shape[1:]).cpu() for t in (logits, y))
+        logits, y = logits.numpy(), y.numpy()
         if self.config.monitor == "val_map":
             self.log("val_map", mean_average_precision(y, logits), prog_bar=True)
         elif self.output_kind == "regression":

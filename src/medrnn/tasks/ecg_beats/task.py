@@ -16,7 +16,7 @@ from medrnn import paths
 from medrnn.errors import InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
-from medrnn.models import create_model
+from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, register_task
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet, extract_beats
 from medrnn.tasks.ecg_beats.config import BeatRunConfig
@@ -33,6 +33,8 @@ from medrnn.transforms.peaks import detect_r_peaks
 
 @register_task
 class EcgBeatsTask(Task):
+    """ECG beats of MIT-BIH records -> AAMI classes, trained on DS1 and evaluated once on DS2."""
+
     name = "ecg_beats"
     aliases = ("mitdb",)
     title = "ECG beats -> AAMI classes N/S/V/F/Q (MIT-BIH inter-patient: DS1 -> DS2)"
@@ -90,11 +92,9 @@ class EcgBeatsTask(Task):
         return data.samples.beats.y[np.asarray(index, dtype=np.int64)]
 
     def build_model(self, data: TaskData, split: Split, pipeline: BeatPipeline, config: BeatRunConfig) -> tuple[nn.Module, dict[str, Any]]:
-        model_cfg = config.model.model_dump()
-        name = model_cfg.pop("name")
         x = data.samples.beats.x
-        model = create_model(name, input_size=x.shape[2], num_classes=len(pipeline.label_names),
-                             num_static=len(RR_FEATURE_NAMES) if pipeline.rr_scaler else 0, **model_cfg)  # fmt: skip
+        model = build_model(config.model.name, config.model, input_size=x.shape[2], num_classes=len(pipeline.label_names),
+                            num_static=len(RR_FEATURE_NAMES) if pipeline.rr_scaler else 0)  # fmt: skip
         # reseeded after the weights are drawn, as the published MIT-BIH runs were: batches and dropout reproduce them
         L.seed_everything(config.train.seed, workers=True, verbose=False)
         return model, {}
@@ -132,7 +132,7 @@ class EcgBeatsTask(Task):
         if peaks is None:
             peaks = detect_r_peaks(record.lead(cfg.lead), record.sfreq_hz, source=record.source or record.record_id)
         beats = extract_beats(record, cfg, peaks=peaks)
-        return InputItem(source, beats)
+        return InputItem(source, beats, notes={"beats_left_out": dict(beats.dropped)} if beats.dropped else {})
 
     def decode(self, item: InputItem, scores: Scores, pipeline: BeatPipeline) -> list[dict[str, Any]]:
         beats: BeatSet = item.samples

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,12 +22,6 @@ from medrnn.io.mimic import read_mimic
 from medrnn.records import VisitSequence
 from medrnn.tasks.ehr_visits.config import VisitDataConfig
 from medrnn.tasks.ehr_visits.targets import EhrSample, EhrSampleSet, make_target
-
-
-def resolve_root(data: str) -> Path:
-    """A dataset name under the data root (mimic3-demo, mimic4-demo) or a path to a MIMIC folder."""
-    path = Path(data).expanduser()
-    return path if path.exists() else paths.dataset_dir(data)
 
 
 @dataclass
@@ -77,7 +70,7 @@ def build_samples(patients: list[VisitSequence], config: VisitDataConfig, progre
 
 def load_visits(config: VisitDataConfig, progress: bool = False) -> tuple[VisitData, dict[str, Any]]:
     """Read the MIMIC folder of `config.data` and build the target's samples; returns them and the read report."""
-    patients, report = read_mimic(resolve_root(config.data), code_sources=tuple(config.code_sources), progress=progress)
+    patients, report = read_mimic(paths.resolve_dataset(config.data), code_sources=tuple(config.code_sources), progress=progress)
     return build_samples(patients, config, progress), report.to_dict()
 
 

@@ -36,6 +36,7 @@ class PatientInputs(EhrSampleSet):
     """One unlabelled sample per patient of one input, and how many of its label codes to write."""
 
     top_k: int = TOP_K
+    read_report: dict[str, Any] | None = None  # a MIMIC folder's MimicReport: what the reader skipped or excluded
 
 
 def read_patients(source: str, code_sources: list[str], options: dict[str, Any]) -> tuple[PatientInputs, list[dict[str, Any]]]:
@@ -119,7 +120,7 @@ def _predict_point(patient: VisitSequence, at_raw: Any, where: str) -> EhrSample
 
 def _read_folder(path: Path, code_sources: list[str], top_k: int) -> tuple[PatientInputs, list[dict[str, Any]]]:
     """Every patient of a MIMIC-III/IV folder at its latest discharge; patients who died by then are left out and listed."""
-    patients, _ = read_mimic(path, code_sources=tuple(code_sources))
+    patients, report = read_mimic(path, code_sources=tuple(code_sources))
     samples, problems = [], []
     for patient in patients:
         try:
@@ -128,7 +129,7 @@ def _read_folder(path: Path, code_sources: list[str], top_k: int) -> tuple[Patie
             problems.append({"patient_id": patient.patient_id, "reason": str(err)})
     if not samples:
         raise InvalidRecordError(f"{path}: none of {len(patients)} patients can be predicted ({problems[:3]} ...)")
-    return PatientInputs(samples, top_k=top_k), problems
+    return PatientInputs(samples, top_k=top_k, read_report=report.to_dict()), problems
 
 
 def _check_keys(obj: dict[str, Any], allowed: set[str], required: set[str], where: str) -> None:

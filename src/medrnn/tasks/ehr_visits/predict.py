@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
+from medrnn.data.inference import predict_sigmoid  # noqa: F401  (this world's scoring)
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.tasks.ehr_visits.pipeline import VisitPipeline
 from medrnn.tasks.ehr_visits.targets import EhrSampleSet
@@ -18,15 +18,6 @@ def visit_dataset(samples: EhrSampleSet, pipeline: VisitPipeline, labelled: bool
     """Samples as multi-hot visits (n_visits, vocab) with their labels (zeros when `labelled` is False); collate pads."""
     y = pipeline.labels(samples) if labelled else np.zeros((len(samples), len(pipeline.label_names)), dtype=np.float32)
     return SequenceDataset([torch.from_numpy(x) for x in pipeline.inputs(samples)], y)
-
-
-@torch.no_grad()
-def predict_sigmoid(model: nn.Module, dataset: SequenceDataset, batch_size: int = 256) -> np.ndarray:
-    """Independent probabilities (n, outputs) float64 for every item of `dataset`, in order."""
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    device = next(model.parameters()).device
-    return torch.cat([torch.sigmoid(model(b.to(device)).logits).cpu() for b in loader]).numpy().astype(np.float64)
 
 
 def explain_retain(model: nn.Module, samples: EhrSampleSet, pipeline: VisitPipeline, n_samples: int = 20,

@@ -33,6 +33,8 @@ _TARGET_HELP = ("Prediction target: readmission_30d (default; at discharge), nex
 
 @register_task
 class EhrVisitsTask(Task):
+    """A patient's coded admissions (MIMIC) -> mortality, readmission or next diagnoses, split by patient."""
+
     name = "ehr_visits"
     aliases = ("ehr", "visits")  # "visits": the task field of artifacts written before the Task contract
     title = "EHR visits (MIMIC coded admissions) -> next-admission mortality, 30-day readmission, next-visit diagnoses"
@@ -125,7 +127,10 @@ class EhrVisitsTask(Task):
 
     def read_input(self, source: str, pipeline: VisitPipeline, options: dict[str, Any]) -> InputItem:
         samples, problems = read_patients(source, pipeline.code_sources, options)
-        return InputItem(source, samples, problems)
+        read = getattr(samples, "read_report", None)  # a MIMIC folder: what its reader skipped or excluded
+        notes = {"read": {k: v for k, v in read.items() if k.startswith(("n_skipped", "n_orphan", "n_without", "excluded"))
+                          and v}} if read else {}  # fmt: skip
+        return InputItem(source, samples, problems, notes)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: VisitPipeline) -> list[dict[str, Any]]:
         samples: EhrSampleSet = item.samples

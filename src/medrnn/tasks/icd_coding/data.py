@@ -7,24 +7,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medrnn import paths
 from medrnn.errors import ConfigError
 from medrnn.records import NoteRecord
 from medrnn.tasks.base import TaskData
 from medrnn.transforms.text import ClinicalTokenizer, TextVocabulary, Token
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
-
-
-def resolve_root(data: str) -> Path:
-    """A dataset name under the data root (codiesp) or a path to a CodiEsp folder."""
-    path = Path(data).expanduser()
-    return path if path.exists() else paths.dataset_dir(data)
 
 
 @dataclass

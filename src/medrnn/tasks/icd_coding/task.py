@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from medrnn import paths
 from medrnn.data.batch import collate
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
@@ -23,7 +24,7 @@ from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.icd_coding.config import NotesRunConfig
-from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, resolve_root, text_report,
+from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, text_report,
                                           train_word2vec, unseen_gold)  # fmt: skip
 from medrnn.tasks.icd_coding.evidence import EvidenceLoss, evidence_supervision
 from medrnn.tasks.icd_coding.outputs import evidence_json, evidence_overlap, micro_recall_all_gold
@@ -39,6 +40,8 @@ NOTES = ["test metrics cover the label set (codes seen in train) except map_all_
 
 @register_task
 class IcdCodingTask(Task):
+    """A clinical note -> ICD-10 codes with the evidence each code attended to (CodiEsp)."""
+
     name = "icd_coding"
     aliases = ("notes",)
     title = "Clinical notes -> ICD-10 codes with evidence (CodiEsp: official train/dev/test)"
@@ -79,7 +82,7 @@ class IcdCodingTask(Task):
 
     def load(self, config: NotesRunConfig, progress: bool = False) -> TaskData:
         d = config.data
-        records, read_report = read_codiesp(resolve_root(d.data), language=d.language, code_types=tuple(d.code_types))
+        records, read_report = read_codiesp(paths.resolve_dataset(d.data), language=d.language, code_types=tuple(d.code_types))
         return notes_task_data(records, d.language, d.data, d.documents_per_split, read_report.summary())
 
     def split(self, data: TaskData, config: NotesRunConfig) -> Split:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
-from medrnn.data.batch import SequenceDataset, collate
+from medrnn.data.batch import SequenceDataset
+from medrnn.data.inference import predict_sigmoid
 
 
 @torch.no_grad()
@@ -20,9 +20,7 @@ def predict_risk(model: nn.Module, x: np.ndarray, static: np.ndarray, batch_size
     if x.shape[0] == 0:
         return np.zeros((0, 1))
     dataset = SequenceDataset(x, np.zeros(x.shape[0], dtype=np.float32), static)  # y unused: scores only
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    device = next(model.parameters()).device
-    return torch.cat([torch.sigmoid(model(b.to(device)).logits).cpu() for b in loader]).numpy().astype(np.float64)
+    return predict_sigmoid(model, dataset, batch_size)
 
 
 __all__ = ["predict_risk"]

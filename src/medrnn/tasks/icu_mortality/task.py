@@ -31,6 +31,8 @@ VAL_BATCH_SIZE = 256  # validation and scoring batches, as the ICU runs always u
 
 @register_task
 class IcuMortalityTask(Task):
+    """The first 48 h of a PhysioNet 2012 ICU stay -> in-hospital death (GRU-D by default)."""
+
     name = "icu_mortality"
     aliases = ("icu",)
     title = "ICU stays -> in-hospital death (PhysioNet/CinC 2012, first 48 h, GRU-D)"

@@ -19,7 +19,7 @@ from medrnn.errors import ConfigError
 from medrnn.io.smiles import ReadReport, read_smiles_csv
 from medrnn.records import MoleculeTable
 from medrnn.tasks.molecules.config import SmilesRunConfig
-from medrnn.tasks.molecules.spec import MOLECULENET, get_task, infer_task_type
+from medrnn.tasks.molecules.spec import MOLECULENET, get_spec, infer_task_type
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 
 
@@ -36,7 +36,7 @@ def load_table(config: SmilesRunConfig) -> tuple[MoleculeTable, ReadReport, str,
     """(table, read report, task type, split kind) for a MoleculeNet name or a CSV path."""
     d = config.data
     if d.data.lower() in MOLECULENET:
-        spec = get_task(d.data)
+        spec = get_spec(d.data)
         path = paths.data_root() / spec.file
         targets = d.targets or list(spec.targets)
         column, split = d.smiles_column or spec.smiles_column, spec.split
@@ -77,6 +77,7 @@ class SmilesDataset(Dataset):
         self.lengths = np.array([len(t) for t in self._canonical])
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch whose random SMILES this dataset serves (one enumeration per epoch)."""
         self.epoch = epoch
 
     def __len__(self) -> int:

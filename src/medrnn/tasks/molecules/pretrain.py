@@ -29,7 +29,7 @@ from medrnn.models import create_model
 from medrnn.models.base import RecurrentClassifier, reverse_padded
 from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
 from medrnn.tasks.molecules.data import EpochCallback, SmilesDataset, collate_tokens
-from medrnn.tasks.molecules.spec import MOLECULENET, get_task
+from medrnn.tasks.molecules.spec import MOLECULENET, get_spec
 from medrnn.train.fit import fit_module
 from medrnn.train.losses import make_optimizer
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
@@ -93,7 +93,7 @@ def corpus_smiles(config: PretrainConfig, exclude: Sequence[str]) -> list[str]:
     found: set[str] = set()
     for name in names:
         if name.lower() in MOLECULENET:
-            spec = get_task(name)
+            spec = get_spec(name)
             table, _ = read_smiles_csv(paths.data_root() / spec.file, (), spec.smiles_column)
         else:
             table, _ = read_smiles_csv(name)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from medrnn.errors import ConfigError
+from medrnn.tasks.base import mean_bce
 from medrnn.transforms.standardize import Standardizer
 
 
 def loss_of_scores(y: np.ndarray, scores: np.ndarray, task_type: str, scaler: Standardizer | None) -> float:
     """BCE of probabilities, or MSE in standardised units (`scaler`: the training split's), over labelled entries."""
-    mask = ~np.isnan(y)
     if task_type == "classification":
-        p = np.clip(scores[mask], 1e-7, 1 - 1e-7)
-        t = y[mask]
-        return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
+        return mean_bce(y, scores)
+    mask = ~np.isnan(y)
     if scaler is None:
         raise ConfigError("regression validation loss needs the training target scaler (pipeline.scaler)")
     diff = scaler.transform(scores.astype(np.float32)) - scaler.transform(np.nan_to_num(y).astype(np.float32))

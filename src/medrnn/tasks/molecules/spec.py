@@ -8,7 +8,6 @@ with explicit `--target` columns. Recommended splits follow MoleculeNet (Wu et a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -76,17 +75,12 @@ MOLECULENET: dict[str, MoleculeTaskSpec] = {
 }
 
 
-def get_task(name: str) -> MoleculeTaskSpec:
+def get_spec(name: str) -> MoleculeTaskSpec:
     """Spec of a MoleculeNet task by name (case-insensitive), or a ConfigError listing them."""
     key = name.lower()
     if key not in MOLECULENET:
         raise ConfigError(f"unknown molecule dataset {name!r}; known: {', '.join(MOLECULENET)} (or pass a CSV path)")
     return MOLECULENET[key]
-
-
-def task_path(spec: MoleculeTaskSpec, root: Path) -> Path:
-    """Where the spec's file lives under data root `root`."""
-    return Path(root) / spec.file
 
 
 def infer_task_type(y: np.ndarray) -> TaskType:

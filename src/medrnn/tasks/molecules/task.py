@@ -19,7 +19,7 @@ from medrnn.data.splits import Split, make_split, murcko_scaffold
 from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.outputs import evaluate_outputs
-from medrnn.models import create_model
+from medrnn.models import build_model
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.molecules.config import SmilesRunConfig
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 @register_task
 class MoleculesTask(Task):
+    """SMILES -> bioactivity, toxicity or properties, with scaffold or random splits and optional LM pretraining."""
+
     name = "molecules"
     aliases = ("smiles",)
     title = "SMILES -> bioactivity, toxicity or properties (MoleculeNet or a CSV; token biLSTM with attention)"
@@ -114,10 +116,8 @@ class MoleculesTask(Task):
 
     def build_model(self, data: TaskData, split: Split, pipeline: SmilesPipeline,
                     config: SmilesRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
-        model_cfg = config.model.model_dump()
-        name = model_cfg.pop("name")
-        model = create_model(name, input_size=model_cfg["embedding_dim"], num_classes=len(pipeline.label_names),
-                             vocab_size=len(pipeline.vocab), **model_cfg)  # fmt: skip
+        model = build_model(config.model.name, config.model, input_size=config.model.embedding_dim,
+                            num_classes=len(pipeline.label_names), vocab_size=len(pipeline.vocab))  # fmt: skip
         if pipeline.pretrained is not None:
             from medrnn.tasks.molecules.pretrain import load_pretrained
 
