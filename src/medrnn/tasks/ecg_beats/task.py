@@ -116,8 +116,8 @@ class EcgBeatsTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: BeatPipeline, config: BeatRunConfig,
                  samples: Any) -> Any:  # fmt: skip
-        return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", n_boot=config.bootstrap,
-                        seed=config.train.seed)  # fmt: skip
+        return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", headline="jkappa",
+                        n_boot=config.bootstrap, seed=config.train.seed)  # jκ: the inter-patient literature's figure
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: BeatPipeline, scores: Scores,
                       model: nn.Module, config: BeatRunConfig) -> dict[str, Any]:  # fmt: skip
