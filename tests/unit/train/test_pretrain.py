@@ -52,6 +52,10 @@ def test_pretraining_excludes_targets_learns_transfers_and_caches(moleculenet_di
     shared, _, stats_frozen = pretrain_encoder(TINY, frozen_cfg, target, train_cfg)
     assert stats_frozen == stats and all(torch.equal(shared[k], weights[k]) for k in weights)
     assert set((paths.cache_dir() / "smiles_lm").iterdir()) == cached
+    # the optimiser shapes the LM: another weight decay is another LM, never the cached one
+    decayed, _, _ = pretrain_encoder(TINY, config, target, train_cfg.model_copy(update={"weight_decay": 0.1}))
+    assert len(set((paths.cache_dir() / "smiles_lm").iterdir()) - cached) == 1
+    assert not all(torch.equal(decayed[k], weights[k]) for k in weights)
 
     cfg = TINY.model_dump()
     name = cfg.pop("name")

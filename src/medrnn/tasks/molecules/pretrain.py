@@ -108,11 +108,13 @@ def pretrain_encoder(
     corpus = corpus_smiles(config, exclude)
     if len(corpus) < 100:
         raise ConfigError(f"pretraining corpus has {len(corpus)} molecules after removing the training dataset's; expected >= 100")
-    # `freeze` acts on fine-tuning only: a frozen and an unfrozen run share one LM (and its cache entry)
+    # `freeze` acts on fine-tuning only: a frozen and an unfrozen run share one LM (and its cache entry); the optimiser
+    # settings the LM is trained with are part of the key (they once were not, and a cached LM could stand for another)
     lm_key = config.model_copy(update={"freeze": False}).model_dump()
+    optimiser = train_config.model_dump(include={"optimizer", "momentum", "weight_decay", "deterministic"})
     key = hashlib.sha256(
         json.dumps(
-            [hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), lm_key, seed], sort_keys=True
+            [hashlib.sha256("\n".join(corpus).encode()).hexdigest(), model_config.model_dump(), lm_key, optimiser, seed], sort_keys=True
         ).encode()  # fmt: skip
     ).hexdigest()[:16]
     folder = paths.cache_dir() / "smiles_lm" / key
