@@ -165,7 +165,8 @@ def refactor_check() -> str:
         for name, recipe in run.get("recipes", {}).items():
             lines.append(f"| {world} ({name} recipe) | roc_auc | {recipe['old']:.6f} | {recipe['new']:.6f} | "
                          f"{'yes' if recipe['identical'] else 'no'} | |")  # fmt: skip
-    lines += ["", f"Command: `{d['command']}`; machine: {d['machine']}; date: {d['date']}."]
+    lines += ["", f"Command: `{d['command']}`; each world at the thread count of its recorded run, torch "
+                  f"{d['machine'].split('torch ')[-1]}, 2-core x86_64; date: {d['date']}."]
     return "\n".join(lines)
 
 
