@@ -38,7 +38,7 @@ app.add_typer(train.app, name="train")
 app.command("tasks")(tasks.tasks_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("choose")(choose.choose_command)
-app.command("predict")(predict.with_task_help(predict.predict_command))
+app.command("predict")(predict.predict_command_for_tasks())
 app.command("report")(report.report_command)
 
 

@@ -1,45 +1,64 @@
-"""`medrnn predict`: score new inputs with any trained artifact or ensemble (one Predictor for every task)."""
+"""`medrnn predict`: score new inputs with any trained artifact or ensemble (one Predictor for every task); its flags are
+the common ones plus every task's `predict_options`, built from the task registry."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+HELP = """Predict with a trained artifact; each input is read and scored on its own, so a bad input is reported
+(OUT.errors.json) and the rest still predicted; what was counted but is not a failure goes to OUT.notes.json.
+Exit code 0: all inputs predicted; 1: some failed (errors file written); 2: usage, config or artifact error.
 
-def _help() -> str:
+Examples:
+
+    medrnn predict --artifact runs/mitdb/model 100 232 --out beats.csv
+
+    medrnn predict --artifact runs/bbbp/model molecules.csv --id-column name --out scores.csv
+
+    medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
+
+    medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
+
+What each task reads and writes:
+
+"""
+TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "bool": Optional[bool], "list": Optional[str]}
+
+
+def predict_command_for_tasks() -> Any:
+    """The predict command, with every registered task's predict flags and help."""
     from medrnn.tasks.base import get_task, task_names
 
-    lines = [f"  {name}: {get_task(name).predict_help}" for name in task_names()]
-    return "\n\n".join(lines)
+    tasks = [get_task(name) for name in task_names()]
+    options: dict[str, Any] = {}
+    for task in tasks:
+        for option in task.predict_options:
+            options.setdefault(option.flag, option)  # one flag, one meaning: the first task declaring it documents it
+    params = [
+        ("inputs", list[str], typer.Argument(..., help="What the artifact's task reads (records, CSV files, stay files, notes, patient JSON files): see above.")),
+        ("artifact", Path, typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model or RUN), or an ensemble folder of `medrnn ensemble`.")),
+        ("out", Path, typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json, OUT.notes.json).")),
+    ] + [(o.field, TYPES[o.kind], typer.Option(None, o.flag, help=o.help)) for o in options.values()]  # fmt: skip
+
+    def command(**kwargs: Any) -> None:
+        run_predict(kwargs.pop("inputs"), kwargs.pop("artifact"), kwargs.pop("out"), {k: v for k, v in kwargs.items() if v is not None})
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d in params]
+    )
+    command.__doc__ = HELP + "\n\n".join(f"  {t.name}: {t.predict_help}" for t in tasks)
+    return command
 
 
-def predict_command(
-    inputs: list[str] = typer.Argument(..., help="What the artifact's task reads: see the list above (records, CSV files, stay files, notes, patient JSON files)."),
-    artifact: Path = typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model or RUN), or an ensemble folder of `medrnn ensemble`."),
-    out: Path = typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json for bad inputs)."),
-    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="Molecule models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help="Molecule models: a column carried into the output as the molecule id (default: row number)."),
-) -> None:
-    """Predict with a trained artifact; each input is read and scored on its own, so a bad input is reported (OUT.errors.json)
-    and the rest still predicted. Exit code 0: all inputs predicted; 1: some failed (errors file written); 2: usage,
-    config or artifact error.
-
-    Examples:
-
-        medrnn predict --artifact runs/mitdb/model 100 232 --out beats.csv
-
-        medrnn predict --artifact runs/bbbp/model molecules.csv --id-column name --out scores.csv
-
-        medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
-
-        medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
-    """
+def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str, Any]) -> None:
+    """Predict every input, print one line per item, write the rows and the errors and notes files."""
     from medrnn.predict import Predictor, write_predictions
 
     predictor = Predictor.from_artifact(artifact)
-    options = {k: v for k, v in {"smiles_column": smiles_column, "id_column": id_column}.items() if v is not None}
     result = predictor.predict(list(inputs), **options)
     for item in result.items:
         typer.echo(f"{item.item_id}: {len(item.rows)} rows" + (f", {len(item.problems)} parts rejected" if item.problems else "")
@@ -52,9 +71,3 @@ def predict_command(
                + (f"; problems in {errors}" if errors else ""))  # fmt: skip
     if result.n_failed or any("rejected" in f for f in result.failures.values()):
         raise typer.Exit(code=1)
-
-
-def with_task_help(command: object) -> object:
-    """Append what each registered task reads and writes to the command's help."""
-    command.__doc__ = (command.__doc__ or "") + "\n\nWhat each task reads and writes:\n\n" + _help()  # type: ignore[attr-defined]
-    return command

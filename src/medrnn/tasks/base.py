@@ -156,6 +156,7 @@ class Task(ABC):
     config_class: ClassVar[type[BaseModel]]  # the run config: data, model, train (+ task sections), bootstrap
     predict_help: ClassVar[str] = ""  # what `medrnn predict` takes and writes for this task
     options: ClassVar[tuple[TaskOption, ...]] = ()  # the task's own `medrnn train` flags (beside the common ones)
+    predict_options: ClassVar[tuple[TaskOption, ...]] = ()  # its `medrnn predict` flags; `field` is the key in read_input's options
     examples: ClassVar[tuple[str, ...]] = ()  # `medrnn train` command lines for --help
 
     # ---- training ----------------------------------------------------------------------------------------------

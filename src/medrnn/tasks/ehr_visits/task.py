@@ -60,6 +60,9 @@ class EhrVisitsTask(Task):
     examples = ("medrnn train ehr --out runs/readmit", "medrnn train ehr --data mimic3-demo --target next_visit_diagnosis --model gru",
                 "medrnn train ehr --data /data/mimiciv/3.1 --target next_admission_mortality --out runs/mort")  # fmt: skip
 
+    predict_options = (TaskOption("--top-k", "top_k", "Visit models (next_visit_diagnosis): label codes written per patient (default 10).",
+                                  "int"),)  # fmt: skip
+
     def quick_config(self) -> VisitRunConfig:
         return VisitRunConfig.model_validate({"data": {"data": "mimic4-demo"}, "model": {"hidden_size": 8, "embedding_dim": 8},
                                               "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20})  # fmt: skip

@@ -69,6 +69,12 @@ class MoleculesTask(Task):
                 "medrnn train smiles --data bace --pretrain --out runs/bace-lm",
                 "medrnn train smiles --data assays.csv --target pIC50 --split scaffold --out runs/pic50")  # fmt: skip
 
+    predict_options = (
+        TaskOption("--smiles-column", "smiles_column",
+                   "Molecule models: the column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
+        TaskOption("--id-column", "id_column", "Molecule models: a column carried into the output as the molecule id (default: row)."),
+    )  # fmt: skip
+
     def quick_config(self) -> SmilesRunConfig:
         return SmilesRunConfig.model_validate({"data": {"data": "freesolv", "tta": 1},
                                                "model": {"hidden_size": 16, "embedding_dim": 16, "attention_size": 8, "head_hidden": 16},
