@@ -33,13 +33,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data")
-train.register_commands()
 app.add_typer(train.app, name="train")
 app.command("tasks")(tasks.tasks_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("choose")(choose.choose_command)
-app.command("predict")(predict.predict_command_for_tasks())
 app.command("report")(report.report_command)
+NEEDS_TASKS = ("train", "predict")  # their commands and flags come from the task registry (importing torch and Lightning)
+
+
+def register_task_commands() -> None:
+    """`medrnn train TASK` for every registered task and `medrnn predict` with every task's flags (idempotent)."""
+    train.register_commands()
+    if "predict" not in {c.name for c in app.registered_commands}:
+        app.command("predict")(predict.predict_command_for_tasks())
 
 
 def _version(value: bool) -> None:
@@ -65,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact error.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    train.register_commands()  # tasks registered after import (a plug-in, a test) get their command too
+    # only the commands built from the registry pay for importing every task; `medrnn data list` stays fast
+    if not args or args[0] in NEEDS_TASKS or args[0] in ("--help", "-h"):
+        register_task_commands()  # tasks registered after import (a plug-in, a test) get their command too
     try:
         # with standalone_mode=False click returns the code of a typer.Exit instead of raising it
         result = app(args=args, standalone_mode=False)

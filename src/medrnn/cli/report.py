@@ -11,7 +11,8 @@ def report_command(
     run_dir: Path = typer.Argument(..., help="Run folder written by `medrnn train` (must hold metrics.json)."),
     out: Path | None = typer.Option(None, "--out", help="Where to write the HTML file (default: RUN_DIR/report.html)."),
 ) -> None:
-    """Write an HTML report (metrics with 95% CIs, confusion matrix, ROC/PR curves, ECG strip) for a run.
+    """Write one self-contained HTML report for a run of any task: summary, metrics with 95% CIs, curves, calibration and
+    the task's own sections (the ECG strip, the molecule attention gallery, RETAIN explanations, code evidence).
 
     Example: medrnn report runs/mitdb   (writes runs/mitdb/report.html)
     """
