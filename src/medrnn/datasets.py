@@ -10,7 +10,6 @@ from medrnn import paths
 from medrnn.errors import ConfigError, DataNotFoundError, MedrnnError
 
 
-
 @dataclass(frozen=True)
 class DatasetInfo:
     """One dataset: identity, licence, citation and the files a complete copy has (WFDB records, or named files)."""

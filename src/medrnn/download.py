@@ -12,7 +12,6 @@ from pathlib import Path
 from medrnn.datasets import DatasetInfo, default_fetch_dir, exists_in, get_dataset, missing_files, offline_error
 from medrnn.errors import MedrnnError
 
-
 PHYSIONET_HOST = "physionet.org"
 _PROBE_TIMEOUT_S = 10.0
 

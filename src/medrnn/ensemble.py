@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from medrnn import __version__
-from medrnn.errors import ArtifactError, ConfigError
+from medrnn.errors import ArtifactError, ConfigError, InvalidRecordError
 from medrnn.predict import ENSEMBLE, Predictor, Served, resolve_artifact
+from medrnn.runfiles import load_json
 from medrnn.tasks.base import InputItem, Scores
 
 FORMAT = "medrnn-ensemble"
@@ -131,10 +132,10 @@ def _tune(ensemble: EnsemblePredictor, paths: list[Path]) -> dict[str, Any]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactError(f"{path}: unreadable ensemble file ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        meta = load_json(path, dict, "ensemble file")
+    except InvalidRecordError as err:
+        raise ArtifactError(str(err)) from err
+    if meta.get("format") != FORMAT:
         raise ArtifactError(f"{path}: field 'format' is not {FORMAT!r}; not a medrnn ensemble")
     members = meta.get("members")
     if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, dict) and "path" in m for m in members):

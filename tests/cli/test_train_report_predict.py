@@ -75,3 +75,9 @@ def test_unknown_task_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
     assert "No such command 'eeg'" in capsys.readouterr().err
     assert main(["train", "--help"]) == 0
     assert "mitdb" in (text := capsys.readouterr().out) and "smiles" in text  # the help lists what can be trained
+
+
+def test_missing_data_says_how_to_fetch_it(empty_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "mitdb", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "medrnn data fetch mitdb" in err and "MEDRNN_DATA" in err and err.count("header file not found") == 0

@@ -25,12 +25,11 @@ def ensemble_command(
 
         medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
     """
+    from medrnn.artifact import read_metadata
     from medrnn.ensemble import build_ensemble
     from medrnn.errors import ConfigError
-    from medrnn.tasks.base import get_task
-
-    from medrnn.artifact import read_metadata
     from medrnn.predict import resolve_artifact
+    from medrnn.tasks.base import get_task
 
     if members and not Path(members[0]).exists():
         try:

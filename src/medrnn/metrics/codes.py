@@ -17,8 +17,8 @@ from sklearn.metrics import multilabel_confusion_matrix, roc_auc_score
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.metrics.bootstrap import check_options, percentile_interval, resample_counts, sum_by_unit, unit_index
 from medrnn.metrics.bootstrap import to_number as _num
-from medrnn.metrics.report import MetricReport
 from medrnn.metrics.ranking import auroc_columns, average_precision_rows, precision_at_k
+from medrnn.metrics.report import MetricReport
 
 # (name, lowest, highest) training-set count of a label; None = no upper bound.
 FREQUENCY_BUCKETS: tuple[tuple[str, int, int | None], ...] = (

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medrnn.errors import InvalidRecordError
-from medrnn.npz import load_npz
 from medrnn.metrics.report import format_estimate
+from medrnn.runfiles import load_json, load_npz
 from medrnn.tasks.base import Section
 
 PER_LABEL_TITLES = {"multiclass": "Per class (one vs rest)", "multilabel": "Per label"}  # default "Per output"
@@ -28,12 +27,7 @@ def load_metrics(path: Path) -> dict[str, Any]:
     """metrics.json as a dict; a missing or unreadable file says how to make one."""
     if not path.exists():
         raise InvalidRecordError(f"{path}: no metrics.json here; train a run first with `medrnn train TASK --out {path.parent}`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidRecordError(f"{path}: unreadable metrics.json ({err})") from err
-    if not isinstance(data, dict):
-        raise InvalidRecordError(f"{path}: metrics.json holds {type(data).__name__}, expected an object")
+    data = load_json(path, dict, "metrics.json")
     if "test" not in data and ("overall" in data or "per_label" in data):
         data = {"test": data}  # a bare report
     if not isinstance(data.get("test"), dict):

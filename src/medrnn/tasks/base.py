@@ -23,6 +23,7 @@ The path of a run through the hooks (see docs/architecture.md):
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -293,8 +294,9 @@ def register_task(cls: type[Task]) -> type[Task]:
     return cls
 
 
+@functools.cache
 def load_all_tasks() -> None:
-    """Import every task folder under tasks/ (each registers itself)."""
+    """Import every task folder under tasks/ once (each registers itself)."""
     import importlib
     import importlib.util
     import pkgutil

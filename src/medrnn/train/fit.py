@@ -13,8 +13,8 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from medrnn.config import TrainConfig
-
 from medrnn.train.checkpoint import SafetensorsCheckpoint
+
 
 @dataclass
 class FitResult:

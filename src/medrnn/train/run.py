@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from medrnn.artifact import save_artifact
 from medrnn.config import save_config
+from medrnn.models import MODELS
 from medrnn.metrics.bootstrap import jsonable
 from medrnn.metrics.calibration import calibration_summary
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
@@ -67,6 +68,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     `data` may be passed to reuse samples already read (benchmarks running several seeds on one dataset).
     """
     task = get_task(task) if isinstance(task, str) else task
+    MODELS.get(config.model.name)  # an unknown model is refused before any data is read, listing the registered ones
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = task.load(config, progress=progress) if data is None else data

@@ -46,3 +46,11 @@ def test_scaffold_split_on_bbbp_keeps_every_scaffold_in_one_set(moleculenet_dir:
     assert max(counts, key=counts.get) in sets[0]
     assert not np.array_equal(scaffold_split(table.smiles, seed=1).test, split.test)  # seed changes the split
     assert np.array_equal(scaffold_split(table.smiles, seed=0).test, split.test)
+
+
+def test_scaffold_split_takes_precomputed_scaffolds() -> None:
+    smiles = ["c1ccccc1CC", "c1ccccc1CCC", "C1CCCCC1O", "C1CCCCC1N", "CCO", "CCN", "c1ccncc1C", "c1ccncc1O", "CC(C)O", "OCCO"]
+    given = scaffold_split(smiles, seed=3, scaffolds=[murcko_scaffold(s) for s in smiles])
+    assert all((a == b).all() for a, b in zip(given, scaffold_split(smiles, seed=3)))
+    with pytest.raises(ConfigError, match="2 scaffolds for 10 molecules"):
+        scaffold_split(smiles, scaffolds=["a", "b"])

@@ -108,5 +108,8 @@ def test_bad_attention_file_names_the_entry(tmp_path: Path) -> None:
     with pytest.raises(InvalidRecordError, match="entry 0.*one weight per token"):
         _html(run)
     (run / "attention.json").write_text("{not json")
-    with pytest.raises(InvalidRecordError, match="attention.json: not readable as JSON"):
+    with pytest.raises(InvalidRecordError, match="attention.json: unreadable attention gallery"):
+        _html(run)
+    (run / "attention.json").write_text(json.dumps({"smiles": "CCO"}))
+    with pytest.raises(InvalidRecordError, match="attention.json: attention gallery .* holds dict, expected a JSON list"):
         _html(run)

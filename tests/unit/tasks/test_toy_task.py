@@ -162,3 +162,8 @@ def test_bad_option_values_name_the_field(toy: None, tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert "train.max_epochs" in err and "Traceback" not in err
     assert main(["train", "toy", "--set", "nosuch.key=1", "--out", str(tmp_path / "r")]) == 2
+
+
+def test_an_unknown_model_is_refused_before_any_data_is_read(toy: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "toy", "--model", "transformer", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown model 'transformer'; available:" in capsys.readouterr().err

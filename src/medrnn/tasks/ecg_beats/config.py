@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import ModelConfig, TrainConfig, StrictConfig
+from medrnn.config.schema import ModelConfig, StrictConfig, TrainConfig
 
 # MIT-BIH inter-patient protocol (de Chazal 2004); paced records 102 104 107 217 are in neither set.
 # Records 201 (DS1) and 202 (DS2) come from one patient; the published split is kept as is so results

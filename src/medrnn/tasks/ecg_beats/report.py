@@ -11,7 +11,7 @@ import numpy as np
 
 from medrnn import paths
 from medrnn.io import read_wfdb
-from medrnn.npz import load_npz
+from medrnn.runfiles import load_npz
 from medrnn.tasks.base import Section
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet
 from medrnn.tasks.ecg_beats.config import BeatDataConfig

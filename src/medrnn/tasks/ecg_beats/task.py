@@ -13,6 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medrnn import paths
+from medrnn.datasets import require_dataset
+from medrnn.data.batch import BeatDataset
+from medrnn.data.loaders import class_weights, make_loader
+from medrnn.data.splits import Split
 from medrnn.errors import InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
@@ -24,9 +28,6 @@ from medrnn.tasks.ecg_beats.data import load_beats, split_validation_records
 from medrnn.tasks.ecg_beats.pipeline import BeatPipeline
 from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.report import beat_sections, write_strip
-from medrnn.data.splits import Split
-from medrnn.data.loaders import class_weights, make_loader
-from medrnn.data.batch import BeatDataset
 from medrnn.transforms import RR_FEATURE_NAMES
 from medrnn.transforms.peaks import detect_r_peaks
 
@@ -58,6 +59,9 @@ class EcgBeatsTask(Task):
 
     def load(self, config: BeatRunConfig, progress: bool = False) -> TaskData:
         d = config.data
+        folder = paths.dataset_dir(d.dataset)
+        if not any((folder / f"{r}.hea").exists() for r in (*d.train_records, *d.test_records)):
+            require_dataset(d.dataset)  # none of the records is there: say where it looked and how to fetch
         train_all, errors = load_beats(d.train_records, d, progress=progress)
         test, test_errors = load_beats(d.test_records, d, progress=progress)
         errors.update(test_errors)

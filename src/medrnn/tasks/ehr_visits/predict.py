@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from medrnn.data.inference import predict_sigmoid  # noqa: F401  (this world's scoring)
 from medrnn.data.batch import SequenceDataset, collate
+from medrnn.data.inference import predict_sigmoid  # noqa: F401  (this world's scoring)
 from medrnn.tasks.ehr_visits.pipeline import VisitPipeline
 from medrnn.tasks.ehr_visits.targets import EhrSampleSet
 

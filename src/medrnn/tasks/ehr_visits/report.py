@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 from medrnn.errors import InvalidRecordError
+from medrnn.runfiles import load_json
 from medrnn.tasks.base import Section
 
 EXPLAINED = 4  # test samples shown in the report (explanations.json holds more)
@@ -88,10 +88,7 @@ def plot_visit_attention(explanations: list[dict[str, Any]]) -> Any:
 
 
 def _read_explanations(path: Path) -> list[dict[str, Any]]:
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidRecordError(f"{path}: unreadable explanations ({err})") from err
+    items = load_json(path, list, "explanations")
     needed = {"sample_id", "output", "logit", "visit_attention", "top_codes"}
     if not isinstance(items, list) or any(not isinstance(i, dict) or not needed <= set(i) for i in items):
         raise InvalidRecordError(f"{path}: expected a list of objects with {sorted(needed)}")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from medrnn.config.schema import TrainConfig, StrictConfig
+from medrnn.config.schema import StrictConfig, TrainConfig
 
 
 class NotesDataConfig(StrictConfig):

@@ -4,10 +4,10 @@ predict, and the evidence a coder would be shown for a few test notes (from metr
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
+from medrnn.runfiles import load_json
 from medrnn.tasks.base import Section
 
 EVIDENCE_NOTES = 5  # test notes shown in the evidence table
@@ -67,10 +67,7 @@ def evidence_section(run_dir: Path, metrics: dict[str, Any]) -> Section | None:
     path = run_dir / "evidence.json"
     if not path.exists():
         return None
-    try:
-        notes = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        return Section("Evidence (test notes)", f"<p>{html.escape(f'{path}: unreadable ({err})')}</p>")
+    notes = load_json(path, list, "evidence (a list of notes)")
     overlap = metrics.get("evidence_overlap") or {}
     lines = []
     for key, what in (("predicted", "correct predicted codes"), ("gold", "gold codes with spans, whatever their score")):

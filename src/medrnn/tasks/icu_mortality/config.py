@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import ModelConfig, TrainConfig, StrictConfig
+from medrnn.config.schema import ModelConfig, StrictConfig, TrainConfig
 
 
 class IcuDataConfig(StrictConfig):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medrnn.errors import InvalidRecordError
+from medrnn.runfiles import load_json
 from medrnn.tasks.base import Section
 from medrnn.transforms.smiles import SPECIALS, is_atom_token
 
@@ -117,12 +118,7 @@ def attention_section(path: Path, label_names: list[str]) -> Section | None:
     """The gallery: per group (its rule stated), each molecule's tokens shaded by weight and its depiction."""
     if not path.exists():
         return None
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidRecordError(f"{path}: not readable as JSON ({err})") from err
-    if not isinstance(items, list):
-        raise InvalidRecordError(f"{path}: expected a list of molecules, got {type(items).__name__}")
+    items = load_json(path, list, "attention gallery (a list of molecules)")
     parts = ['<style>.tok{font-family:ui-monospace,Menlo,Consolas,monospace;padding:0.1em 0.05em;border-radius:2px}'
              '.mol{display:flex;flex-wrap:wrap;gap:1.2em;align-items:center;border-top:1px solid #eee;padding:0.6em 0}'
              '.mol .text{flex:1 1 360px;word-break:break-all}</style>',

@@ -93,7 +93,8 @@ class MoleculesTask(Task):
         mols: Molecules = data.samples
         d = config.data
         seed = config.train.seed if d.split_seed is None else d.split_seed
-        split = make_split(mols.split_kind, mols.table.smiles, d.split_sizes, seed)
+        scaffolds = list(data.units) if mols.split_kind == "scaffold" else None  # computed once, in load
+        split = make_split(mols.split_kind, mols.table.smiles, d.split_sizes, seed, scaffolds=scaffolds)
         sides = [set(mols.table.smiles[i] for i in part) for part in split]
         twice = len((sides[0] & sides[1]) | (sides[0] & sides[2]) | (sides[1] & sides[2]))
         data.info["split"] = {"kind": mols.split_kind, "seed": seed, "sizes": list(d.split_sizes), "molecules_on_two_sides": twice}

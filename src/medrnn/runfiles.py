@@ -1,7 +1,9 @@
-"""Reading the arrays a run writes (.npz) without unpickling anything, with errors naming the file and the array."""
+"""Reading the files a run writes (.npz arrays without unpickling anything, JSON), with errors naming the file and
+what was expected."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,3 +24,14 @@ def load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
     if missing:
         raise InvalidRecordError(f"{path}: missing arrays {missing}; it holds {sorted(data)}")
     return data
+
+
+def load_json(path: Path, expected: type, what: str) -> Any:
+    """A JSON file holding a `expected` (dict or list); unreadable or of another shape is an InvalidRecordError."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidRecordError(f"{path}: unreadable {what} ({err})") from err
+    if not isinstance(value, expected):
+        raise InvalidRecordError(f"{path}: {what} holds {type(value).__name__}, expected a JSON {'object' if expected is dict else 'list'}")
+    return value
