@@ -170,11 +170,41 @@ def refactor_check() -> str:
     return "\n".join(lines)
 
 
+def fuzz() -> str:
+    """Issue: every reader over mutated real files; a bad file may only be refused with a MedrnnError."""
+    path = RESULTS / "fuzz.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    lines = ["| reader | cases | refused (MedrnnError) | foreign exceptions | crashes | hangs | accepted | ms per case | run |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for reader, s in d["summary"].items():
+        run = d["readers"].get(reader, {})
+        bad = " | ".join(f"**{s[k]:,}**" if s[k] else "0" for k in ("foreign_exceptions", "crashes", "hangs"))
+        when = f"seed {run.get('seed')}, {str(run.get('date', ''))[:10]}"
+        ms = run.get("ms_per_case_wall", 0)
+        lines.append(f"| {reader} | {s['cases']:,} | {s['medrnn_errors']:,} | {bad} | {s['accepted']:,} | {ms:.1f} | {when} |")
+    lines += [f"| {reader} | skipped: {why} | | | | | | | |" for reader, why in d.get("skipped", {}).items()]
+    findings = [(reader, f) for reader, run in d["readers"].items() if reader in d["summary"] for f in run.get("findings", [])]
+    lines += ["", "Foreign exceptions, crashes and hangs, grouped by type and place (first message pattern; replay commands and "
+              "mutations in the results file):" if findings else "No foreign exception, crash or hang.", ""]  # fmt: skip
+    for reader, f in findings:
+        where = f" at `{f['where']}`" if f.get("where") and f["where"] != "-" else ""
+        raised = f" (raised in `{f['raised_at']}`)" if f.get("raised_at") and f.get("raised_at") != f.get("where") else ""
+        pattern = next(iter(f["patterns"]), "")
+        lines.append(f"- {reader}: {f['outcome'].replace('_', ' ')} `{f['type']}`{where}{raised}, {f['count']} case(s): {pattern[:140]}")
+    m = d["machine"]
+    lines += ["", f"Command: `{d['command']}` (timeout {d['timeout_s']:g} s per case, {d['workers']} workers, address space capped "
+                  f"at {d['memory_limit_gb']:g} GB each); {m['cores']} cores ({m['cpu']}), Python {m['python']}; "
+                  f"date {d['date'][:10]}."]  # fmt: skip
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check,
                                         "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
-                                        "codiesp": codiesp}  # fmt: skip
+                                        "codiesp": codiesp, "fuzz-readers": fuzz}  # fmt: skip
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medrnn import paths
-from medrnn.errors import ConfigError, DataNotFoundError, MedrnnError
+from medrnn.errors import ConfigError, DataNotFoundError, OfflineError
 
 
 @dataclass(frozen=True)
@@ -270,8 +270,9 @@ def default_fetch_dir(name: str) -> Path:
     return root / name
 
 
-def offline_error(info: DatasetInfo, reason: object) -> MedrnnError:
-    return MedrnnError(
+def offline_error(info: DatasetInfo, reason: object) -> OfflineError:
+    """The server cannot be reached: say where to download the data by hand."""
+    return OfflineError(
         f"could not reach {'PhysioNet' if info.physionet_db else 'the download server'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
     )

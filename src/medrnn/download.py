@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 
 from medrnn.datasets import DatasetInfo, default_fetch_dir, exists_in, get_dataset, missing_files, offline_error
-from medrnn.errors import MedrnnError
+from medrnn.errors import MedrnnError, OfflineError
 
 PHYSIONET_HOST = "physionet.org"
 _PROBE_TIMEOUT_S = 10.0
@@ -56,9 +56,10 @@ def fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
     A .gz URL of a plain file is unpacked; a .zip is unpacked into `dest` and deleted (skipped once the copy is complete).
     Sizes in `info.sizes` are checked; a wrong size raises and is fetched anew.
     """
-    import gzip
+    import zlib
 
     sizes = dict(info.sizes)
+    failed: dict[str, str] = {}
     for name, url in info.downloads:
         target = dest / name
         size = sizes.get(name)
@@ -73,25 +74,41 @@ def fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
             continue
         if any(name in group and any(exists_in(dest, f) for f in group) for group in info.any_of):
             continue  # e.g. set-a/ is already there: set-a.tar.gz is not needed
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        download(info, url, partial, timeout_s)
-        if url.endswith(".gz") and not name.endswith(".gz"):
-            partial.write_bytes(gzip.decompress(partial.read_bytes()))
-        got = partial.stat().st_size
-        if size is not None and got != size:
-            partial.unlink()
-            raise MedrnnError(
-                f"{url}: downloaded {got} bytes, expected {size} (as published); the file was discarded: run "
-                f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
-            )
-        partial.replace(target)
-        if name.endswith(".zip"):
-            unzip(info, url, target, dest)
+        try:  # one file's failure is reported with the others at the end; the remaining files are still fetched
+            fetch_one(info, name, url, target, size, dest, timeout_s)
+        except OfflineError:
+            raise  # no server: the other files cannot be fetched either
+        except (MedrnnError, OSError, EOFError, ValueError, zlib.error) as err:
+            failed[name] = f"{type(err).__name__}: {err}"
+    if failed:
+        lines = "\n  ".join(f"{name}: {why}" for name, why in failed.items())
+        raise MedrnnError(f"{dest}: {len(failed)} of {len(info.downloads)} files could not be fetched (the others are in place; "
+                          f"run `medrnn data fetch {info.name}` again to retry them):\n  {lines}")  # fmt: skip
     missing = missing_files(info, dest)
     if missing:
         raise MedrnnError(f"{dest}: download finished but {len(missing)} files are missing (e.g. {', '.join(missing[:3])})")
     return dest
+
+
+def fetch_one(info: DatasetInfo, name: str, url: str, target: Path, size: int | None, dest: Path, timeout_s: float) -> None:
+    """Download one file to a .part beside `target`, unpack a .gz, check its published size, then rename into place."""
+    import gzip
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    download(info, url, partial, timeout_s)
+    if url.endswith(".gz") and not name.endswith(".gz"):
+        partial.write_bytes(gzip.decompress(partial.read_bytes()))
+    got = partial.stat().st_size
+    if size is not None and got != size:
+        partial.unlink()
+        raise MedrnnError(
+            f"{url}: downloaded {got} bytes, expected {size} (as published); the file was discarded: run "
+            f"`medrnn data fetch {info.name} --dest {dest}` again, or download {info.url} manually"
+        )
+    partial.replace(target)
+    if name.endswith(".zip"):
+        unzip(info, url, target, dest)
 
 
 def unzip(info: DatasetInfo, url: str, archive: Path, dest: Path) -> None:

@@ -109,22 +109,21 @@ def build_ensemble(member_paths: list[str | Path], out: str | Path, tune: bool =
 
 def _tune(ensemble: EnsemblePredictor, paths: list[Path]) -> dict[str, Any]:
     """Threshold for the mean on the first member's validation part; refused when any member trained on one of its units."""
-    from medrnn.artifact import data_hash
+    from medrnn.artifact import data_hash, trained_on
 
     task, first = ensemble.task, ensemble.members[0]
-    config = first.metadata.get("config")
-    if config is None:
-        raise ArtifactError(f"{paths[0]}: no 'config' in artifact.json (trained by an older medrnn); retrain to tune an ensemble threshold")
-    cfg = task.config_class.model_validate(config)
+    from medrnn.selection import run_config
+
+    cfg = run_config(first)
     data = task.load(cfg)
     split = task.split(data, cfg)
     val_units = sorted(set(data.units[split.val].tolist()))
+    train_units = sorted(set(data.units[split.train].tolist()))
     for member, path in zip(ensemble.members, paths):
-        trained = set(member.metadata.get("training_data", {}).get("items", []))
-        leaked = trained & set(val_units)
-        if leaked:
-            raise ConfigError(f"{path}: trained on {len(leaked)} of the validation units the threshold would be tuned on; "
-                              "members must share one split (same data and split seed)")  # fmt: skip
+        if not trained_on(member.metadata, train_units):
+            raise ConfigError(f"{path}: was not trained on the training part of this split ({len(train_units)} units), so it may have "
+                              "trained on the validation units the threshold would be tuned on; members must share one split "
+                              "(same data and split seed)")  # fmt: skip
     scores = ensemble.score_samples(task.subset(data, split.val))
     info = task.tune(ensemble.pipeline, scores, task.targets(data, split.val, ensemble.pipeline))
     return {"on": "validation", "units": len(val_units), "units_sha256": data_hash(val_units), **info}

@@ -27,3 +27,7 @@ class ArtifactError(MedrnnError, ValueError):
 
 class DataNotFoundError(MedrnnError, FileNotFoundError):
     """A dataset is not under the data root; the message says how to fetch it."""
+
+
+class OfflineError(MedrnnError, ConnectionError):
+    """A download server cannot be reached; the message says how to get the data by hand."""

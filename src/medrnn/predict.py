@@ -8,6 +8,7 @@ others are still predicted, in input order.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,15 +16,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from medrnn.artifact import load_artifact, read_metadata
+from medrnn.artifact import META, load_artifact
+from medrnn.atomic import write_text
 from medrnn.errors import ArtifactError, MedrnnError
 from medrnn.metrics.bootstrap import jsonable
+from medrnn.runfiles import require_complete
 from medrnn.tasks.base import InputItem, Pipeline, Scores, Task, get_task
 
 if TYPE_CHECKING:
     from medrnn.ensemble import EnsemblePredictor
 
 ENSEMBLE = "ensemble.json"
+log = logging.getLogger(__name__)
 
 
 def auto_device() -> torch.device:
@@ -66,9 +70,12 @@ class Predictions:
         return {item.item_id: item.notes for item in self.items if item.notes}
 
 
+DEFECTS = (NameError, AttributeError, AssertionError, ImportError, NotImplementedError, SyntaxError)  # medrnn's own bugs
+
+
 def failure(err: BaseException) -> dict[str, Any]:
     """A failure entry for one item: the error type and message."""
-    return {"error": type(err).__name__, "message": str(err)}
+    return {"error": type(err).__name__, "message": str(err) or repr(err)}
 
 
 def is_ensemble(path: str | Path) -> bool:
@@ -103,8 +110,8 @@ class Served:
 class Predictor(Served):
     """A trained model of any task with its fitted pipeline, loaded from an artifact; needs no training data."""
 
-    def __init__(self, task: Task, model: nn.Module, pipeline: Pipeline, metadata: dict[str, Any]) -> None:
-        self.task, self.model, self.pipeline, self.metadata = task, model, pipeline, metadata
+    def __init__(self, task: Task, model: nn.Module, pipeline: Pipeline, metadata: dict[str, Any], path: Path | None = None) -> None:
+        self.task, self.model, self.pipeline, self.metadata, self.path = task, model, pipeline, metadata, path
 
     @classmethod
     def from_artifact(cls, path: str | Path, device: str | torch.device | None = None) -> Predictor | EnsemblePredictor:
@@ -114,18 +121,17 @@ class Predictor(Served):
             from medrnn.ensemble import EnsemblePredictor
 
             return EnsemblePredictor.from_path(path, device=device)
-        meta = read_metadata(path)
-        name = meta.get("task") or "ecg_beats"  # artifacts of medrnn <= 0.1 without a task field are beat models
-        task = get_task(str(name))
-        state = meta.get("preprocessing")
-        if isinstance(state, dict) and "label_names" not in state:  # artifacts of medrnn <= 0.1 keep labels in class_names
-            state = {**state, "label_names": list(meta.get("class_names", []))}
-        try:
-            pipeline = task.pipeline_from_state(state)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ArtifactError(f"{path}: field 'preprocessing' does not fit task {task.name!r} ({type(err).__name__}: {err})") from err
         model, meta = load_artifact(path, device=device or auto_device())
-        return cls(task, model, pipeline, meta)
+        try:
+            task = get_task(meta["task"])
+        except MedrnnError as err:
+            raise ArtifactError(f"{path / META}: field 'task': {err}") from err
+        try:
+            pipeline = task.pipeline_from_state(meta["preprocessing"])
+        except (MedrnnError, KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            why = f"{type(err).__name__}: {err}"
+            raise ArtifactError(f"{path / META}: field 'preprocessing' does not fit task {task.name!r} ({why})") from err
+        return cls(task, model, pipeline, meta, path)
 
     def score(self, item: InputItem) -> Scores:
         """Scores of one read item."""
@@ -142,10 +148,10 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any]) ->
             item = predictor.read(source, options)
             scores = predictor.score(item)
             rows = task.decode(item, scores, pipeline)
-        except MedrnnError as err:
-            failures[source] = failure(err)
-            continue
-        except (OSError, EOFError, ValueError, UnicodeError, RuntimeError, LookupError, TypeError) as err:  # foreign: this item only
+        except DEFECTS:
+            raise  # a defect in medrnn, not in this input: the CLI reports it as an internal error (exit code 3)
+        except Exception as err:  # anything else this input caused (foreign library errors included) fails this item only
+            log.debug("%s failed", source, exc_info=True)
             failures[source] = failure(err)
             continue
         if item.problems:
@@ -155,31 +161,38 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any]) ->
 
 
 def resolve_artifact(path: str | Path) -> Path:
-    """RUN/model when given a run folder that holds one, else the path itself."""
+    """RUN/model when given a run folder that holds one, else the path itself; the run must have finished."""
     path = Path(path)
     if not (path / "artifact.json").exists() and (path / "model" / "artifact.json").exists():
+        require_complete(path)
         return path / "model"
+    if path.name == "model":
+        require_complete(path.parent)
     return path
 
 
 def write_predictions(result: Predictions, out: Path) -> Path | None:
-    """Write rows as CSV (or JSON for .json); failures go to OUT.errors.json (returned) or into the JSON."""
-    import csv
+    """Write rows as CSV (or JSON for .json), atomically; failures go to OUT.errors.json (returned) or into the JSON.
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    Errors and notes files of an earlier prediction to the same OUT are removed, so what lies beside OUT is this run's.
+    """
+    import csv
+    import io
+
     rows = result.rows()
+    errors, notes = out.with_suffix(".errors.json"), out.with_suffix(".notes.json")
     if out.suffix == ".json":
-        out.write_text(json.dumps({"task": result.task, "predictions": rows, "errors": result.failures, "notes": result.notes},
-                                  indent=1, default=jsonable))  # fmt: skip
+        write_text(out, json.dumps({"task": result.task, "predictions": rows, "errors": result.failures, "notes": result.notes},
+                                   indent=1, default=jsonable))  # fmt: skip
         return None
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=result.columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    if result.notes:
-        out.with_suffix(".notes.json").write_text(json.dumps(result.notes, indent=1, default=jsonable))
-    if result.failures:
-        errors = out.with_suffix(".errors.json")
-        errors.write_text(json.dumps(result.failures, indent=1, default=jsonable))
-        return errors
-    return None
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=result.columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out, buffer.getvalue())
+    for path, content in ((notes, result.notes), (errors, result.failures)):
+        if content:
+            write_text(path, json.dumps(content, indent=1, default=jsonable))
+        else:
+            path.unlink(missing_ok=True)
+    return errors if result.failures else None

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from medrnn.errors import InvalidRecordError
+from medrnn.errors import ConfigError, InvalidRecordError
+
+COMPLETE = "RUN_COMPLETE"  # written last by a run; a folder without it did not finish
 
 
 def load_npz(path: Path, required: tuple[str, ...]) -> dict[str, Any]:
@@ -35,3 +37,11 @@ def load_json(path: Path, expected: type, what: str) -> Any:
     if not isinstance(value, expected):
         raise InvalidRecordError(f"{path}: {what} holds {type(value).__name__}, expected a JSON {'object' if expected is dict else 'list'}")
     return value
+
+
+def require_complete(run_dir: Path) -> None:
+    """Refuse a run folder that did not finish (no RUN_COMPLETE): its files may mix this run with an older one."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.yaml").is_file() and not (run_dir / COMPLETE).is_file():
+        raise ConfigError(f"{run_dir}: the run did not finish ({COMPLETE} missing); resume it with "
+                          f"`medrnn train TASK --resume {run_dir}` or train again with --overwrite")  # fmt: skip

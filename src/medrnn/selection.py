@@ -16,12 +16,24 @@ from medrnn.tasks.base import InputItem
 
 
 def run_config(predictor: Any) -> Any:
-    """The run config recorded in the (first member's) artifact."""
+    """The run config recorded in the (first member's) artifact; where it names data units only by hash (redacted id
+    lists), the run folder's config.yaml beside the artifact supplies them."""
+    from medrnn.artifact import is_redacted
+
     first = getattr(predictor, "members", [predictor])[0]
     config = first.metadata.get("config")
     if config is None:
         raise ConfigError("artifact.json has no 'config' (trained by an older medrnn): retrain, or pass data and split explicitly")
-    return first.task.config_class.model_validate(config)
+    if not is_redacted(config):
+        return first.task.config_class.model_validate(config)
+    path = getattr(first, "path", None)
+    saved = path.parent / "config.yaml" if path is not None else None
+    if saved is None or not saved.is_file():
+        raise ConfigError(f"{path}: the artifact names its data units only by hash (no ids leave with a model); pass the run "
+                          "folder it was trained in (it holds config.yaml) to rebuild the split")  # fmt: skip
+    from medrnn.config import load_config
+
+    return load_config(saved, first.task.config_class)
 
 
 def validation_loss(predictor: Any, data: Any = None, split: Any = None) -> float:

@@ -58,15 +58,17 @@ def test_fetch_unknown_dataset_raises_config_error(tmp_path: Path) -> None:
     assert isinstance(result.exception, ConfigError)
 
 
-def test_main_data_list(main: Callable[[Sequence[str]], int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_data_list(
+    main: Callable[[Sequence[str]], int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MEDRNN_DATA", str(tmp_path))
     assert main(["data", "list"]) == 0
     assert "mitdb" in capsys.readouterr().out
 
 
-def test_main_fetch_offline_exits_2_with_message(main: Callable[[Sequence[str]], int], offline: None, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_fetch_offline_exits_2_with_message(
+    main: Callable[[Sequence[str]], int], offline: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["data", "fetch", "mitdb", "--dest", str(tmp_path / "mitdb")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: could not reach PhysioNet") and "MEDRNN_DATA" in err

@@ -47,9 +47,17 @@ def test_mortality_with_retain_writes_metrics_exact_explanations_and_report(mimi
         sizes = [abs(c["contribution"]) for c in item["top_codes"]]
         assert sizes == sorted(sizes, reverse=True) and all(v > 0 for v in sizes)  # strongest codes first, absent codes never listed
         assert all(0 <= c["visit"] < len(item["visit_attention"]) for c in item["top_codes"])
+    from medrnn.artifact import trained_on
+    from medrnn.tasks.base import get_task
+
     test_ids = np.load(run / "predictions.npz")["ids"].tolist()
-    train_patients = set(json.loads((run / "model" / "artifact.json").read_text())["training_data"]["items"])
-    assert not {s.split("/")[0] for s in test_ids} & train_patients  # no test patient was seen in training
+    meta = json.loads((run / "model" / "artifact.json").read_text())
+    task = get_task("ehr_visits")
+    config = task.config_class.model_validate(meta["config"])
+    data = task.load(config)
+    train_patients = sorted(set(data.units[task.split(data, config).train].tolist()))
+    assert trained_on(meta, train_patients) and "items" not in meta["training_data"]  # the artifact holds a salted hash, not ids
+    assert not {s.split("/")[0] for s in test_ids} & set(train_patients)  # no test patient was seen in training
     page = (run / "report.html").read_text()
     assert "RETAIN explanations" in page and explanations[0]["sample_id"] in page
 
@@ -64,7 +72,8 @@ def test_next_visit_diagnosis_with_gru_reports_accuracy_at_k(mimic4: Path, tmp_p
     assert not (run / "explanations.json").exists()
 
 
-def test_predict_scores_json_patients_and_names_the_bad_file_and_field(mimic4: Path, tmp_path: Path) -> None:
+def test_predict_scores_json_patients_and_names_the_bad_file_and_field(mimic4: Path, tmp_path: Path, poisoned: list[str],
+                                                                      batch_survives) -> None:  # fmt: skip
     run = _train(tmp_path, "--data", str(mimic4), "--max-epochs", "1", "--no-report")
     good = {"patient_id": "p1", "admissions": [
         {"hadm_id": "h1", "admit_time": "2180-05-06 22:23:00", "discharge_time": "2180-05-07 17:15:00",
@@ -83,3 +92,7 @@ def test_predict_scores_json_patients_and_names_the_bad_file_and_field(mimic4: P
     assert 0 < float(rows[0]["p_readmission_30d"]) < 1
     message = out.with_suffix(".errors.json").read_text()
     assert "bad.json" in message and "admissions[0].discharge_time" in message and "good.json" not in message
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # nested past Python's recursion limit
+    rows = batch_survives(run, [str(tmp_path / "good.json")], [*poisoned, str(deep)])
+    assert [r["file"] for r in rows] == [str(tmp_path / "good.json")]

@@ -96,3 +96,9 @@ def test_predict_stays_reports_a_corrupt_file_and_scores_the_rest(icu_run: Path,
     again = {r["record_id"]: r[f"p_{OUTCOME}"] for r in json.loads(out2.read_text())["predictions"]}
     for r in test_ids:
         assert again[r] == pytest.approx(float(pred[r]), abs=1e-5)
+
+
+def test_batch_survives_poisoned_stays(icu_run: Path, icu_root: Path, poisoned: list[str], batch_survives) -> None:
+    stays = [str(s) for s in sorted((icu_root / "physionet2012" / "set-a").glob("*.txt"))[:2]]
+    rows = batch_survives(icu_run / "model", stays, poisoned)
+    assert [r["file"] for r in rows] == stays

@@ -204,9 +204,21 @@ def test_ensemble_refuses_to_tune_on_notes_a_member_trained_on(notes_run: Path, 
 
     member = tmp_path / "member"
     shutil.copytree(second_run / "model", member)
+    from medrnn.artifact import trained_on, training_data_record, write_manifest
+
     meta = json.loads((member / "artifact.json").read_text())
+    train_notes = sorted(p.stem for p in (notes_data / "train" / "text_files").glob("*.txt"))
+    assert trained_on(meta, train_notes) and "items" not in meta["training_data"]  # a salted hash and a count, never the note ids
     dev_note = sorted(p.stem for p in (notes_data / "dev" / "text_files").glob("*.txt"))[0]
-    meta["training_data"]["items"].append(dev_note)  # as if this member had trained on a dev note
+    meta["training_data"] = training_data_record([*train_notes, dev_note])  # as if this member had trained on a dev note
     (member / "artifact.json").write_text(json.dumps(meta))
+    write_manifest(member)  # a consistent artifact, not a corrupt one
     assert main(["ensemble", "notes", str(notes_run / "model"), str(member), "--out", str(tmp_path / "ens")]) == 2
-    assert "trained on 1 of the validation units" in capsys.readouterr().err and not (tmp_path / "ens" / "ensemble.json").exists()
+    assert "was not trained on the training part of this split" in capsys.readouterr().err
+    assert not (tmp_path / "ens" / "ensemble.json").exists()
+
+
+def test_batch_survives_poisoned_notes(notes_run: Path, notes_data: Path, poisoned: list[str], batch_survives) -> None:
+    notes = [str(p) for p in sorted((notes_data / "test" / "text_files").glob("*.txt"))[:2]]
+    rows = batch_survives(notes_run / "model", notes, poisoned)
+    assert {r["file"] for r in rows} <= set(notes)

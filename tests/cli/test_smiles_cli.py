@@ -58,7 +58,7 @@ def test_predict_scores_good_rows_and_reports_bad_ones(smiles_run: Path, tmp_pat
     assert code == 1  # one row could not be parsed: reported, and the exit code says so
     rows = list(csv.DictReader(out.open()))
     assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and 0 <= float(rows[0]["p_p_np"]) <= 1  # p_<task>, the task being p_np
-    assert list(rows[0]) == ["file", "id", "smiles", "canonical_smiles", "p_p_np"]
+    assert list(rows[0]) == ["file", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and [r["row"] for r in rows] == ["0", "2"]
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     (bad,) = errors[str(mols)]["rejected"]
     assert bad["row"] == 1 and "unclosed ring" in bad["reason"]
@@ -88,3 +88,18 @@ def test_pretrain_flag_pretrains_the_encoder_first(moleculenet_dir: Path, tmp_pa
     assert yaml.safe_load((tmp_path / "lm" / "config.yaml").read_text())["pretrain"]["enabled"] is True
     assert main([*args, "--out", str(tmp_path / "plain")]) == 0
     assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["model_init"]["pretrain"] is None
+
+
+def test_batch_survives_poisoned_files_and_a_molecule_that_crashed_rdkit(smiles_run: Path, moleculenet_dir: Path, poisoned: list[str],
+                                                                         batch_survives, tmp_path: Path) -> None:  # fmt: skip
+    import gzip
+
+    good = tmp_path / "good.csv"
+    good.write_text("smiles\nCC(=O)Oc1ccccc1C(=O)O\n")
+    chain = tmp_path / "chain.csv"
+    chain.write_text("smiles\nCCO\n" + "C" * 20_000 + "\n")  # a 20,000-atom chain made RDKit segfault; now the row is refused
+    truncated = tmp_path / "truncated.csv.gz"
+    whole = gzip.compress((moleculenet_dir / "BBBP.csv").read_bytes())
+    truncated.write_bytes(whole[: len(whole) // 2])  # a download cut midway
+    rows = batch_survives(smiles_run / "model", [str(good), str(chain)], [*poisoned, str(truncated)])
+    assert [r["smiles"] for r in rows] == ["CC(=O)Oc1ccccc1C(=O)O", "CCO"]

@@ -44,8 +44,13 @@ def test_train_writes_a_complete_run_folder(run_dir: Path) -> None:
 def test_report_command_rewrites_the_page(run_dir: Path, tmp_path: Path) -> None:
     assert main(["report", str(run_dir), "--out", str(tmp_path / "r.html")]) == 0
     page = (tmp_path / "r.html").read_text()
-    for part in ('<img alt="confusion matrix" src="data:image/png;base64,', '<img alt="ECG strip" src="data:image/png;base64,',
-                 '<img alt="ROC curves"', "jκ", "Beats per class and set"):
+    for part in (
+        '<img alt="confusion matrix" src="data:image/png;base64,',
+        '<img alt="ECG strip" src="data:image/png;base64,',
+        '<img alt="ROC curves"',
+        "jκ",
+        "Beats per class and set",
+    ):
         assert part in page, part
 
 
@@ -81,3 +86,12 @@ def test_missing_data_says_how_to_fetch_it(empty_root: Path, tmp_path: Path, cap
     assert main(["train", "mitdb", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "medrnn data fetch mitdb" in err and "MEDRNN_DATA" in err and err.count("header file not found") == 0
+
+
+def test_batch_survives_poisoned_records(run_dir: Path, mitdb_dir: Path, poisoned: list[str], batch_survives, tmp_path: Path) -> None:
+    for ext in ("hea", "dat"):
+        shutil.copy(mitdb_dir / f"100.{ext}", tmp_path / f"100.{ext}")
+    long_name = tmp_path / "long.hea"
+    long_name.write_text(f"long 1 360 1000\n{'x' * 300}.dat 212 200 11 1024 0 0 0 MLII\n")  # a .dat name the OS refuses
+    rows = batch_survives(run_dir / "model", [str(tmp_path / "100")], [*poisoned, str(tmp_path / "long")])
+    assert {r["record"] for r in rows} == {str(tmp_path / "100")}

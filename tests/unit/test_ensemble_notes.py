@@ -146,10 +146,15 @@ def test_build_ensemble_refuses_dev_notes_a_member_trained_on(quick_runs: list[P
     import shutil
 
     shutil.copytree(quick_runs[1] / "model", leaky)
+    from medrnn.artifact import training_data_record, write_manifest
+
     meta = json.loads((leaky / "artifact.json").read_text())
-    dev_note = TASK.load(TASK.quick_config()).ids[20]  # the first dev note (20 train notes come first)
-    meta["training_data"]["items"].append(dev_note)
+    ids = TASK.load(TASK.quick_config()).ids
+    train_notes, dev_note = ids[:20], ids[20]  # the first dev note (20 train notes come first)
+    meta["training_data"] = training_data_record([*train_notes, dev_note])  # as if this member had trained on a dev note
     (leaky / "artifact.json").write_text(json.dumps(meta))
-    with pytest.raises(ConfigError, match="trained on 1 of the validation units"):
+    (leaky / "manifest.json").unlink()
+    write_manifest(leaky)  # re-signed: only the training record tells this member apart
+    with pytest.raises(ConfigError, match="was not trained on the training part of this split"):
         build_ensemble([quick_runs[0], leaky], tmp_path / "ens")
     assert not (tmp_path / "ens" / "ensemble.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 
 import typer
@@ -26,7 +27,9 @@ app = typer.Typer(
         "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n\n"
         "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n\n"
         "  medrnn ensemble runs/n0 runs/n1 --out runs/n-ens     # several seeds or recipes served as one\n\n"
-        "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss"
+        "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss\n\n"
+        "Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact "
+        "error; 3 internal error (a defect in medrnn; the traceback is printed)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -55,7 +58,9 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the medrnn version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the medrnn version and exit."),
+) -> None:
     """Recurrent neural networks for medical sequences."""
 
 
@@ -68,7 +73,8 @@ def version() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests.
 
-    Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact error.
+    Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact error;
+    3 internal error (a defect in medrnn: the traceback is printed, please report it).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     # only the commands built from the registry pay for importing every task; `medrnn data list` stays fast
@@ -84,12 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(stop.exit_code or 0)
     except SystemExit as stop:  # click raises this for --help and usage errors
         return int(stop.code or 0)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
     except Exception as err:  # click.ClickException (usage errors) carries its own exit code
         code = getattr(err, "exit_code", None)
-        if code is None:
-            raise
-        if hasattr(err, "show"):
-            err.show()
+        if code is None or not hasattr(err, "show"):
+            traceback.print_exc()
+            typer.echo(f"internal error: {type(err).__name__}: {err}\nThis is a defect in medrnn {__version__}, not in your input; "
+                       "please report it with the traceback above.", err=True)  # fmt: skip
+            return 3
+        err.show()
         return int(code)
     return result if isinstance(result, int) else 0
 

@@ -11,7 +11,8 @@ import typer
 
 HELP = """Predict with a trained artifact; each input is read and scored on its own, so a bad input is reported
 (OUT.errors.json) and the rest still predicted; what was counted but is not a failure goes to OUT.notes.json.
-Exit code 0: all inputs predicted; 1: some failed (errors file written); 2: usage, config or artifact error.
+Exit code 0: all inputs predicted; 1: some failed (errors file written); 2: usage, config or artifact error;
+3: internal error (a defect in medrnn).
 
 Examples:
 

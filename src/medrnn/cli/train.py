@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from medrnn.cli.overrides import build_config
+from medrnn.errors import ConfigError
 from medrnn.tasks.base import Task, TaskOption
 
 app = typer.Typer(
@@ -23,19 +24,53 @@ app = typer.Typer(
 )
 
 COMMON: list[tuple[str, Any, Any]] = [
-    ("config", Optional[Path], typer.Option(None, "--config", "-c", help="YAML run config (the config.yaml of any run of this task); flags override it.")),
+    (
+        "config",
+        Optional[Path],
+        typer.Option(None, "--config", "-c", help="YAML run config (the config.yaml of any run of this task); flags override it."),
+    ),
     ("out", Optional[Path], typer.Option(None, "--out", "-o", help="Run folder (default: runs/<task alias>).")),
     ("model", Optional[str], typer.Option(None, "--model", "-m", help="Registered model (default: the task's; `medrnn tasks`).")),
     ("seed", Optional[int], typer.Option(None, "--seed", help="Seed for the split, the weights and the batches.")),
-    ("max_epochs", Optional[int], typer.Option(None, "--max-epochs", help="Upper bound; early stopping on validation usually ends sooner.")),
+    (
+        "max_epochs",
+        Optional[int],
+        typer.Option(None, "--max-epochs", help="Upper bound; early stopping on validation usually ends sooner."),
+    ),
     ("accelerator", Optional[str], typer.Option(None, "--accelerator", help="Lightning accelerator: auto, cpu, gpu.")),
     ("devices", Optional[str], typer.Option(None, "--devices", help="Lightning devices: auto, 1, 4, '0,1'.")),
     ("strategy", Optional[str], typer.Option(None, "--strategy", help="Lightning strategy, e.g. ddp to scale out over GPUs/nodes.")),
     ("num_nodes", Optional[int], typer.Option(None, "--num-nodes", help="Nodes for multi-node DDP.")),
-    ("set_", Optional[list[str]], typer.Option(None, "--set", help="Any config field as key=value, e.g. --set train.lr=3e-4 (repeatable).")),
+    (
+        "set_",
+        Optional[list[str]],
+        typer.Option(None, "--set", help="Any config field as key=value, e.g. --set train.lr=3e-4 (repeatable)."),
+    ),
     ("quick", bool, typer.Option(False, "--quick", help="The task's seconds-long smoke configuration on a small real subset.")),
     ("report", bool, typer.Option(True, "--report/--no-report", help="Write report.html at the end.")),
-    ("progress", Optional[bool], typer.Option(None, "--progress/--no-progress", help="Progress bars (default: the config's train.progress, on).")),
+    (
+        "progress",
+        Optional[bool],
+        typer.Option(None, "--progress/--no-progress", help="Progress bars (default: the config's train.progress, on)."),
+    ),
+    (
+        "overwrite",
+        bool,
+        typer.Option(
+            False, "--overwrite", help="Replace an existing --out folder (removed first); without it an existing folder is refused."
+        ),
+    ),
+    (
+        "resume",
+        Optional[Path],
+        typer.Option(
+            None,
+            "--resume",
+            help="Go on with the unfinished run in this folder from its last checkpoint (its own config.yaml; "
+            "gives the model an uninterrupted run would).",
+        ),
+    ),
+    ("verbose", bool, typer.Option(False, "--verbose", "-v", help="Debug logging; it may print record and patient identifiers.")),
 ]
 TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "list": Optional[str], "bool": Optional[bool]}
 
@@ -73,15 +108,22 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
     """Resolve the config from file, --quick, flags and --set; train; print the test table; write the report."""
     from medrnn.train.run import run_task  # heavy imports only when training
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.DEBUG if kwargs["verbose"] else logging.INFO, format="%(message)s")
+    if kwargs["verbose"]:
+        logging.getLogger(__name__).debug("--verbose: debug logs may name records and patients")
     task_values: dict[str, tuple[TaskOption, Any]] = {}
     for o in task.options:  # two flags may set one field (--task / --target): the one given wins
         value = kwargs.pop(o.flag.lstrip("-").replace("-", "_"))
         if value is not None or o.field not in task_values:
             task_values[o.field] = (o, value)
-    cfg = build_config(task, kwargs, task_values)
-    out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
-    result = run_task(task, cfg, out, progress=cfg.train.progress)
+    resume: Path | None = kwargs["resume"]
+    if resume is not None:
+        cfg = resumed_config(task, resume, kwargs, task_values)
+        out = resume
+    else:
+        cfg = build_config(task, kwargs, task_values)
+        out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
+    result = run_task(task, cfg, out, progress=cfg.train.progress, overwrite=kwargs["overwrite"], resume=resume is not None)
     split = result.metrics["split"]
     typer.echo(f"split by {task.split_unit.split(' (')[0]}: " + ", ".join(
         f"{k} {split['counts'][k]:,} samples / {split['units'][k]:,} units" for k in split["counts"]))  # fmt: skip
@@ -91,6 +133,26 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
         from medrnn.report import write_report
 
         typer.echo(f"report: {write_report(out)}")
+
+
+RESUME_KEEPS = ("config", "model", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_nodes", "set_", "out")
+
+
+def resumed_config(task: Task, run_dir: Path, kwargs: dict[str, Any], task_values: dict[str, tuple[TaskOption, Any]]) -> Any:
+    """The config of the run to resume (its config.yaml); flags that would change it are refused."""
+    from medrnn.config import load_config
+
+    given = [k for k in RESUME_KEEPS if kwargs.get(k)] + [o.flag for o, v in task_values.values() if v is not None]
+    if kwargs.get("quick") or kwargs.get("overwrite"):
+        given.append("--quick" if kwargs.get("quick") else "--overwrite")
+    if given:
+        raise ConfigError(f"--resume {run_dir}: the run keeps its own config.yaml; drop {', '.join(sorted(set(given)))}")
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there; not a medrnn run folder")
+    cfg = load_config(run_dir / "config.yaml", task.config_class)
+    if kwargs.get("progress") is not None:  # progress bars do not change the model
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"progress": kwargs["progress"]})})
+    return cfg
 
 
 def register_commands() -> None:

@@ -59,20 +59,63 @@ class TrainConfig(StrictConfig):
     num_workers: int = 0
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a run config is a few KB; a larger file is not one
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a run config never needs them, and nested aliases expand exponentially."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            raise ConfigError(f"{self.name}: line {mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed in a "
+                              "medrnn config; write the values out")  # fmt: skip
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: str | Path, what: str = "YAML config") -> Any:
+    """Parse a YAML file: UTF-8, at most 1 MB, no anchors/aliases; every failure is a ConfigError naming the file."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder, expected a {what} file")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size:,} bytes; a {what} is at most {MAX_CONFIG_BYTES:,}")
+        text = path.read_bytes().decode("utf-8")
+        loader = _NoAliasLoader(text)
+        loader.name = str(path)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the {what} as UTF-8") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: cannot read {what} ({' '.join(str(err).split())})") from err
+    except RecursionError as err:
+        raise ConfigError(f"{path}: {what} nested too deeply") from err
+    except ValueError as err:  # e.g. an integer of thousands of digits (Python's int conversion limit)
+        raise ConfigError(f"{path}: not a valid {what} ({err})") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read {what} ({type(err).__name__}: {err})") from err
+
+
 def load_config(path: str | Path, kind: type[BaseModel]) -> Any:
     """Read a YAML run config of class `kind` (a task's config_class), with errors naming the file and field."""
     path = Path(path)
+    raw: Any = read_yaml(path) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: holds a YAML {type(raw).__name__}, expected a mapping of config sections")
     try:
-        raw: Any = yaml.safe_load(path.read_text()) or {}
         return kind.model_validate(raw)
-    except (yaml.YAMLError, OSError) as err:
-        raise ConfigError(f"{path}: cannot read YAML config ({err})") from err
     except ValidationError as err:
-        raise ConfigError(f"{path}: invalid config\n{err}") from err
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {str(e.get('input'))[:80]!r})" for e in err.errors()[:10]]
+        raise ConfigError(f"{path}: invalid config\n  " + "\n  ".join(lines)) from None
 
 
 def save_config(config: BaseModel, path: str | Path) -> Path:
-    """Write the resolved config as YAML (every default spelled out)."""
-    path = Path(path)
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    return path
+    """Write the resolved config as YAML (every default spelled out), atomically."""
+    from medrnn.atomic import write_text
+
+    return write_text(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from medrnn.errors import ConfigError
+from medrnn.io.smiles import screen_smiles
 
 SPLITS = ("random", "scaffold")
 
@@ -45,6 +46,9 @@ def murcko_scaffold(smiles: str, include_chirality: bool = False) -> str:
     from rdkit import Chem, rdBase
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
+    reason = screen_smiles(smiles)  # callers pass reader output, but RDKit crashes on huge input: never risk it
+    if reason is not None:
+        raise ConfigError(f"cannot compute a scaffold of {smiles[:80]!r}: {reason}")
     _quiet = rdBase.BlockLogs()  # noqa: F841  (RDKit warns on every lone [H]; blocked while this object lives)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:

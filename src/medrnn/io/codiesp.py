@@ -13,6 +13,9 @@ Offsets in X.tsv are `"start end"` or, for a discontinuous mention, `"s1 e1;s2 e
 (code, start, end) into the Spanish text, read byte-exact (no newline translation). Empty pieces (start == end) are
 counted and left out. The spans refer to the Spanish `text_files/`; with language="en" none are attached (the report
 says so). Row numbers in the report are 1-based line numbers of the file (there is no header).
+
+A text file that is empty or cannot be read (not UTF-8, a folder, a dangling or looping link) becomes no record: it is
+listed with the reason in `report.excluded_documents` and its code rows are counted, and the read goes on.
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ class CodiespReport:
     n_discontinuous_mentions: int = 0  # X rows with more than one piece
     n_empty_span_pieces: int = 0  # "a a" pieces, left out
     span_text_mismatches: list[BadRow] = field(default_factory=list)  # X evidence text != the text at its offsets (kept)
+    # text files not turned into records: path -> why (empty or blank text, not UTF-8, unreadable: a folder, a dangling link)
+    excluded_documents: dict[str, str] = field(default_factory=dict)
+    n_code_rows_of_excluded_documents: int = 0  # code rows of those documents, not used
     spans_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +99,8 @@ class CodiespReport:
         note = f"; {self.spans_note}" if self.spans_note else ""
         return (f"{self.root} ({self.language}): documents {docs}; codes {self.n_codes}; {no_codes} documents without codes, "
                 f"{len(self.codes_without_document)} codes without document, {len(self.duplicate_code_rows)} duplicate and "
-                f"{len(self.malformed_rows)} malformed rows; {self.n_spans} spans{note}")  # fmt: skip
+                f"{len(self.malformed_rows)} malformed rows; {len(self.excluded_documents)} documents excluded (empty or "
+                f"unreadable); {self.n_spans} spans{note}")  # fmt: skip
 
 
 def resolve_root(root: str | Path | None = None) -> Path:
@@ -109,9 +116,34 @@ def resolve_root(root: str | Path | None = None) -> Path:
 def _read_text(path: Path) -> str:
     """A file as UTF-8 text, exactly (no newline translation: X.tsv offsets count every character)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+    except OSError as err:  # a folder, a dangling or looping link, no permission
+        raise InvalidRecordError(f"{path}: cannot read the file ({type(err).__name__}: {err.strerror or err})") from err
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InvalidRecordError(f"{path}: not UTF-8 text ({err})") from err
+
+
+def _read_documents(text_dir: Path, report: CodiespReport) -> tuple[dict[str, str], set[str]]:
+    """{note id: text} of the readable, non-empty documents, and the ids of the others (excluded, with the reason in `report`).
+
+    An empty document is no evidence for its codes: training on it would teach codes from nothing.
+    """
+    texts, excluded = {}, set()
+    for path in sorted(text_dir.glob("*.txt")):
+        try:
+            text = _read_text(path)
+        except InvalidRecordError as err:
+            report.excluded_documents[str(path)] = str(err)
+            excluded.add(path.stem)
+            continue
+        if not text.strip():
+            report.excluded_documents[str(path)] = f"{path}: empty text (0 non-blank characters)"
+            excluded.add(path.stem)
+        else:
+            texts[path.stem] = text
+    return texts, excluded
 
 
 def _rows(path: Path, n_fields: int, report: CodiespReport) -> list[tuple[int, list[str]]]:
@@ -156,7 +188,7 @@ def _read_split(folder: Path, split: str, language: str, code_types: Sequence[st
     text_dir = folder / LANGUAGES[language]
     if not text_dir.is_dir():
         raise DataNotFoundError(f"{text_dir}: CodiEsp {split} texts ({language}) not found; {FETCH_HINT}")
-    texts = {p.stem: _read_text(p) for p in sorted(text_dir.glob("*.txt"))}
+    texts, excluded = _read_documents(text_dir, report)
     spanish = texts if language == "es" else {}
     report.n_documents[split] = len(texts)
     codes: dict[str, list[tuple[str, str]]] = {doc: [] for doc in texts}
@@ -175,21 +207,24 @@ def _read_split(folder: Path, split: str, language: str, code_types: Sequence[st
             if code is None:
                 continue
             distinct.add(code)
-            if doc not in codes:
+            if doc not in codes and doc not in excluded:
                 report.codes_without_document.append(OrphanCode(split, code_type, doc, code, str(path), number))
             elif (doc, code_type, code) in seen:
                 report.duplicate_code_rows.append(BadRow(str(path), number, f"{doc}\t{raw}", f"{code_type} code {code} repeated"))
             else:
                 seen.add((doc, code_type, code))
-                codes[doc].append((code, code_type))
+                if doc in excluded:
+                    report.n_code_rows_of_excluded_documents += 1
+                else:
+                    codes[doc].append((code, code_type))
         report.n_distinct_codes[f"{split}/{code_type}"] = len(distinct)
 
     spans: dict[str, list[tuple[str, int, int]]] = {doc: [] for doc in texts}
     x_path = folder / f"{split}X.tsv"
     if with_spans and x_path.is_file():
-        if language == "en":
-            spanish = {p.stem: _read_text(p) for p in sorted((folder / LANGUAGES["es"]).glob("*.txt"))}
-        _read_spans(x_path, spanish, code_types, seen, spans if language == "es" else None, report)
+        if language == "en":  # exclusions of the Spanish files are the X rows' business only: not reported twice
+            spanish, excluded = _read_documents(folder / LANGUAGES["es"], CodiespReport())
+        _read_spans(excluded, x_path, spanish, code_types, seen, spans if language == "es" else None, report)
     elif with_spans and known:
         raise DataNotFoundError(f"{x_path}: CodiEsp {split} evidence spans not found (pass with_spans=False to read without); {FETCH_HINT}")
 
@@ -199,7 +234,7 @@ def _read_split(folder: Path, split: str, language: str, code_types: Sequence[st
                        source=str(text_dir / f"{doc}.txt")) for doc, text in texts.items()]  # fmt: skip
 
 
-def _read_spans(path: Path, spanish: dict[str, str], code_types: Sequence[str], coded: set[tuple[str, str, str]],
+def _read_spans(excluded: set[str], path: Path, spanish: dict[str, str], code_types: Sequence[str], coded: set[tuple[str, str, str]],
                 spans: dict[str, list[tuple[str, int, int]]] | None, report: CodiespReport) -> None:  # fmt: skip
     """Evidence spans of X.tsv into `spans` (None: validate and count only, for English records)."""
     for number, (doc, label, raw, evidence, offsets) in _rows(path, 5, report):
@@ -215,7 +250,11 @@ def _read_spans(path: Path, spanish: dict[str, str], code_types: Sequence[str], 
         if code is None:
             continue
         if doc not in spanish:
-            bad("no Spanish text file for this articleID")
+            bad(
+                "the Spanish text file of this articleID is empty or unreadable"
+                if doc in excluded
+                else "no Spanish text file for this articleID"
+            )
             continue
         try:
             pieces = _parse_offsets(offsets)

@@ -18,13 +18,21 @@ MIMIC-III is ICD-9 only), NDC (prescriptions; NDC empty or "0" skipped and count
 flagged abnormal, opt-in). Within one admission a code is kept once, at its first position: diagnoses and procedures
 in seq_num order (the principal diagnosis first), prescriptions by start time, labs by chart time. An admission's
 codes list diagnoses, then procedures, prescriptions and labs.
+
+Nothing is guessed: a damaged file (a gzip cut short, bad UTF-8), a column named twice in any case (`hadm_id` and
+`HADM_ID`), a hospital_expire_flag other than 0/1, a missing or non-positive id, a date outside YEAR_RANGE and a code
+that is not letters and digits raise InvalidRecordError naming the file, column and row (rows, not ids: messages and
+logs never print a patient's id; the report lists them).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import gzip
 import logging
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +57,14 @@ TABLES: dict[str, str] = {"admissions": "ADMISSIONS", "patients": "PATIENTS", "d
 EXTENSIONS: tuple[str, ...] = (".parquet", ".csv.gz", ".csv")
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_LISTED = 20  # orphan admission ids listed per table (all are counted)
+EXPIRE_FLAGS: tuple[str, ...] = ("0", "1")  # hospital_expire_flag: 1 = died in hospital; anything else is refused
+# Dates outside these years are a parsing or entry error: MIMIC shifts dates into 2100-2210 (MIMIC-III's dob of patients
+# over 89 reaches the 1800s, but dob is not read), and a non-shifted export lies in the 1900s-2000s.
+YEAR_RANGE: tuple[int, int] = (1800, 2300)
+# What polars and the decompressors raise on a damaged or malformed table; a Rust panic derives from BaseException.
+READ_ERRORS: tuple[type[BaseException], ...] = (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, EOFError,
+                                                 zlib.error, UnicodeDecodeError, csv.Error)  # fmt: skip
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"  # MIMIC codes are letters and digits; a dot or hyphen is tolerated
 _EMPTY_LIST = pl.lit([], dtype=pl.List(pl.String))
 
 
@@ -117,51 +133,95 @@ def table_path(root: str | Path, version: str, table: str) -> Path:
     raise DataNotFoundError(f"{root}: {version} table {table!r} not found; expected one of {[str(p) for p in candidates]}")
 
 
-def scan_table(path: Path, table: str, columns: Sequence[str]) -> pl.LazyFrame:
-    """Lazy scan of `columns` (lower-case names, matched case-insensitively), or an error listing the columns it has."""
-    if path.name.endswith(".parquet"):
-        lf = pl.scan_parquet(path)
-    else:
-        lf = pl.scan_csv(path, infer_schema=False)
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV, plain or gzip (sniffed as polars does), exactly as written: polars renames a repeated name."""
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open(path, "rt", encoding="utf-8-sig", newline="") if compressed else path.open(encoding="utf-8-sig", newline="")
+    with opener as handle:
+        return next(csv.reader(handle), [])
+
+
+def check_columns(names: Sequence[str], path: Path | str, table: str) -> None:
+    """Refuse a header naming one column twice, also in another case (`hadm_id` and `HADM_ID`): which one is meant is unknown."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            raise InvalidRecordError(f"{path}: table {table!r} has columns {seen[key]!r} and {name!r}, the same name (column names are "
+                                     "matched case-insensitively); expected each column once: remove or rename one")  # fmt: skip
+        seen[key] = name
+
+
+def table_columns(path: Path, table: str) -> list[str]:
+    """Column names of a CSV (plain or gzip) or parquet table, checked for duplicates; an unreadable file names itself."""
     try:
-        names = lf.collect_schema().names()
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise InvalidRecordError(f"{path}: table {table!r} is not a readable CSV or parquet file ({err})") from err
+        if path.name.endswith(".parquet"):
+            names = pl.scan_parquet(path).collect_schema().names()
+        else:
+            check_columns(csv_header(path), path, table)
+            names = pl.scan_csv(path, infer_schema=False).collect_schema().names()
+    except READ_ERRORS as err:
+        raise InvalidRecordError(
+            f"{path}: table {table!r} is not a readable CSV, gzip CSV or parquet file ({type(err).__name__}: {err})"
+        ) from err
+    check_columns(names, path, table)
+    return names
+
+
+def scan_table(path: Path, table: str, columns: Sequence[str], optional: Sequence[str] = ()) -> pl.LazyFrame:
+    """Lazy scan of `columns` (lower-case names, matched case-insensitively), or an error listing the columns it has.
+
+    `optional` columns are taken when present and are null text otherwise. A header that names a column twice, in
+    any case, is refused.
+    """
+    names = table_columns(path, table)
     lower = {name.lower(): name for name in names}
     for column in columns:
         if column not in lower:
             raise InvalidRecordError(f"{path}: table {table!r} has no column {column!r}; its columns are {names}")
-    return lf.select(pl.col(lower[c]).alias(c) for c in columns)
+    lf = pl.scan_parquet(path) if path.name.endswith(".parquet") else pl.scan_csv(path, infer_schema=False)
+    absent = [pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in lower]
+    return lf.select(*(pl.col(lower[c]).alias(c) for c in [*columns, *(c for c in optional if c in lower)]), *absent)
 
 
-def collect_table(lf: pl.LazyFrame, path: Path, table: str) -> pl.DataFrame:
-    """Collect a small table, naming the file when polars cannot parse it."""
+def collect_table(lf: pl.LazyFrame, path: Path | str, table: str, streaming: bool = False) -> pl.DataFrame:
+    """Collect a table, naming the file when it cannot be read (damaged gzip, bad UTF-8, malformed CSV, ...)."""
     try:
-        return lf.collect()
-    except pl.exceptions.PolarsError as err:
-        raise InvalidRecordError(f"{path}: table {table!r} could not be read ({err})") from err
+        return lf.collect(engine="streaming") if streaming else lf.collect()
+    except READ_ERRORS as err:
+        raise InvalidRecordError(f"{path}: table {table!r} could not be read ({type(err).__name__}: {err})") from err
 
 
-def _bad_row_error(frame: pl.DataFrame, bad: pl.Expr, column: str, path: Path, table: str, expected: str) -> None:
-    """Raise naming the first value of `column` where `bad` holds (0-based data row, header excluded), if any."""
-    rows = frame.with_row_index("_row").filter(bad)
+def _bad_row_error(frame: pl.DataFrame, bad: pl.Expr, column: str, path: Path, table: str, expected: str, show_value: bool = True) -> None:
+    """Raise naming the first row of `column` where `bad` holds (0-based data row, header excluded), if any.
+
+    `show_value=False` for identifiers: the row number finds the value without printing a patient's id.
+    """
+    rows = frame.with_row_index("_row").filter(bad.fill_null(True))
     if rows.height:
-        row, value = rows["_row"][0], rows[column][0]
+        row = rows["_row"][0]
+        try:
+            value = rows[column][0]
+        except (ValueError, OverflowError):  # a date polars parsed but Python cannot hold (year 0)
+            value = rows[column].cast(pl.String)[0]
+        first = f"first {value!r} at row {row}" if show_value else f"first at row {row}"
         raise InvalidRecordError(f"{path}: table {table!r} column {column!r}: {rows.height} value(s) are not {expected}; "
-                                 f"first {value!r} at row {row} (0-based data row, header excluded)")  # fmt: skip
+                                 f"{first} (0-based data row, header excluded)")  # fmt: skip
 
 
 def _parse_ids(frame: pl.DataFrame, columns: Sequence[str], path: Path, table: str) -> pl.DataFrame:
-    """Cast id columns to Int64; a missing or non-integer id raises naming its row."""
+    """Cast id columns to Int64; a missing, non-integer or non-positive id raises naming its row."""
     for column in columns:
-        parsed = pl.col(column).cast(pl.Int64, strict=False)
-        _bad_row_error(frame, parsed.is_null(), column, path, table, "integer ids")
+        parsed = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        _bad_row_error(frame, parsed.is_null() | (parsed <= 0), column, path, table, "positive integer ids")
         frame = frame.with_columns(parsed)
     return frame
 
 
 def _parse_dates(frame: pl.DataFrame, columns: Sequence[str], path: Path, table: str, required: Sequence[str] = ()) -> pl.DataFrame:
-    """Parse date/time text (empty -> null) to Datetime; an unparsable value, or an empty required one, raises."""
+    """Parse date/time text (empty -> null) to Datetime; an unparsable or implausible value, or an empty required one, raises."""
+    lo, hi = YEAR_RANGE
     for column in columns:
         if frame[column].dtype.is_temporal():
             parsed = pl.col(column).cast(pl.Datetime("us"))
@@ -171,6 +231,9 @@ def _parse_dates(frame: pl.DataFrame, columns: Sequence[str], path: Path, table:
             _bad_row_error(frame, text.is_not_null() & (text != "") & parsed.is_null(), column, path, table,
                            f"dates ({DATE_FORMATS[0]} or {DATE_FORMATS[1]})")  # fmt: skip
         frame = frame.with_columns(parsed)
+        year = pl.col(column).dt.year()
+        _bad_row_error(frame, pl.col(column).is_not_null() & ((year < lo) | (year >= hi)), column, path, table,
+                       f"plausible dates (years {lo} to {hi - 1})")  # fmt: skip
         if column in required:
             _bad_row_error(frame, pl.col(column).is_null(), column, path, table, "empty (a value is required)")
     return frame
@@ -183,11 +246,13 @@ def _admissions(root: Path, version: str, report: MimicReport) -> pl.DataFrame:
     adm = collect_table(scan_table(path, "admissions", columns), path, "admissions")
     adm = _parse_ids(adm, ["subject_id", "hadm_id"], path, "admissions")
     adm = _parse_dates(adm, ["admittime", "dischtime", "deathtime"], path, "admissions", required=["admittime", "dischtime"])
-    duplicated = adm.filter(pl.col("hadm_id").is_duplicated())
-    if duplicated.height:
-        raise InvalidRecordError(f"{path}: table 'admissions' column 'hadm_id': {duplicated['hadm_id'].n_unique()} id(s) "
-                                 f"appear more than once, e.g. {duplicated['hadm_id'][0]}; each admission must be one row")  # fmt: skip
-    flag = pl.col("hospital_expire_flag").cast(pl.String).str.strip_chars() == "1"
+    _bad_row_error(adm, pl.col("hadm_id").is_duplicated(), "hadm_id", path, "admissions", "unique (each admission must be one row)",
+                   show_value=False)  # fmt: skip
+    # the outcome: a value other than 0/1 (empty, -1, 2, NaN) is not a known "survived", so it is never read as one
+    raw_flag = pl.col("hospital_expire_flag").cast(pl.String).str.strip_chars()
+    _bad_row_error(adm, ~raw_flag.is_in(EXPIRE_FLAGS), "hospital_expire_flag", path, "admissions",
+                   "0 or 1 (1 = died in hospital); fix or remove the admission")  # fmt: skip
+    flag = raw_flag == "1"
     # deathtime is the in-hospital death time; a few rows flag the death without one: the discharge is the death
     adm = adm.with_columns(pl.coalesce(pl.col("deathtime"), pl.when(flag).then(pl.col("dischtime"))).alias("death_time"))
     inverted = pl.col("dischtime") < pl.col("admittime")
@@ -201,25 +266,27 @@ def _admissions(root: Path, version: str, report: MimicReport) -> pl.DataFrame:
     ppath = table_path(root, version, "patients")
     patients = collect_table(scan_table(ppath, "patients", ["subject_id", "dod"]), ppath, "patients")
     patients = _parse_dates(_parse_ids(patients, ["subject_id"], ppath, "patients"), ["dod"], ppath, "patients")
-    _bad_row_error(patients, pl.col("subject_id").is_duplicated(), "subject_id", ppath, "patients", "unique (one row per patient)")
+    _bad_row_error(patients, pl.col("subject_id").is_duplicated(), "subject_id", ppath, "patients", "unique (one row per patient)",
+                   show_value=False)  # fmt: skip
     report.n_patients_without_admissions = patients.join(adm, on="subject_id", how="anti").height
     report.n_admissions_without_patient = adm.join(patients, on="subject_id", how="anti").height
     adm = adm.join(patients, on="subject_id", how="left")
     return adm.select("subject_id", "hadm_id", "admittime", "dischtime", "death_time", "dod")
 
 
-def _codes_query(root: Path, version: str, source: str) -> tuple[pl.LazyFrame, Path, str]:
-    """Lazy per-admission aggregate of one code table: ordered unique codes, rows, skipped rows, bad icd_version values."""
+def _codes_query(root: Path, version: str, source: str) -> tuple[pl.LazyFrame, Path, str, str]:
+    """Lazy per-admission aggregate of one code table: ordered unique codes, rows, skipped rows, and the first rows of
+    damaged values (icd_version, hadm_id, code); with the file, the skip reason and the code column's name."""
     path = table_path(root, version, source)
     no_bad = pl.lit(None, dtype=pl.String)
     if source in ("diagnoses", "procedures"):
         kind = "DX" if source == "diagnoses" else "PX"
         if version == "mimic-iii":
             lf = scan_table(path, source, ["hadm_id", "seq_num", "icd9_code"]).rename({"icd9_code": "code"})
-            icd_version = pl.lit("9")
+            icd_version, column = pl.lit("9"), "icd9_code"
         else:
             lf = scan_table(path, source, ["hadm_id", "seq_num", "icd_code", "icd_version"]).rename({"icd_code": "code"})
-            icd_version = pl.col("icd_version").cast(pl.String).str.strip_chars()
+            icd_version, column = pl.col("icd_version").cast(pl.String).str.strip_chars(), "icd_code"
         prefix = pl.when(icd_version == "9").then(pl.lit(f"ICD9_{kind}:")).when(icd_version == "10").then(pl.lit(f"ICD10_{kind}:"))
         code, order = pl.col("code").cast(pl.String).str.strip_chars(), pl.col("seq_num").cast(pl.Int64, strict=False)
         bad = pl.when(prefix.is_null()).then(icd_version.fill_null("<empty>"))
@@ -229,33 +296,45 @@ def _codes_query(root: Path, version: str, source: str) -> tuple[pl.LazyFrame, P
         lf = scan_table(path, source, ["hadm_id", start, "ndc"])
         code, order, prefix, bad = pl.col("ndc").cast(pl.String).str.strip_chars(), pl.col(start).cast(pl.String), pl.lit("NDC:"), no_bad
         code = pl.when(code != "0").then(code)
-        reason = "prescriptions: ndc empty or 0"
+        reason, column = "prescriptions: ndc empty or 0", "ndc"
     else:
         lf = scan_table(path, source, ["hadm_id", "itemid", "charttime", "flag"])
         lf = lf.filter(pl.col("flag").cast(pl.String).str.strip_chars().str.to_lowercase() == "abnormal")
         code, order = pl.col("itemid").cast(pl.String).str.strip_chars(), pl.col("charttime").cast(pl.String)
         prefix, bad = pl.lit("LAB:"), no_bad
-        reason = "labevents: empty itemid"
+        reason, column = "labevents: empty itemid", "itemid"
+    # a code with spaces or punctuation is a shifted column or a damaged row, not a code (MIMIC's are letters and digits)
+    bad_code = pl.when(code.is_not_null() & (code != "") & ~code.str.contains(CODE_PATTERN)).then(pl.col("_row"))
     code = pl.when(code.is_not_null() & (code != "")).then(prefix + code)
-    rows = lf.select(pl.col("hadm_id").cast(pl.Int64, strict=False), order.alias("order"), code.alias("code"), bad.alias("bad"))
+    hadm_text = pl.col("hadm_id").cast(pl.String).str.strip_chars()
+    hadm = hadm_text.cast(pl.Int64, strict=False)
+    # an empty hadm_id is an outpatient row (counted); a written one that is not an integer is damage (refused)
+    bad_hadm = pl.when(hadm_text.is_not_null() & (hadm_text != "") & hadm.is_null()).then(pl.col("_row"))
+    rows = lf.with_row_index("_row").select(hadm.alias("hadm_id"), order.alias("order"), code.alias("code"), bad.alias("bad"),
+                                            bad_hadm.alias("bad_hadm"), bad_code.alias("bad_code"))  # fmt: skip
     agg = rows.group_by("hadm_id").agg(
         # (order, code) as the sort key: the result does not depend on the scan's row order within an admission
         pl.col("code").sort_by("order", "code", nulls_last=True).drop_nulls().unique(maintain_order=True).alias(source),
         pl.len().alias("n_rows"),
         pl.col("code").null_count().alias("n_skipped"),
         pl.col("bad").drop_nulls().unique().alias("bad"),
+        pl.col("bad_hadm").count().alias("n_bad_hadm"),
+        pl.col("bad_hadm").min().alias("bad_hadm"),
+        pl.col("bad_code").count().alias("n_bad_code"),
+        pl.col("bad_code").min().alias("bad_code"),
     )
-    return agg, path, reason
+    return agg, path, reason, column
 
 
-def _collect_codes(queries: list[tuple[pl.LazyFrame, Path, str]], sources: Sequence[str]) -> list[pl.DataFrame]:
+def _collect_codes(queries: list[tuple[pl.LazyFrame, Path, str, str]], sources: Sequence[str]) -> list[pl.DataFrame]:
     """Collect the per-table aggregates together (their scans run in parallel); a parse error names its file."""
     try:
-        return pl.collect_all([q for q, _, _ in queries], engine="streaming")
-    except pl.exceptions.PolarsError:
-        for (query, path, _), source in zip(queries, sources):  # find which file failed, to name it
-            collect_table(query, path, source)
-        raise
+        return pl.collect_all([q[0] for q in queries], engine="streaming")
+    except READ_ERRORS as err:
+        for (query, path, _, _), source in zip(queries, sources):  # find which file failed, to name it
+            collect_table(query, path, source, streaming=True)
+        files = ", ".join(str(q[1]) for q in queries)
+        raise InvalidRecordError(f"{files}: code tables could not be read ({type(err).__name__}: {err})") from err
 
 
 def visit_frame(
@@ -285,20 +364,27 @@ def visit_frame(
         logger.info("%s: %d admissions read in %.1f s; aggregating %s", root, adm.height, time.perf_counter() - started, ", ".join(sources))
     aggregates = _collect_codes(queries, sources)
     known = adm.select("hadm_id")
-    for source, agg, (_, path, reason) in zip(sources, aggregates, queries):
+    for source, agg, (_, path, reason, column) in zip(sources, aggregates, queries):
         bad = sorted(set(agg["bad"].explode().drop_nulls().to_list()))
         if bad:
             raise InvalidRecordError(f"{path}: table {source!r} column 'icd_version' has value(s) {bad}: unknown code system; "
                                      "expected 9 (ICD-9) or 10 (ICD-10)")  # fmt: skip
+        for name, what, expected in (("hadm", "hadm_id", "integer ids (or empty: no admission)"),
+                                     ("code", column, "codes of letters and digits (a shifted column or a damaged row?)")):  # fmt: skip
+            n_bad = int(agg[f"n_bad_{name}"].sum())
+            if n_bad:  # the row, not the value: the value may be an id
+                raise InvalidRecordError(f"{path}: table {source!r} column {what!r}: {n_bad} value(s) are not {expected}; first at row "
+                                         f"{agg[f'bad_{name}'].min()} (0-based data row, header excluded)")  # fmt: skip
         report.n_rows[source] = int(agg["n_rows"].sum())
         report.n_skipped[reason] = int(agg["n_skipped"].sum())
         report.n_without_hadm[source] = int(agg.filter(pl.col("hadm_id").is_null())["n_rows"].sum())
         orphans = agg.filter(pl.col("hadm_id").is_not_null()).join(known, on="hadm_id", how="anti").sort("hadm_id")
         report.n_orphan_rows[source] = int(orphans["n_rows"].sum())
         report.orphan_hadm_ids[source] = orphans["hadm_id"].head(MAX_LISTED).to_list()
-        if orphans.height:
-            logger.warning("%s: %d %s rows name %d hadm_id(s) absent from admissions (e.g. %s); they are not used",
-                           path, report.n_orphan_rows[source], source, orphans.height, orphans["hadm_id"][0])  # fmt: skip
+        if orphans.height:  # counts only at WARNING: hadm_ids identify patients' stays, they go to DEBUG
+            logger.warning("%s: %d %s rows name %d hadm_id(s) absent from admissions; they are not used (listed in the report)",
+                           path, report.n_orphan_rows[source], source, orphans.height)  # fmt: skip
+            logger.debug("%s: orphan hadm_ids %s", path, report.orphan_hadm_ids[source])
         adm = adm.join(agg.select("hadm_id", source), on="hadm_id", how="left").with_columns(pl.col(source).fill_null(_EMPTY_LIST))
     frame = adm.sort("subject_id", "admittime", "hadm_id")
     _fill_counts(frame, sources, report)

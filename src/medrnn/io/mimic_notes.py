@@ -13,12 +13,15 @@ the rows of the asked note categories reach Python (the helpers of io/mimic.py a
 Codes carry their dot (transforms.icd): ICD-9 as CAML writes them (diagnoses after 3 characters, E-codes after 4,
 procedures after 2), ICD-10-CM after 3, ICD-10-PCS none; diagnoses first, in seq_num order, then procedures. Notes
 flagged iserror=1 (MIMIC-III), notes without hadm_id and admissions absent from the split file are counted and listed.
+Empty notes are dropped and counted (an empty record would teach codes from nothing); damaged tables, repeated columns
+and unknown iserror flags raise InvalidRecordError naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +30,11 @@ from typing import Any
 import polars as pl
 
 from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
-from medrnn.io.mimic import EXTENSIONS, MAX_LISTED, collect_table, scan_table, table_path
+from medrnn.io.mimic import EXTENSIONS, MAX_LISTED, READ_ERRORS, check_columns, collect_table, csv_header, scan_table, table_path
 from medrnn.records import NoteRecord
 from medrnn.transforms.icd import icd_with_dot
+
+logger = logging.getLogger(__name__)
 
 VERSIONS: tuple[str, ...] = ("mimic-iii", "mimic-iv")
 NOTE_SEPARATOR = "\n\n"
@@ -53,7 +58,8 @@ class NotesReport:
     n_notes: dict[str, int] = field(default_factory=dict)  # category -> notes of the asked categories, before any drop
     n_error_notes: int = 0  # MIMIC-III iserror = 1: dropped
     n_notes_without_hadm: int = 0  # no hadm_id: no codes can be linked, dropped
-    n_empty_notes: int = 0  # empty text, kept
+    n_empty_notes: int = 0  # empty or blank text: dropped (never trained on)
+    n_admissions_only_empty_notes: int = 0  # admissions whose every note was empty: no record
     n_admissions: int = 0  # records returned
     n_multi_note_admissions: int = 0  # admissions whose text joins more than one note
     max_notes_per_admission: int = 0
@@ -79,9 +85,10 @@ class NotesReport:
     def summary(self) -> str:
         """One paragraph for logs and the CLI."""
         return (f"{self.root} ({self.version}): {self.n_admissions} admissions from {sum(self.n_notes.values())} notes "
-                f"({self.n_multi_note_admissions} with several); codes {self.n_codes}; {self.n_admissions_without_codes} "
-                f"admissions without codes, {self.n_code_admissions_without_notes} coded admissions without notes; "
-                f"splits {self.n_split}, {self.n_not_in_split_file} not in the split file")  # fmt: skip
+                f"({self.n_multi_note_admissions} with several); {self.n_empty_notes} empty notes dropped "
+                f"({self.n_admissions_only_empty_notes} admissions left without text); codes {self.n_codes}; "
+                f"{self.n_admissions_without_codes} admissions without codes, {self.n_code_admissions_without_notes} coded admissions "
+                f"without notes; splits {self.n_split}, {self.n_not_in_split_file} not in the split file")  # fmt: skip
 
 
 def detect_notes_version(root: str | Path) -> str:
@@ -119,14 +126,7 @@ def _note_types(categories: Sequence[str] | None) -> list[str]:
 def _scan_notes(path: Path, table: str, version: str) -> pl.LazyFrame:
     """Notes table with its required columns (error naming the missing one) and the optional ones present (else null)."""
     required, optional = _NOTE_COLUMNS[version]
-    lf = pl.scan_parquet(path) if path.name.endswith(".parquet") else pl.scan_csv(path, infer_schema=False)
-    try:
-        names = {n.lower() for n in lf.collect_schema().names()}
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise InvalidRecordError(f"{path}: table {table!r} is not a readable CSV or parquet file ({err})") from err
-    present = [c for c in optional if c in names]
-    lf = scan_table(path, table, [*required, *present])
-    return lf.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in present)
+    return scan_table(path, table, required, optional=optional)
 
 
 def _notes(root: Path, notes_root: Path, version: str, categories: Sequence[str] | None, report: NotesReport) -> pl.DataFrame:
@@ -148,37 +148,45 @@ def _notes(root: Path, notes_root: Path, version: str, categories: Sequence[str]
         lf = lf.filter(pl.col("category").is_in(types))
     report.notes_files = [str(p) for p in sources]
     lf = lf.with_columns(pl.col(c).cast(pl.String) for c in ("subject_id", "hadm_id", "text"))
-    try:  # streaming: of NOTEEVENTS' 2M notes (~4 GB) only the asked categories are held in memory
-        frame = lf.collect(engine="streaming")
-    except pl.exceptions.PolarsError as err:
-        raise InvalidRecordError(f"{', '.join(map(str, sources))}: notes table could not be read ({err})") from err
+    # streaming: of NOTEEVENTS' 2M notes (~4 GB) only the asked categories are held in memory
+    frame = collect_table(lf, ", ".join(map(str, sources)), "notes", streaming=True)
     report.n_notes = dict(sorted(frame.group_by(pl.col("category").fill_null("<empty>")).len().iter_rows()))
     if version == "mimic-iii":
-        error = pl.col("iserror").cast(pl.String).str.strip_chars() == "1"
-        report.n_error_notes = frame.filter(error).height
-        frame = frame.filter(~error | pl.col("iserror").is_null())
+        iserror = pl.col("iserror").cast(pl.String).str.strip_chars()
+        unknown = frame.filter(iserror.is_not_null() & ~iserror.is_in(["", "0", "1"]))
+        if unknown.height:  # a flag we cannot read could hide an erroneous note: refused, not guessed
+            raise InvalidRecordError(f"{sources[0]}: table 'notes' column 'iserror': {unknown.height} value(s) are not empty, 0 or 1, "
+                                     f"first {unknown['iserror'][0]!r}; expected 1 for a note flagged as an error, else empty")  # fmt: skip
+        report.n_error_notes = frame.filter(iserror == "1").height
+        frame = frame.filter((iserror != "1") | iserror.is_null())
     hadm = pl.col("hadm_id").str.strip_chars()
     report.n_notes_without_hadm = frame.filter(hadm.is_null() | (hadm == "")).height
     frame = frame.filter(hadm.is_not_null() & (hadm != ""))
     for column in ("subject_id", "hadm_id", *(["row_id"] if version == "mimic-iii" else ["note_seq"])):
         parsed = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-        bad = frame.filter(parsed.is_null())
+        bad = frame.filter(parsed.is_null() | (parsed <= 0))
         if bad.height:
-            raise InvalidRecordError(f"{sources[0]}: table 'notes' column {column!r}: {bad.height} value(s) are not integer ids, "
-                                     f"first {bad[column][0]!r} (note of hadm_id {bad['hadm_id'][0]!r})")  # fmt: skip
+            raise InvalidRecordError(f"{sources[0]}: table 'notes' column {column!r}: {bad.height} value(s) are not positive integers, "
+                                     f"first {bad[column][0]!r}")  # fmt: skip
         frame = frame.with_columns(parsed)
     text = pl.col("text").fill_null("")
-    report.n_empty_notes = frame.filter(text.str.strip_chars() == "").height
-    grouped = frame.group_by("hadm_id").agg(
+    empty = text.str.strip_chars() == ""  # an empty note is no evidence for any code: dropped and counted, never trained on
+    report.n_empty_notes = frame.filter(empty).height
+    with_text = frame.filter(~empty)
+    report.n_admissions_only_empty_notes = (
+        frame.select("hadm_id").unique().join(with_text.select("hadm_id"), on="hadm_id", how="anti").height
+    )
+    grouped = with_text.group_by("hadm_id").agg(
         pl.col("subject_id").n_unique().alias("n_subjects"),
         pl.col("subject_id").first(),
         text.sort_by(_ORDER[version], nulls_last=True).str.join(NOTE_SEPARATOR).alias("text"),
         pl.len().alias("n_notes"),
     )
     clash = grouped.filter(pl.col("n_subjects") > 1)
-    if clash.height:
-        raise InvalidRecordError(f"{sources[0]}: hadm_id {clash['hadm_id'][0]} has notes of {clash['n_subjects'][0]} subject_ids; "
-                                 "an admission belongs to one patient")  # fmt: skip
+    if clash.height:  # ids at DEBUG only: they identify patients' stays
+        logger.debug("%s: hadm_ids with notes of several subject_ids: %s", sources[0], clash["hadm_id"].head(MAX_LISTED).to_list())
+        raise InvalidRecordError(f"{sources[0]}: {clash.height} hadm_id(s) have notes of more than one subject_id; an admission belongs "
+                                 "to one patient (the ids are logged at DEBUG level)")  # fmt: skip
     return grouped.drop("n_subjects").sort("hadm_id")
 
 
@@ -193,13 +201,19 @@ def _codes(root: Path, version: str, icd_version: int | None, report: NotesRepor
         else:
             lf = scan_table(path, source, ["hadm_id", "seq_num", "icd_code", "icd_version"])
             lf = lf.rename({"icd_code": "code", "icd_version": "ver"})
-        lf = lf.select(pl.col("hadm_id").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False),
+        hadm = pl.col("hadm_id").cast(pl.String).str.strip_chars()
+        lf = lf.select(hadm.cast(pl.Int64, strict=False).alias("hadm_id"), hadm.alias("hadm_text"),
                        pl.col("seq_num").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False).alias("order"),
                        pl.col("code").cast(pl.String).str.strip_chars().alias("code"),
                        pl.col("ver").cast(pl.String).str.strip_chars().alias("ver"), pl.lit(kind).alias("kind"))  # fmt: skip
         rows = collect_table(lf, path, source)
         report.n_code_rows[source] = rows.height
-        checks = [(pl.col("hadm_id").is_null(), "no integer hadm_id"), (pl.col("code").is_null() | (pl.col("code") == ""), "empty code"),
+        # an empty hadm_id links the code to no admission (counted); a written one that is not a positive integer is damage
+        damaged = rows.with_row_index("_row").filter((pl.col("hadm_text").fill_null("") != "") & ~(pl.col("hadm_id") > 0).fill_null(False))
+        if damaged.height:
+            raise InvalidRecordError(f"{path}: table {source!r} column 'hadm_id': {damaged.height} value(s) are not positive integer ids; "
+                                     f"first at row {damaged['_row'][0]} (0-based data row, header excluded)")  # fmt: skip
+        checks = [(pl.col("hadm_id").is_null(), "no hadm_id"), (pl.col("code").is_null() | (pl.col("code") == ""), "empty code"),
                   (~pl.col("ver").is_in(["9", "10"]), "icd_version not 9 or 10")]  # fmt: skip
         if icd_version is not None:
             other = 10 if icd_version == 9 else 9
@@ -236,19 +250,57 @@ def caml_split_files(folder: str | Path, variant: str = "full") -> dict[str, Pat
     return files
 
 
-def _id_list(path: Path) -> list[int]:
-    """hadm_ids of a CAML split file: one per line, no header (a header line 'hadm_id' is accepted)."""
+def _id_list(path: Path) -> list[tuple[int, int]]:
+    """(hadm_id, line) of a CAML split file: one id per line, no header (a header line 'hadm_id' is accepted)."""
     if not path.is_file():
         raise DataNotFoundError(f"{path}: split file not found")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidRecordError(f"{path}: split file is not readable UTF-8 text ({type(err).__name__}: {err})") from err
     ids = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         value = line.strip().split(",")[0].strip()
         if not value or (number == 1 and value.lower() in ("hadm_id", "_id")):
             continue
-        if not value.isdigit():
-            raise InvalidRecordError(f"{path}: line {number} is {line!r}, expected one hadm_id (an integer) per line")
-        ids.append(int(value))
+        if not (value.isascii() and value.isdigit()) or len(value) > 18 or int(value) == 0:
+            raise InvalidRecordError(f"{path}: line {number} is {line[:60]!r}, expected one hadm_id (a positive integer) per line")
+        ids.append((int(value), number))
     return ids
+
+
+def _split_table(path: Path) -> list[tuple[int, str, str]]:
+    """(hadm_id, split, where) of a MIMIC-IV ICD split table (CSV, parquet or feather) with columns split and _id or hadm_id."""
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: split file not found")
+    try:
+        if path.suffix in (".feather", ".arrow", ".ipc"):
+            table = pl.read_ipc(path)
+        elif path.suffix == ".parquet":
+            table = pl.read_parquet(path)
+        else:
+            check_columns(csv_header(path), path, "split")  # before polars, which renames a repeated column
+            table = pl.read_csv(path, infer_schema=False)
+    except READ_ERRORS as err:
+        raise InvalidRecordError(
+            f"{path}: split file is not a readable CSV, parquet or feather table ({type(err).__name__}: {err})"
+        ) from err
+    check_columns(table.columns, path, "split")
+    id_column = next((c for c in ("_id", "hadm_id") if c in table.columns), None)
+    if id_column is None or "split" not in table.columns:
+        raise InvalidRecordError(f"{path}: split table needs columns '_id' (or 'hadm_id') and 'split'; its columns are {table.columns}")
+    ids = table[id_column].cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+    bad = (ids.is_null() | (ids <= 0)).fill_null(True)
+    if bad.any():
+        row = bad.arg_true()[0]
+        raise InvalidRecordError(
+            f"{path}: column {id_column!r} row {row} is {table[id_column][row]!r}, expected a positive integer hadm_id"
+        )
+    names = table["split"].cast(pl.String).str.strip_chars()
+    if (names.is_null() | (names == "")).any():
+        row = (names.is_null() | (names == "")).fill_null(True).arg_true()[0]
+        raise InvalidRecordError(f"{path}: column 'split' row {row} is empty, expected a split name (train, dev/val, test)")
+    return [(i, n, f"{path} row {r}") for r, (i, n) in enumerate(zip(ids.to_list(), names.to_list()))]
 
 
 def read_split_file(splits_file: str | Path | Mapping[str, str | Path]) -> dict[int, str]:
@@ -257,40 +309,19 @@ def read_split_file(splits_file: str | Path | Mapping[str, str | Path]) -> dict[
     The table (CSV, parquet or feather) has a `split` column and an id column `_id` (Edin et al.) or `hadm_id`.
     Split names val/valid/validation become "dev"; an admission listed in two different splits raises (a leak).
     """
-    pairs: list[tuple[int, str]] = []
     if isinstance(splits_file, Mapping) or Path(splits_file).is_dir():
         files = dict(splits_file) if isinstance(splits_file, Mapping) else caml_split_files(splits_file)
-        pairs = [(i, str(name)) for name, path in files.items() for i in _id_list(Path(path))]
-        source = ", ".join(str(p) for p in files.values())
+        triples = [(i, str(name), f"{path} line {n}") for name, path in files.items() for i, n in _id_list(Path(path))]
     else:
-        path = Path(splits_file)
-        if not path.is_file():
-            raise DataNotFoundError(f"{path}: split file not found")
-        try:
-            if path.suffix in (".feather", ".arrow", ".ipc"):
-                table = pl.read_ipc(path)
-            elif path.suffix == ".parquet":
-                table = pl.read_parquet(path)
-            else:
-                table = pl.read_csv(path, infer_schema=False)
-        except (pl.exceptions.PolarsError, OSError) as err:
-            raise InvalidRecordError(f"{path}: split file is not a readable CSV, parquet or feather table ({err})") from err
-        id_column = next((c for c in ("_id", "hadm_id") if c in table.columns), None)
-        if id_column is None or "split" not in table.columns:
-            raise InvalidRecordError(f"{path}: split table needs columns '_id' (or 'hadm_id') and 'split'; its columns are {table.columns}")
-        ids = table[id_column].cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-        if ids.null_count():
-            row = ids.is_null().arg_true()[0]
-            raise InvalidRecordError(f"{path}: column {id_column!r} row {row} is {table[id_column][row]!r}, expected an integer hadm_id")
-        pairs = list(zip(ids.to_list(), table["split"].cast(pl.String).str.strip_chars().to_list()))
-        source = str(path)
-    assigned: dict[int, str] = {}
-    for hadm_id, name in pairs:
+        triples = _split_table(Path(splits_file))
+    assigned: dict[int, tuple[str, str]] = {}
+    for hadm_id, name, where in triples:
         name = SPLIT_ALIASES.get(name.lower(), name)
-        if assigned.setdefault(hadm_id, name) != name:
-            raise InvalidRecordError(f"{source}: hadm_id {hadm_id} is in both {assigned[hadm_id]!r} and {name!r}; each admission "
-                                     "must be in one split (else test notes leak into training)")  # fmt: skip
-    return assigned
+        first, first_where = assigned.setdefault(hadm_id, (name, where))
+        if first != name:  # the lines, not the id: error messages end up in logs
+            raise InvalidRecordError(f"{first_where} ({first!r}) and {where} ({name!r}) list the same hadm_id; each admission must be in "
+                                     "one split (else test notes leak into training)")  # fmt: skip
+    return {hadm_id: name for hadm_id, (name, _) in assigned.items()}
 
 
 def read_mimic_notes(

@@ -3,6 +3,10 @@
 Sets A, B and C are read from a folder of text files (`set-a/`) or directly from an archive: PhysioNet's `set-a.tar.gz`
 or a repack such as `set-b.tar.xz`, with or without a leading `set-x/` folder inside. Nothing is ever written beside the
 data. Parsed stays are cached under `paths.cache_dir()` as npz, keyed by the sources' sizes and mtimes.
+
+A file with two different RecordIDs, a time that is not hh:mm or beyond MAX_TIME_MIN, or a non-finite value is refused
+(InvalidRecordError naming file, line and field); in a set read it goes to `report.failures` with unreadable files and
+repeated stays. An Outcomes file with an In-hospital_death other than 0/1 is refused: an unknown outcome is never "survived".
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ import csv
 import dataclasses
 import hashlib
 import json
+import logging
+import lzma
+import re
 import tarfile
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +34,8 @@ from tqdm.auto import tqdm
 from medrnn import paths
 from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
 from medrnn.records import IcuStay
+
+logger = logging.getLogger(__name__)
 
 # The 37 time-series variables of the challenge (checked against every file of sets A, B and C: no other name occurs).
 VARIABLES: tuple[str, ...] = (
@@ -59,7 +70,17 @@ PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
 DESCRIPTOR_RANGES: dict[str, tuple[float, float]] = {"Age": (0, 130), "Height": (100, 250), "Weight": PLAUSIBLE_RANGES["Weight"]}
 DESCRIPTOR_LEVELS: dict[str, tuple[float, ...]] = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}  # 1 CCU, 2 CSRU, 3 MICU, 4 SICU
 
-_CACHE_VERSION = 2  # bump when parsing or the ranges change what is read
+# Times beyond this are an entry or unit error, refused: the challenge's files cover the first 48 h (checked: no time after
+# 48:00 in sets A, B and C); 30 days leaves room for longer files of the same format while catching e.g. seconds as minutes.
+MAX_TIME_MIN = 30 * 24 * 60
+MAX_RECORD_ID = 2**53  # RecordIDs are positive integers, exact in float64 (the challenge's are 6-digit)
+# Outcomes-x.txt columns other than In-hospital_death (0/1): -1 = missing for the first three; Survival -1 = no death
+# recorded, and set B has a few small negatives, kept as written. SAPS-I is 14 items scored 0-4 (0-56), SOFA 6 organs
+# scored 0-4 (0-24); stays and survival are in days.
+OUTCOME_RANGES: dict[str, tuple[float, float]] = {"SAPS-I": (0, 56), "SOFA": (0, 24), "Length_of_stay": (0, 3_650),
+                                                  "Survival": (-3_650, 36_500)}  # fmt: skip
+_TIME = re.compile(r"^\s*([0-9]{1,12}):([0-5][0-9])\s*$", re.ASCII)
+_CACHE_VERSION = 3  # bump when parsing or the ranges change what is read
 _WEIGHT = VARIABLES.index("Weight")
 _DESC, _RECORD_ID, _UNKNOWN, _EMPTY = 100, 200, -1, -2  # parameter codes besides 0..36 (variable index)
 _CODES: dict[str, int] = {d: _DESC + i for i, d in enumerate(DESCRIPTORS)} | {v: i for i, v in enumerate(VARIABLES)}
@@ -97,7 +118,8 @@ class Physionet2012Report:
     n_repeated_descriptor: Counter[str] = field(default_factory=Counter)  # Age/Gender/... again or after 00:00, skipped
     missing_descriptors: Counter[str] = field(default_factory=Counter)  # descriptor row absent -> NaN
     missing_outcomes: list[str] = field(default_factory=list)  # record ids with no Outcomes row
-    failures: dict[str, str] = field(default_factory=dict)  # source -> why the file could not be read
+    n_repeated_record_id: int = 0  # a file's RecordID row written again with the same value: skipped
+    failures: dict[str, str] = field(default_factory=dict)  # source -> why the file could not be read (also a RecordID read twice)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (out-of-range values as plain dicts)."""
@@ -124,11 +146,15 @@ class Physionet2012Report:
 
 
 def _parse_time(text: str, source: str, line: int) -> int:
-    """Minutes since admission from `hh:mm` (hours may exceed 48), or InvalidRecordError naming line and field."""
-    hh, sep, mm = text.strip().partition(":")
-    if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(mm) < 60):
-        raise InvalidRecordError(f"{source}, line {line}: field Time is {text!r}, expected hh:mm (time since ICU admission)")
-    return 60 * int(hh) + int(mm)
+    """Minutes since admission from `hh:mm` (hours may exceed 48, up to MAX_TIME_MIN), or InvalidRecordError naming line and field."""
+    match = _TIME.match(text)
+    if match is None:
+        raise InvalidRecordError(f"{source}, line {line}: field Time is {text[:40]!r}, expected hh:mm (time since ICU admission)")
+    minutes = 60 * int(match[1]) + int(match[2])
+    if minutes > MAX_TIME_MIN:
+        raise InvalidRecordError(f"{source}, line {line}: field Time is {text.strip()!r} ({minutes / 1440:.0f} days), expected at most "
+                                 f"{MAX_TIME_MIN // 1440} days after ICU admission (the challenge covers 48 h)")  # fmt: skip
+    return minutes
 
 
 def _parse_value(text: str, source: str, line: int) -> float:
@@ -138,12 +164,13 @@ def _parse_value(text: str, source: str, line: int) -> float:
     except ValueError:
         value = float("nan")
     if not np.isfinite(value):
-        raise InvalidRecordError(f"{source}, line {line}: field Value is {text!r}, expected a finite number (-1 = missing)")
+        raise InvalidRecordError(f"{source}, line {line}: field Value is {text[:40]!r}, expected a finite number (-1 = missing)")
     return value
 
 
-def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarray]:
-    """Data rows -> (minutes, parameter names, values); a fast vectorised path, and a line-by-line one that names errors."""
+def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarray, np.ndarray]:
+    """Data rows -> (minutes, parameter names, values, 1-based line numbers); a fast vectorised path, and a line-by-line
+    one that names errors."""
     lines = text.split("\n")
     if lines[0].strip().lstrip("\ufeff") != HEADER:
         raise InvalidRecordError(f"{source}, line 1: header is {lines[0][:60]!r}, expected {HEADER!r}")
@@ -155,10 +182,10 @@ def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarra
         minutes, names = list(map(_TIMES.__getitem__, flat[0::3])), [n.strip() for n in flat[1::3]]  # as the slow path
         values = np.array(flat[2::3], dtype=np.float64)
         if np.isfinite(values).all():
-            return minutes, names, values
-    except (ValueError, KeyError):
+            return minutes, names, values, np.arange(2, len(body) + 2)
+    except (ValueError, KeyError, TypeError, OverflowError):
         pass  # something unusual: redo line by line, which accepts what is valid and names what is not
-    minutes, names, out = [], [], []
+    minutes, names, out, numbers = [], [], [], []
     for i, ln in enumerate(body, start=2):
         if not ln.strip():
             continue
@@ -168,7 +195,8 @@ def _split_rows(text: str, source: str) -> tuple[list[int], list[str], np.ndarra
         minutes.append(_parse_time(fields[0], source, i))
         names.append(fields[1].strip())
         out.append(_parse_value(fields[2], source, i))
-    return minutes, names, np.array(out, dtype=np.float64)
+        numbers.append(i)
+    return minutes, names, np.array(out, dtype=np.float64), np.array(numbers, dtype=np.int64)
 
 
 def _check_static(name: str, value: float, record_id: str, report: Physionet2012Report) -> float:
@@ -186,6 +214,30 @@ def _check_static(name: str, value: float, record_id: str, report: Physionet2012
     return value
 
 
+def _record_id(codes: np.ndarray, times: np.ndarray, values: np.ndarray, lines: np.ndarray, source: str) -> str:
+    """The file's one RecordID (a positive integer at 00:00, repeats allowed only with the same value), else InvalidRecordError.
+
+    The lines are named, not the values: the file name already says which stay it is, and messages end up in logs.
+    """
+    rows = np.flatnonzero(codes == _RECORD_ID)
+    expected = "expected one positive integer RecordID row at 00:00"
+    if rows.size == 0:
+        raise InvalidRecordError(f"{source}: field RecordID: no RecordID row, {expected}")
+    first = values[rows[0]]
+    if not (first == int(first) and 0 < first < MAX_RECORD_ID):
+        raise InvalidRecordError(f"{source}, line {lines[rows[0]]}: field RecordID is {float(first):g}, {expected}")
+    late = rows[times[rows] != 0]
+    if late.size:
+        raise InvalidRecordError(f"{source}, line {lines[late[0]]}: field RecordID at {int(times[late[0]]) // 60:02d}:"
+                                 f"{int(times[late[0]]) % 60:02d}, {expected}")  # fmt: skip
+    other = rows[values[rows] != first]
+    if other.size:
+        n = 1 + len(np.unique(values[other]))
+        raise InvalidRecordError(f"{source}, lines {lines[rows[0]]} and {lines[other[0]]}: field RecordID has {n} different values; "
+                                 "expected one stay per file (were two files joined?)")  # fmt: skip
+    return str(int(first))
+
+
 def read_physionet2012_record(path_or_bytes: str | Path | bytes, source: str = "", report: Physionet2012Report | None = None) -> IcuStay:
     """Read one challenge file (path, or its bytes with `source` naming it) into an IcuStay without outcomes.
 
@@ -200,22 +252,21 @@ def read_physionet2012_record(path_or_bytes: str | Path | bytes, source: str = "
         source = source or str(path_or_bytes)
         try:
             data = Path(path_or_bytes).read_bytes()
-        except OSError as err:
-            raise InvalidRecordError(f"{source}: cannot read the file ({err.strerror})") from err
+        except (OSError, ValueError) as err:  # a folder, a dangling or looping link, no permission; ValueError: a NUL in the path
+            raise InvalidRecordError(
+                f"{source}: cannot read the file ({type(err).__name__}: {getattr(err, 'strerror', None) or err})"
+            ) from err
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InvalidRecordError(f"{source}: not UTF-8 text at byte {err.start}; expected a Time,Parameter,Value file") from err
-    minutes, names, values = _split_rows(text, source)
+    minutes, names, values, lines = _split_rows(text, source)
     codes = np.array(list(map(_CODES.get, names, repeat(_UNKNOWN, len(names)))), dtype=np.int64).reshape(-1)
     times = np.asarray(minutes, dtype=np.float64)
-    ids = values[codes == _RECORD_ID]
-    if ids.size == 0 or ids[0] != int(ids[0]):
-        found = "no RecordID row" if ids.size == 0 else f"RecordID {ids[0]!r}"
-        raise InvalidRecordError(f"{source}: field RecordID: {found}, expected one integer RecordID row at 00:00")
-    record_id = str(int(ids[0]))
+    record_id = _record_id(codes, times, values, lines, source)
     report = report if report is not None else Physionet2012Report()  # nothing can raise from here on
     report.n_rows += len(names)
+    report.n_repeated_record_id += int((codes == _RECORD_ID).sum()) - 1
 
     static: dict[str, float] = {}
     for i in np.flatnonzero((codes >= _DESC) & (codes < _RECORD_ID) | ((codes == _WEIGHT) & (times == 0))):
@@ -256,34 +307,62 @@ def read_physionet2012_record(path_or_bytes: str | Path | bytes, source: str = "
     return IcuStay(record_id, t, var, x, VARIABLES, static, source=source)
 
 
+def _outcome_value(column: str, text: str, path: Path, line: int) -> float:
+    """One Outcomes cell: In-hospital_death 0/1; the others finite, -1 (missing) or inside OUTCOME_RANGES; else refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if column == "In-hospital_death":
+        if value not in (0.0, 1.0):  # NaN, -1, 2, empty: an unknown outcome is never read as "survived"
+            raise InvalidRecordError(f"{path}, line {line}: In-hospital_death is {text[:40]!r}, expected 0 or 1")
+        return value
+    lo, hi = OUTCOME_RANGES[column]
+    if not (np.isfinite(value) and (value == -1 or lo <= value <= hi)):
+        raise InvalidRecordError(f"{path}, line {line}: {column} is {text[:40]!r}, expected a number from {lo:g} to {hi:g} (-1 = missing)")
+    return float("nan") if value == -1 and column in ("SAPS-I", "SOFA", "Length_of_stay") else value
+
+
 def read_outcomes(path: str | Path) -> dict[str, dict[str, float]]:
     """Outcomes-x.txt -> {record_id: {column: value}}; SAPS-I, SOFA and Length_of_stay of -1 become NaN.
 
-    Survival (days to death) keeps -1 as written: it means no death was recorded, not a missing value.
+    Survival (days to death) keeps -1 as written: it means no death was recorded, not a missing value. A value that
+    is not a number in its range, an In-hospital_death other than 0/1, a repeated RecordID or a repeated column
+    (also in another case) raises InvalidRecordError naming the line.
     """
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"outcomes file not found: looked for {path}; {FETCH_HINT}")
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InvalidRecordError(f"{path}: not a readable UTF-8 CSV file ({type(err).__name__}: {err})") from err
     header = [h.strip() for h in rows[0]] if rows else []
+    seen: dict[str, str] = {}
+    for name in header:
+        if name.lower() in seen:
+            raise InvalidRecordError(f"{path}, line 1: columns {seen[name.lower()]!r} and {name!r} are the same column; expected each once")
+        seen[name.lower()] = name
     absent = [c for c in ("RecordID", *OUTCOME_COLUMNS) if c not in header]
     if absent:
         raise InvalidRecordError(f"{path}, line 1: columns {absent} missing; header is {header}")
     col = {c: header.index(c) for c in ("RecordID", *OUTCOME_COLUMNS)}
     out: dict[str, dict[str, float]] = {}
+    first_line: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not row:
             continue
-        try:
-            rec = {c: float(row[col[c]]) for c in OUTCOME_COLUMNS}
-            rid = str(int(row[col["RecordID"]]))
-        except (ValueError, IndexError) as err:
-            raise InvalidRecordError(f"{path}, line {line}: {err}; expected integer RecordID and numeric {list(OUTCOME_COLUMNS)}") from err
-        if rec["In-hospital_death"] not in (0.0, 1.0):
-            got = row[col["In-hospital_death"]]
-            raise InvalidRecordError(f"{path}, line {line}: In-hospital_death is {got!r} for RecordID {rid}, expected 0 or 1")
-        out[rid] = {c: (float("nan") if v == -1 and c in ("SAPS-I", "SOFA", "Length_of_stay") else v) for c, v in rec.items()}
+        if len(row) != len(header):
+            raise InvalidRecordError(f"{path}, line {line}: {len(row)} fields, expected {len(header)} ({', '.join(header)})")
+        rid_text = row[col["RecordID"]].strip()
+        if not (rid_text.isascii() and rid_text.isdigit() and len(rid_text) <= 18 and 0 < int(rid_text) < MAX_RECORD_ID):
+            raise InvalidRecordError(f"{path}, line {line}: RecordID is {rid_text[:40]!r}, expected a positive integer")
+        rid = str(int(rid_text))
+        if rid in out:
+            raise InvalidRecordError(f"{path}, lines {first_line[rid]} and {line}: the same RecordID twice; expected one row per stay")
+        first_line[rid] = line
+        out[rid] = {c: _outcome_value(c, row[col[c]].strip(), path, line) for c in OUTCOME_COLUMNS}
     return out
 
 
@@ -300,20 +379,31 @@ def _set_source(root: Path, name: str) -> Path:
     raise DataNotFoundError(f"PhysioNet 2012 set {name.upper()} not found: looked for {looked}; {FETCH_HINT}")
 
 
-def _iter_files(source: Path) -> Iterator[tuple[str, bytes]]:
+def _iter_files(source: Path) -> Iterator[tuple[str, bytes | InvalidRecordError]]:
     """(source name, bytes) of each record file in a folder or a tar archive (.gz or .xz), in name order, never unpacking to disk.
 
     Archive members are taken from any folder inside: PhysioNet's archives hold `set-a/NNNNNN.txt`, a flat one `NNNNNN.txt`.
+    A file of a folder that cannot be read (a folder itself, a dangling link) comes as an error, for the report; a
+    damaged archive raises InvalidRecordError naming it, since the stays after the damage cannot be listed.
     """
     if source.is_dir():
         for p in sorted(source.glob("*.txt")):
-            yield str(p), p.read_bytes()
+            try:
+                yield str(p), p.read_bytes()
+            except OSError as err:
+                yield str(p), InvalidRecordError(f"{p}: cannot read the file ({type(err).__name__}: {err.strerror or err})")
         return
-    with tarfile.open(source, "r:*") as tf:
-        for m in sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".txt")), key=lambda m: m.name):
-            fh = tf.extractfile(m)
-            if fh is not None:
-                yield f"{source}:{m.name}", fh.read()
+    member = "its member list"
+    try:
+        with tarfile.open(source, "r:*") as tf:
+            for m in sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".txt")), key=lambda m: m.name):
+                member = m.name
+                fh = tf.extractfile(m)
+                if fh is not None:
+                    yield f"{source}:{m.name}", fh.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+        raise InvalidRecordError(f"{source}: damaged archive, reading {member} failed ({type(err).__name__}: {err}); expected a "
+                                 "tar.gz or tar.xz of NNNNNN.txt files (fetch the set again)") from err  # fmt: skip
 
 
 def _cache_key(sources: Sequence[Path]) -> str:
@@ -321,9 +411,12 @@ def _cache_key(sources: Sequence[Path]) -> str:
     stats = []
     for s in sources:
         for p in sorted(s.glob("*.txt")) if s.is_dir() else [s]:
-            st = p.stat()
-            stats.append((str(p), st.st_size, st.st_mtime_ns))
-    payload = json.dumps([_CACHE_VERSION, PLAUSIBLE_RANGES, DESCRIPTOR_RANGES, MAX_LISTED, stats])
+            try:
+                st = p.stat()
+                stats.append((str(p), st.st_size, st.st_mtime_ns))
+            except OSError:  # a dangling link: its read fails and is reported; the key still changes when it is mended
+                stats.append((str(p), -1, -1))
+    payload = json.dumps([_CACHE_VERSION, PLAUSIBLE_RANGES, DESCRIPTOR_RANGES, OUTCOME_RANGES, MAX_TIME_MIN, MAX_LISTED, stats])
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -351,6 +444,20 @@ def _load_cache(path: Path) -> tuple[list[IcuStay], Physionet2012Report]:
     return stays, report
 
 
+def _add_counts(total: Physionet2012Report, part: Physionet2012Report) -> None:
+    """Add one file's counts and lists to the read's report (out-of-range values listed up to MAX_LISTED in all)."""
+    for f in dataclasses.fields(Physionet2012Report):
+        mine, theirs = getattr(total, f.name), getattr(part, f.name)
+        if f.name == "out_of_range":
+            mine.extend(theirs[: max(0, MAX_LISTED - len(mine))])
+        elif isinstance(mine, Counter):
+            mine.update(theirs)
+        elif isinstance(mine, int):
+            setattr(total, f.name, mine + theirs)
+        elif isinstance(mine, list):
+            mine.extend(theirs)
+
+
 def read_physionet2012(
     root: str | Path | None = None, sets: Sequence[str] = SETS, progress: bool = False, cache: bool = True
 ) -> tuple[list[IcuStay], Physionet2012Report]:
@@ -370,21 +477,37 @@ def read_physionet2012(
             raise DataNotFoundError(f"PhysioNet 2012 outcomes not found: looked for {f}; {FETCH_HINT}")
     cache_file = paths.cache_dir() / "physionet2012" / f"{''.join(sets)}-{_cache_key([*sources, *outcome_files])}.npz" if cache else None
     if cache_file is not None and cache_file.exists():
-        return _load_cache(cache_file)
+        try:
+            return _load_cache(cache_file)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:  # ours to rebuild, not the user's data
+            logger.warning("%s: damaged cache (%s: %s); reading the files again", cache_file, type(err).__name__, err)
 
-    report, stays = Physionet2012Report(root=str(root)), []
+    report, stays, seen = Physionet2012Report(root=str(root)), [], {}
     for name, source, outcome_file in zip(sets, sources, outcome_files):
         outcomes, n_before = read_outcomes(outcome_file), len(stays)
         for src, data in tqdm(_iter_files(source), desc=f"set-{name}", disable=not progress, leave=False):
+            part = Physionet2012Report()  # counted into `report` only once the stay is kept
             try:
-                stay = read_physionet2012_record(data, source=src, report=report)
+                if isinstance(data, InvalidRecordError):
+                    raise data
+                stay = read_physionet2012_record(data, source=src, report=part)
             except InvalidRecordError as err:
                 report.failures[src] = str(err)
                 continue
+            if stay.record_id in seen:  # a copy of a file would put one stay on both sides of a split
+                report.failures[src] = (
+                    f"{src}: field RecordID: the same stay as {seen[stay.record_id]}, read already; expected one file per stay"
+                )
+                continue
+            seen[stay.record_id] = src
+            _add_counts(report, part)
             if stay.record_id not in outcomes:
                 report.missing_outcomes.append(stay.record_id)
             stays.append(dataclasses.replace(stay, outcome=outcomes.get(stay.record_id, {})))
         report.n_records[name] = len(stays) - n_before
     if cache_file is not None:
-        _save_cache(cache_file, stays, report)
+        try:
+            _save_cache(cache_file, stays, report)
+        except OSError as err:  # a read-only or full cache folder costs a re-read next time, nothing more
+            logger.warning("%s: cache not written (%s)", cache_file, err)
     return stays, report

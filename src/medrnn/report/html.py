@@ -15,7 +15,9 @@ import jinja2
 from markupsafe import Markup
 
 from medrnn import __version__
+from medrnn.atomic import write_text
 from medrnn.errors import ConfigError, InvalidRecordError
+from medrnn.runfiles import require_complete
 from medrnn.report.sections import generic_sections, load_metrics, summary_rows
 from medrnn.tasks.base import Section
 
@@ -52,6 +54,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     """Write a self-contained HTML report for `run_dir` (default `run_dir/report.html`) and return its path."""
     run_dir = Path(run_dir)
     out = run_dir / "report.html" if out is None else Path(out)
+    require_complete(run_dir)
     metrics = load_metrics(run_dir / "metrics.json")
     task = _task(metrics)
     sections = generic_sections(run_dir, metrics)
@@ -64,11 +67,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         title=title, css=Markup(REPORT_CSS), summary=summary_rows(run_dir, metrics, task),
         sections=[_safe(s) for s in sections], config=config, version=__version__,
     )  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_text(out, html_text)
 
 
 def _task(metrics: dict[str, Any]) -> Any:

@@ -12,6 +12,8 @@ from pathlib import Path
 import lightning as L
 from safetensors.torch import load_file, save_file
 
+from medrnn.atomic import atomic_path
+
 
 class SafetensorsCheckpoint(L.Callback):
     """After each validation, write the module's weights to `path` when `monitor` improves."""
@@ -35,7 +37,16 @@ class SafetensorsCheckpoint(L.Callback):
         if self._better(score) and trainer.is_global_zero:
             self.best_score, self.best_epoch = score, trainer.current_epoch
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_file({k: v.detach().cpu().contiguous() for k, v in pl_module.state_dict().items()}, self.path)
+            with atomic_path(self.path) as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in pl_module.state_dict().items()}, tmp)
+
+    def state_dict(self) -> dict[str, float | int | None]:
+        """Best score and epoch so far (saved in the resume checkpoint)."""
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, float | int | None]) -> None:
+        """Put back what `state_dict` gave (resume)."""
+        self.best_score, self.best_epoch = state_dict.get("best_score"), state_dict.get("best_epoch")  # type: ignore[assignment]
 
     def restore(self, pl_module: L.LightningModule) -> None:
         """Load the best weights back into the module (no-op if validation never ran)."""

@@ -13,7 +13,9 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from medrnn.config import TrainConfig
+from medrnn.errors import ConfigError
 from medrnn.train.checkpoint import SafetensorsCheckpoint
+from medrnn.train.resume import RESUME, ResumeCheckpoint, SafetensorsCheckpointIO
 
 
 @dataclass
@@ -38,10 +40,18 @@ def fit_module(
     monitor: str,
     mode: str,
     callbacks: Sequence[L.Callback] = (),
+    resume: bool = False,
 ) -> FitResult:
-    """Lightning fit with early stopping on `monitor`; the best weights (safetensors) are loaded back."""
+    """Lightning fit with early stopping on `monitor`; the best weights (safetensors) are loaded back.
+
+    The whole training state is saved after every validation to RUN/checkpoints/resume; with `resume` training goes
+    on from there and ends with the same model an uninterrupted run of the same seed gives.
+    """
     start = time.perf_counter()
     checkpoint = SafetensorsCheckpoint(Path(run_dir) / "checkpoints" / "best.safetensors", monitor=monitor, mode=mode)
+    resume_dir = Path(run_dir) / "checkpoints" / RESUME
+    if resume and not (resume_dir / "state.json").exists():
+        raise ConfigError(f"{run_dir}: no resume checkpoint ({resume_dir}); the run stopped before its first validation, start it afresh")
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
         accelerator=config.accelerator,
@@ -49,15 +59,22 @@ def fit_module(
         strategy=config.strategy,
         num_nodes=config.num_nodes,
         deterministic=config.deterministic,
-        callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=config.patience), checkpoint, *callbacks],
+        # early stopping decides at validation end, so the resume checkpoint written right after holds its decision
+        callbacks=[
+            EarlyStopping(monitor=monitor, mode=mode, patience=config.patience, check_on_train_epoch_end=False),
+            checkpoint,
+            *callbacks,
+            ResumeCheckpoint(resume_dir, train_loader),
+        ],  # fmt: skip
+        plugins=[SafetensorsCheckpointIO()],
         logger=CSVLogger(run_dir, name="logs"),
         enable_progress_bar=config.progress,
         enable_model_summary=False,
-        enable_checkpointing=False,  # best weights go to safetensors (SafetensorsCheckpoint), never a pickle
+        enable_checkpointing=True,  # only medrnn's checkpoints run (safetensors + JSON via SafetensorsCheckpointIO), never a pickle
         log_every_n_steps=max(1, min(50, len(train_loader))),  # small molecule sets have fewer than 50 batches
         default_root_dir=run_dir,
     )
-    trainer.fit(module, train_loader, val_loader)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_dir) if resume else None)
     checkpoint.restore(module)
     module.eval()
     best = checkpoint.best_score if checkpoint.best_score is not None else float("nan")

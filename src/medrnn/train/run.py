@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +19,20 @@ import lightning as L
 import numpy as np
 from pydantic import BaseModel
 
-from medrnn.artifact import save_artifact
-from medrnn.config import save_config
+from medrnn.artifact import redact_ids, save_artifact
+from medrnn.atomic import atomic_path, write_text
+from medrnn.config import load_config, save_config
+from medrnn.errors import ConfigError
 from medrnn.models import MODELS
 from medrnn.metrics.bootstrap import jsonable
 from medrnn.metrics.calibration import calibration_summary
+from medrnn.runfiles import COMPLETE
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
 from medrnn.train.fit import FitResult, fit_module
+from medrnn.train.resume import RESUME
 from medrnn.train.task_module import TaskModule
 
 log = logging.getLogger(__name__)
-
-COMPLETE = "RUN_COMPLETE"
 
 
 @dataclass
@@ -62,10 +65,12 @@ class Fitted:
     seconds: dict[str, float]
 
 
-def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = False, data: TaskData | None = None) -> Fitted:
+def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = False, data: TaskData | None = None,
+             resume: bool = False) -> Fitted:  # fmt: skip
     """Split, fit the pipeline on train, train (validation picks the epoch), tune thresholds on validation, score test.
 
-    `data` may be passed to reuse samples already read (benchmarks running several seeds on one dataset).
+    `data` may be passed to reuse samples already read (benchmarks running several seeds on one dataset); `resume`
+    goes on from the run folder's last resume checkpoint.
     """
     task = get_task(task) if isinstance(task, str) else task
     MODELS.get(config.model.name)  # an unknown model is refused before any data is read, listing the registered ones
@@ -84,7 +89,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     module = TaskModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
                         class_weights=task.class_weights(data, split, pipeline, config),
                         extra_loss=task.extra_loss(data, split, pipeline, config, model))  # fmt: skip
-    fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks)
+    fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks, resume=resume)
     seconds["train_seconds"] = fit.seconds
     model = fit.module.model.eval()
     val_scores = task.predict(model, pipeline, task.subset(data, split.val))
@@ -96,14 +101,17 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     return Fitted(task, data, split, pipeline, model, fit, val_scores, test_scores, tuned, model_init, seconds)
 
 
-def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = True) -> RunResult:
-    """Train and evaluate once on test; write config.yaml, metrics.json, predictions.npz, model/ and the task's files."""
+def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = True, overwrite: bool = False,
+             resume: bool = False) -> RunResult:  # fmt: skip
+    """Train and evaluate once on test; write config.yaml, metrics.json, predictions.npz, model/ and the task's files.
+
+    An existing folder is refused unless `overwrite` (it is then removed first) or `resume` (an unfinished run of the
+    same config goes on from its last checkpoint). Every file is written atomically and RUN_COMPLETE last.
+    """
     task = get_task(task) if isinstance(task, str) else task
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / COMPLETE).unlink(missing_ok=True)
-    save_config(config, run_dir / "config.yaml")
-    f = fit_task(task, config, run_dir, progress=progress)
+    prepare_run_dir(run_dir, config, overwrite=overwrite, resume=resume)
+    f = fit_task(task, config, run_dir, progress=progress, resume=resume)
     seed = config.train.seed
     test = f.split.test
     y_test = task.targets(f.data, test, f.pipeline)
@@ -114,10 +122,11 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     f.seconds["evaluate_seconds"] = time.perf_counter() - t0
     train_units = sorted(set(f.data.units[f.split.train].tolist()))
     save_artifact(run_dir / "model", f.model, f.pipeline.state_dict(), list(f.pipeline.label_names), train_units,
-                  extra={"task": task.name, "config": config.model_dump(mode="json"),
+                  extra={"task": task.name, "config": redact_ids(config.model_dump(mode="json"), f.data.units.astype(str).tolist()),
                          "best_val": {f.fit.monitor: f.fit.best_score}})  # fmt: skip
-    np.savez_compressed(run_dir / "predictions.npz", ids=np.array([f.data.ids[i] for i in test]), units=units_test.astype(str),
-                        y_true=y_test, y_score=f.test_scores.values, label_names=np.array(f.pipeline.label_names))  # fmt: skip
+    with atomic_path(run_dir / "predictions.npz") as tmp:
+        np.savez_compressed(tmp, ids=np.array([f.data.ids[i] for i in test]), units=units_test.astype(str),
+                            y_true=y_test, y_score=f.test_scores.values, label_names=np.array(f.pipeline.label_names))  # fmt: skip
     extra = task.write_outputs(run_dir, f.data, f.split, f.pipeline, f.test_scores, f.model, config)
     counts = {name: int(len(index)) for name, index in f.split._asdict().items()}
     units = {name: int(len(set(f.data.units[index].tolist()))) for name, index in f.split._asdict().items()}
@@ -136,6 +145,43 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         "timings": f.seconds,
         **extra,
     }  # fmt: skip
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=jsonable))
-    (run_dir / COMPLETE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=jsonable))
+    shutil.rmtree(run_dir / "checkpoints" / RESUME, ignore_errors=True)  # optimizer state is only needed to resume
+    write_text(run_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S\n"))
     return RunResult(run_dir, metrics, task, f.model, f.pipeline, f.test_scores, report)
+
+
+def is_complete(run_dir: str | Path) -> bool:
+    """True when `run_dir` is a run that finished (RUN_COMPLETE written last)."""
+    return (Path(run_dir) / COMPLETE).is_file()
+
+
+def prepare_run_dir(run_dir: Path, config: BaseModel, overwrite: bool, resume: bool) -> None:
+    """Refuse to mix runs: a fresh run needs an empty or absent folder (or `overwrite`); a resume needs an unfinished run
+    of the same config."""
+    if resume:
+        if is_complete(run_dir):
+            raise ConfigError(f"{run_dir}: the run already finished ({COMPLETE} present); nothing to resume")
+        saved = run_dir / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"{run_dir}: no config.yaml; not a medrnn run folder to resume")
+        theirs, mine = _comparable(load_config(saved, type(config))), _comparable(config)
+        if theirs != mine:
+            changed = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
+            raise ConfigError(f"{run_dir}: config differs from the run's config.yaml in sections {changed}; a resumed run keeps its config")
+        return
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        if not overwrite:
+            state = "a finished run" if is_complete(run_dir) else "an unfinished run (resume it with --resume)"
+            raise ConfigError(f"{run_dir}: already exists and holds {state if (run_dir / 'config.yaml').exists() else 'files'}; "
+                              "choose another --out, or pass --overwrite to replace it")  # fmt: skip
+        shutil.rmtree(run_dir) if run_dir.is_dir() else run_dir.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+
+
+def _comparable(config: BaseModel) -> dict[str, Any]:
+    """The config as it shapes the model: progress bars left out."""
+    raw = config.model_dump(mode="json")
+    raw.get("train", {}).pop("progress", None)
+    return raw

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from medrnn.errors import InvalidRecordError
+from medrnn.io.smiles import screen_smiles
 from medrnn.transforms.vocabulary import TokenVocabulary
 
 SMILES_PATTERN = r"(\[[^\]]+]|<-|->|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
@@ -82,6 +83,9 @@ def randomize_smiles(smiles: str, n: int, seed: int) -> list[str]:
     """`n` random, valid, non-canonical SMILES of one molecule (SMILES enumeration, Bjerrum 2017); seeded."""
     from rdkit import Chem, rdBase
 
+    reason = screen_smiles(smiles)  # callers pass reader output, but RDKit crashes on huge input: never risk it
+    if reason is not None:
+        raise InvalidRecordError(f"SMILES {smiles[:80]!r}: {reason}, so it cannot be enumerated")
     _quiet = rdBase.BlockLogs()  # noqa: F841  (RDKit warns on every lone [H]; blocked while this object lives)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:

@@ -46,6 +46,7 @@ def _make_run(run_dir: Path, nested: bool = True, with_optional: bool = True) ->
             record_id="100", class_names=np.array(NAMES),
         )  # fmt: skip
         (run_dir / "config.yaml").write_text("model:\n  name: lstm  # <script>alert('x')</script>\n")
+        (run_dir / "RUN_COMPLETE").write_text("done\n")
     return report
 
 

@@ -16,11 +16,26 @@ from medrnn.tasks.ecg_beats.config import BeatDataConfig
 
 
 def test_aami_mapping_follows_ec57() -> None:
-    expect = {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N", "A": "S", "a": "S", "J": "S", "S": "S",
-              "V": "V", "E": "V", "F": "F", "/": "Q", "f": "Q", "Q": "Q"}
+    expect = {
+        "N": "N",
+        "L": "N",
+        "R": "N",
+        "e": "N",
+        "j": "N",
+        "A": "S",
+        "a": "S",
+        "J": "S",
+        "S": "S",
+        "V": "V",
+        "E": "V",
+        "F": "F",
+        "/": "Q",
+        "f": "Q",
+        "Q": "Q",
+    }
     for symbol, cls in expect.items():
         assert AAMI_CLASSES[aami_label(symbol)] == cls
-    for non_beat in "+~|x[]!\"":
+    for non_beat in '+~|x[]!"':
         assert aami_label(non_beat) is None
     with pytest.raises(InvalidRecordError, match="'Z' has no AAMI class"):
         aami_label("Z", "rec.atr")

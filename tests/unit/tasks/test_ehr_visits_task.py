@@ -176,9 +176,13 @@ def test_quick_run_writes_metrics_explanations_report_and_serves_a_json_patient(
     sections = task.report_sections(tmp_path / "run", json.loads((tmp_path / "run" / "metrics.json").read_text()))
     titles = [s.title for s in sections]
     assert titles == ["Patients and samples", "RETAIN explanations (test patients)"] and sections[1].figures
+    from medrnn.artifact import trained_on
+
     test_ids = np.load(tmp_path / "run" / "predictions.npz")["ids"].tolist()
-    train_patients = set(json.loads((tmp_path / "run" / "model" / "artifact.json").read_text())["training_data"]["items"])
-    assert not {s.split("/")[0] for s in test_ids} & train_patients
+    data = task.load(task.quick_config())
+    train_patients = sorted(set(data.units[task.split(data, task.quick_config()).train].tolist()))
+    assert trained_on(json.loads((tmp_path / "run" / "model" / "artifact.json").read_text()), train_patients)  # a hash, not the ids
+    assert not {s.split("/")[0] for s in test_ids} & set(train_patients)
     (tmp_path / "p1.json").write_text(json.dumps(_patient()))
     predictions = Predictor.from_artifact(tmp_path / "run").predict([tmp_path / "p1.json"])
     assert [r["patient_id"] for r in predictions.rows()] == ["p1"] and "rejected" in predictions.failures[str(tmp_path / "p1.json")]

@@ -32,7 +32,8 @@ def test_declarations_and_options_point_at_real_config_fields() -> None:
     assert TASK.split_unit.startswith("document")
     raw = NotesRunConfig().model_dump()
     flags = {o.flag for o in TASK.options}
-    assert flags == {"--data", "--language", "--codes", "--window", "--embeddings", "--evidence-weight"}  # the old command's own flags
+    # the old command's own flags, and the vocabulary's privacy rule
+    assert flags == {"--data", "--language", "--codes", "--window", "--embeddings", "--evidence-weight", "--min-doc-freq"}
     for option in TASK.options:
         section, leaf = option.field.split(".")
         assert leaf in raw[section], option.field

@@ -61,9 +61,10 @@ def test_predictor_scores_good_rows_and_reports_bad_ones(runs: list[Path], tmp_p
     mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
     predictor = Predictor.from_artifact(runs[0])
     result = predictor.predict([mols, tmp_path / "missing.csv"], id_column="compound")
-    assert result.columns == ["file", "id", "smiles", "canonical_smiles", "expt"]
+    assert result.columns == ["file", "row", "id", "smiles", "canonical_smiles", "expt"]
     rows = result.rows()
     assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and rows[0]["file"] == str(mols)
+    assert [r["row"] for r in rows] == [0, 2]  # the data row: molecules with one id (or none) stay apart
     assert rows[1]["canonical_smiles"] == "Cn1c(=O)c2c(ncn2C)n(C)c1=O" and np.isfinite(rows[0]["expt"])
     (bad,) = result.failures[str(mols)]["rejected"]
     assert bad["row"] == 1 and "unclosed ring" in bad["reason"]
@@ -87,8 +88,13 @@ def test_predictor_reproduces_the_runs_test_predictions(runs: list[Path]) -> Non
 
 def test_old_artifact_preprocessing_still_loads() -> None:
     task = get_task("molecules")
-    old = {"vocabulary": {"min_freq": 1, "tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "C", "O"], "counts": {"C": 5, "O": 2}},
-           "target_scaler": None, "task_type": "classification", "tta": 8, "smiles": "RDKit canonical isomeric, atom-level regex tokens"}
+    old = {
+        "vocabulary": {"min_freq": 1, "tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "C", "O"], "counts": {"C": 5, "O": 2}},
+        "target_scaler": None,
+        "task_type": "classification",
+        "tta": 8,
+        "smiles": "RDKit canonical isomeric, atom-level regex tokens",
+    }
     pipeline = task.pipeline_from_state(old)
     assert pipeline.tta == 8 and pipeline.tta_seed == 0 and pipeline.label_names == []
     pipeline.label_names = ["NR-AR", "SR-p53"]  # old artifacts keep them in artifact.json's class_names
@@ -129,11 +135,14 @@ def test_choose_takes_the_lowest_validation_loss_among_runs_and_their_ensemble(r
 def test_choose_refuses_candidates_of_different_splits(runs: list[Path], tmp_path: Path) -> None:
     import shutil
 
+    from medrnn.artifact import write_manifest
+
     other = tmp_path / "other"
     shutil.copytree(runs[1] / "model", other / "model")
     meta = json.loads((other / "model" / "artifact.json").read_text())
     meta["config"]["data"]["split_seed"] = 5
     (other / "model" / "artifact.json").write_text(json.dumps(meta))
+    write_manifest(other / "model")  # a consistent artifact of another split, not a corrupt one
     with pytest.raises(ConfigError, match="validation samples differ"):
         choose([runs[0], other])
 
@@ -145,7 +154,8 @@ def test_decode_of_a_classifier_names_probability_columns() -> None:
     task = get_task("molecules")
     pipeline = SmilesPipeline.from_state_dict({"vocabulary": {"tokens": ["<pad>", "<unk>", "<bos>", "<eos>"]}, "target_scaler": None,
                                                "task_type": "classification", "label_names": ["p_np"]})  # fmt: skip
-    table = MoleculeTable(("CCO",), ("OCC",), np.array([0]), np.zeros((1, 0)), (), ("m1",), "x.csv")
-    rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25]])), pipeline)
-    assert rows == [{"file": "x.csv", "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25}]
-    assert task.columns(pipeline) == ["file", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"
+    table = MoleculeTable(("CCO", "CCN"), ("OCC", "NCC"), np.array([0, 3]), np.zeros((2, 0)), (), ("m1", "m1"), "x.csv")
+    rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]])), pipeline)
+    assert rows == [{"file": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25},
+                    {"file": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5}]  # fmt: skip
+    assert task.columns(pipeline) == ["file", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"

@@ -25,7 +25,7 @@ AAMI_MAP: dict[str, str] = {
     **dict.fromkeys("/fQ", "Q"),  # paced, fusion of paced and normal, unclassifiable
 }
 # WFDB annotation symbols that mark something other than a beat (rhythm, noise, signal quality, flutter waves).
-NON_BEAT_SYMBOLS = frozenset('+~|x[]!"@()pt^u`\'s=TD*{}')
+NON_BEAT_SYMBOLS = frozenset("+~|x[]!\"@()pt^u`'s=TD*{}")
 
 
 def aami_label(symbol: str, source: str = "") -> int | None:

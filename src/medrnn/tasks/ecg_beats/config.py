@@ -43,5 +43,3 @@ class BeatRunConfig(StrictConfig):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by record) for the CIs")
-
-

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medrnn import paths
+from medrnn.atomic import atomic_path
 from medrnn.datasets import mitdb_patient_id
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
@@ -37,11 +38,9 @@ def _load_one(record_path: Path, config: BeatDataConfig, cache: bool) -> BeatSet
     record = read_wfdb(record_path, expected_sfreq_hz=config.sfreq_hz, leads=[config.lead], patient_id=patient)
     beats = extract_beats(record, config)
     if cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, x=beats.x, rr=beats.rr, y=beats.y, sample=beats.sample, record=beats.record.astype(str),
-                 sfreq_hz=beats.sfreq_hz, dropped=json.dumps(beats.dropped))
-        tmp.replace(cache_file)
+        with atomic_path(cache_file) as tmp:
+            np.savez(tmp, x=beats.x, rr=beats.rr, y=beats.y, sample=beats.sample, record=beats.record.astype(str),
+                     sfreq_hz=beats.sfreq_hz, dropped=json.dumps(beats.dropped))  # fmt: skip
     return beats
 
 

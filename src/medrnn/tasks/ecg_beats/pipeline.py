@@ -12,6 +12,8 @@ from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
 from medrnn.transforms import RR_FEATURE_NAMES, Standardizer
 
+RECORD_LISTS = ("train_records", "test_records", "val_records")  # which records a run used: not how beats are cut
+
 
 @dataclass
 class BeatPipeline(Pipeline):
@@ -33,7 +35,9 @@ class BeatPipeline(Pipeline):
         return self.rr_scaler.transform(beats.rr) if self.rr_scaler is not None else None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"beats": self.config.model_dump(mode="json"), "rr_scaler": self.rr_scaler.state_dict() if self.rr_scaler else None,
+        # how beats are cut, without the training, validation and test record lists: record ids stay out of the artifact
+        return {"beats": self.config.model_dump(mode="json", exclude=set(RECORD_LISTS)),
+                "rr_scaler": self.rr_scaler.state_dict() if self.rr_scaler else None,
                 "rr_feature_names": list(RR_FEATURE_NAMES) if self.rr_scaler else [], "label_names": list(self.label_names)}  # fmt: skip
 
     @classmethod
@@ -42,5 +46,5 @@ class BeatPipeline(Pipeline):
         return cls(BeatDataConfig.model_validate(state["beats"]), scaler, list(state.get("label_names", AAMI_CLASSES)))
 
     def compatibility(self) -> dict[str, Any]:
-        cut = self.config.model_dump(mode="json", exclude={"train_records", "test_records", "val_records"})
+        cut = self.config.model_dump(mode="json", exclude=set(RECORD_LISTS))
         return {**super().compatibility(), "beats": cut}

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from medrnn import paths
+from medrnn.atomic import atomic_path
 from medrnn.io import read_wfdb
 from medrnn.runfiles import load_npz
 from medrnn.tasks.base import Section
@@ -46,8 +47,10 @@ def strip_arrays(beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, wind
 
 
 def write_strip(path: Path, beats: BeatSet, probs: np.ndarray, config: BeatDataConfig) -> None:
-    """strip.npz beside the run (no pickles)."""
-    np.savez(path, **strip_arrays(beats, probs, config))
+    """strip.npz beside the run (no pickles), written atomically."""
+    arrays = strip_arrays(beats, probs, config)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def beat_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Any]:

@@ -47,7 +47,8 @@ class EcgBeatsTask(Task):
     default_model = "lstm"
     config_class = BeatRunConfig
     predict_help = ("WFDB records (data/100, 100.hea or names under the data root): R peaks detected (XQRS), every beat "
-                    "classified; one row per beat: record, sample, time_s, class, p_N ... p_Q")  # fmt: skip
+                    "classified; one row per beat: record (the input exactly as given: in/232 and 232 stay apart), sample, time_s, "
+                    "class, p_N ... p_Q")  # fmt: skip
 
     examples = ("medrnn train mitdb --out runs/mitdb", "medrnn train mitdb --model gru --seed 1 --out runs/mitdb-gru",
                 "medrnn train mitdb -c my.yaml --accelerator gpu --devices 2 --strategy ddp")  # fmt: skip
@@ -120,8 +121,9 @@ class EcgBeatsTask(Task):
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: BeatPipeline, config: BeatRunConfig,
                  samples: Any) -> Any:  # fmt: skip
+        # jκ: the inter-patient literature's figure
         return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", headline="jkappa",
-                        n_boot=config.bootstrap, seed=config.train.seed)  # jκ: the inter-patient literature's figure
+                        n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: BeatPipeline, scores: Scores,
                       model: nn.Module, config: BeatRunConfig) -> dict[str, Any]:  # fmt: skip
@@ -142,6 +144,7 @@ class EcgBeatsTask(Task):
         beats: BeatSet = item.samples
         raw_hz = pipeline.config.sfreq_hz
         labels = scores.values.argmax(axis=1)
+        # the input as the user gave it, not the record's base name: in/232 and out/232 are two records
         return [{"record": item.item_id, "sample": int(s), "time_s": round(float(s) / raw_hz, 4), "class": pipeline.label_names[k],
                  **{f"p_{c}": round(float(p), 5) for c, p in zip(pipeline.label_names, prob)}}
                 for s, k, prob in zip(beats.sample, labels, scores.values)]  # fmt: skip

@@ -14,7 +14,8 @@ class VisitDataConfig(StrictConfig):
 
     data: str = "mimic4-demo"  # a dataset name under the data root (mimic3-demo, mimic4-demo) or a MIMIC folder
     task: Literal["next_admission_mortality", "readmission_30d", "next_visit_diagnosis"] = Field(
-        "readmission_30d", description="the prediction target (targets.TARGETS); --task or --target on the command line")
+        "readmission_30d", description="the prediction target (targets.TARGETS); --task or --target on the command line"
+    )
     code_sources: list[Literal["diagnoses", "procedures", "prescriptions", "labevents"]] = ["diagnoses", "procedures", "prescriptions"]
     min_code_count: int = Field(1, ge=1, description="codes seen in fewer training admissions map to <unk>")
     top_k_labels: int = Field(100, ge=1, description="next_visit_diagnosis: predict the k most frequent training diagnoses")

@@ -50,7 +50,7 @@ def read_patients(source: str, code_sources: list[str], options: dict[str, Any])
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidRecordError(f"{path}: not a JSON file ({err}); expected a patient object {{\"patient_id\", \"admissions\"}}") from err
+        raise InvalidRecordError(f'{path}: not a JSON file ({err}); expected a patient object {{"patient_id", "admissions"}}') from err
     entries = raw if isinstance(raw, list) else [raw]
     if not entries:
         raise InvalidRecordError(f"{path}: an empty list; expected one patient object or a list of them")

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from medrnn import atomic
 from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.models import build_model
@@ -47,8 +48,9 @@ class EhrVisitsTask(Task):
     config_class = VisitRunConfig
     predict_help = ("a JSON patient file {patient_id, admissions: [{hadm_id, admit_time, discharge_time, death_time?, codes}]} "
                     "(or a list of them) or a MIMIC folder (every patient): predicted at the discharge of the latest admission "
-                    "from the admissions known then; one row per patient: patient_id, hadm_id, prediction_time, n_visits, "
-                    "n_unknown_codes, p_<target> (next_visit_diagnosis: one row per top-10 code: rank, code, p)")  # fmt: skip
+                    "from the admissions known then; one row per patient: file (the input as given), patient_id, hadm_id, "
+                    "prediction_time, n_visits, n_unknown_codes, p_<target> (next_visit_diagnosis: one row per top-10 code: "
+                    "rank, code, p)")  # fmt: skip
     options = (
         TaskOption("--data", "data.data", "mimic4-demo (default), mimic3-demo, or the folder of a full MIMIC-III (ADMISSIONS.csv ...) "
                    "or MIMIC-IV (hosp/*.csv.gz) download.", short="-d"),
@@ -121,7 +123,7 @@ class EhrVisitsTask(Task):
         test = self.subset(data, split.test)
         if config.model.name == "retain":
             explanations = explain_retain(model, test, pipeline)
-            (run_dir / "explanations.json").write_text(json.dumps(explanations, indent=1))
+            atomic.write_text(run_dir / "explanations.json", json.dumps(explanations, indent=1))
         notes = ["CIs resample test patients (all of a patient's samples together), not samples"]
         if len(data.samples.patients) <= 200:
             notes.append("a demo-sized cohort: test sets of ~15 patients give wide CIs; the point is a proven pipeline")
@@ -141,8 +143,8 @@ class EhrVisitsTask(Task):
         rows = []
         for sample, prob in zip(samples.samples, scores.values):
             unknown = sum(c not in pipeline.vocab for v in sample.visits for c in v)
-            head = {"patient_id": sample.patient_id, "hadm_id": sample.hadm_id, "prediction_time": str(sample.prediction_time),
-                    "n_visits": len(sample.visits), "n_unknown_codes": unknown}  # fmt: skip
+            head = {"file": item.item_id, "patient_id": sample.patient_id, "hadm_id": sample.hadm_id,
+                    "prediction_time": str(sample.prediction_time), "n_visits": len(sample.visits), "n_unknown_codes": unknown}  # fmt: skip
             if pipeline.output_kind == "binary":
                 rows.append({**head, f"p_{pipeline.label_names[0]}": round(float(prob[0]), 5)})
                 continue
@@ -151,7 +153,8 @@ class EhrVisitsTask(Task):
         return rows
 
     def columns(self, pipeline: VisitPipeline) -> list[str]:
-        head = ["patient_id", "hadm_id", "prediction_time", "n_visits", "n_unknown_codes"]
+        # file first: two files may hold one patient_id (two hospitals, two exports)
+        head = ["file", "patient_id", "hadm_id", "prediction_time", "n_visits", "n_unknown_codes"]
         return [*head, f"p_{pipeline.label_names[0]}"] if pipeline.output_kind == "binary" else [*head, "rank", "code", "p"]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:

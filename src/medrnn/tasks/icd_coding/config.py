@@ -18,6 +18,11 @@ class NotesDataConfig(StrictConfig):
     min_label_count: int = Field(1, ge=1, description="codes seen in fewer training documents are not labels (counted)")
     window: int = Field(2500, ge=1, description="tokens per model input; longer documents are chunked, scores max-merged")
     min_token_count: int = Field(1, ge=1, description="tokens seen fewer times in the training text map to <unk>")
+    # privacy: the vocabulary is saved inside the model file. In hospital notes the words that occur in only a few
+    # documents are mostly names, record and phone numbers, dates and addresses, so a word enters the vocabulary only
+    # when at least `min_doc_freq` training documents hold it (a k-anonymity threshold); rarer words read <unk>
+    min_doc_freq: int = Field(5, ge=1, description="words found in fewer training documents map to <unk> and never reach the "
+                              "model file (in hospital notes they are names and record numbers)")  # fmt: skip
     embeddings: Literal["word2vec", "none"] = "word2vec"  # word2vec (gensim) trained on the training text only
     embedding_dim: int = Field(100, ge=1)
     # quick runs and tests: the first N notes of each official split (in file order); None = every note

@@ -71,6 +71,28 @@ def notes_task_data(records: list[NoteRecord], language: str, source: str = "", 
     return TaskData(notes, np.array(notes.note_ids, dtype=str), list(notes.note_ids), info)
 
 
+def document_frequency(token_lists: list[list[str]]) -> Counter[str]:
+    """In how many documents each token occurs (a token repeated within one document counts once)."""
+    return Counter(t for doc in token_lists for t in set(doc))
+
+
+def fit_vocabulary(token_lists: list[list[str]], min_count: int = 1, min_doc_freq: int = 1) -> TextVocabulary:
+    """The training documents' vocabulary: tokens seen `min_count` times *and* in `min_doc_freq` documents or more.
+
+    The vocabulary is saved in the model file. In hospital notes, the words found in few documents are names, record
+    numbers, dates and addresses: one patient's words. Keeping only words shared by `min_doc_freq` documents keeps
+    them out of the artifact; they read as <unk>, as unseen words do, and count among the training unknowns.
+    """
+    if min_doc_freq < 1:
+        raise ConfigError(f"min_doc_freq={min_doc_freq}; expected an integer >= 1 (training documents a word must occur in)")
+    shared = {t for t, n in document_frequency(token_lists).items() if n >= min_doc_freq}
+    vocab = TextVocabulary(min_count=min_count).fit([[t for t in doc if t in shared] for doc in token_lists])
+    # the totals of the whole training text: the words left out for rarity count as unknown, as min_count's do
+    vocab.n_train_tokens_ = int(sum(len(doc) for doc in token_lists))
+    vocab.n_train_unknown_ = vocab.n_train_tokens_ - int(sum(vocab.counts_))
+    return vocab
+
+
 def fit_labels(train: list[NoteRecord], min_count: int = 1) -> tuple[list[str], np.ndarray, dict[str, int]]:
     """Label set = codes of the training documents seen in at least `min_count` of them (sorted by code).
 
@@ -111,16 +133,23 @@ def gold_counts(records: list[NoteRecord]) -> np.ndarray:
 
 
 def text_report(parts: dict[str, NoteSet], vocab: TextVocabulary, names: list[str], min_label_count: int,
-                dropped: dict[str, int]) -> dict[str, Any]:  # fmt: skip
-    """Documents, tokens, unknown tokens, empty documents, vocabulary and label-set sizes per split, and unseen gold codes."""
+                dropped: dict[str, int], min_doc_freq: int = 1) -> dict[str, Any]:  # fmt: skip
+    """Documents, tokens, unknown tokens, empty documents, vocabulary and label-set sizes per split, and unseen gold codes.
+
+    Words left out of the vocabulary are counted, never listed (they are what the `min_doc_freq` rule keeps private).
+    """
     texts = {s: p.token_texts() for s, p in parts.items()}
+    rare = sum(1 for n in document_frequency(texts["train"]).values() if n < min_doc_freq)
     return {
         "documents": {s: len(v) for s, v in texts.items()},
         "tokens": {s: int(sum(len(d) for d in v)) for s, v in texts.items()},
         "max_tokens": {s: int(max(len(d) for d in v)) for s, v in texts.items()},
-        "unknown_tokens": {s: int(sum(vocab.encode(d)[1] for d in v)) for s, v in texts.items()},  # train: cut by min_token_count
+        # train: the tokens cut by min_token_count and min_doc_freq
+        "unknown_tokens": {s: int(sum(vocab.encode(d)[1] for d in v)) for s, v in texts.items()},
         "empty_documents": {s: sum(len(d) == 0 for d in v) for s, v in texts.items()},
         "vocabulary_size": len(vocab),
+        "min_doc_freq": min_doc_freq,
+        "words_below_min_doc_freq": rare,  # distinct training words in fewer documents (a count: the words stay private)
         "labels": {"count": len(names), "min_label_count": min_label_count, "dropped_below_min_count": len(dropped),
                    "dropped_codes": list(dropped)[:50]},
         "unseen_gold": {s: unseen_gold(parts[s].records or [], names) for s in ("dev", "test")},
@@ -132,7 +161,8 @@ def train_word2vec(token_lists: list[list[str]], vocab: TextVocabulary, dim: int
     """word2vec (CBOW, gensim, one worker: reproducible) on the training documents only, as an embedding matrix for `vocab`.
 
     Returns (matrix (len(vocab), dim) float32, rows found in word2vec); tokens word2vec has no vector for (the
-    specials, and tokens `vocab` kept but word2vec did not) keep small random vectors; row 0 (<pad>) is zero.
+    specials, and tokens `vocab` kept but word2vec did not) keep small random vectors; row 0 (<pad>) is zero. Only the
+    rows of `vocab`'s tokens leave this function: word2vec's own vocabulary (rare words included) stays in memory.
     """
     try:
         from gensim.models import Word2Vec

@@ -10,7 +10,7 @@ import numpy as np
 from medrnn.errors import ConfigError
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.icd_coding.config import NotesDataConfig
-from medrnn.tasks.icd_coding.data import NoteSet, fit_labels
+from medrnn.tasks.icd_coding.data import NoteSet, fit_labels, fit_vocabulary
 from medrnn.transforms.text import ClinicalTokenizer, TextVocabulary
 
 
@@ -30,16 +30,17 @@ class NotesPipeline(Pipeline):
     code_types: list[str]
     threshold: float | None = None
     output_kind: str = "multilabel"
+    min_doc_freq: int | None = None  # training documents a word needed to enter the vocabulary (None: an older artifact)
     dropped_labels: dict[str, int] = field(default_factory=dict)  # codes under min_label_count (fit only, not saved)
     tuning_: dict[str, Any] = field(default_factory=dict)  # what `tune` found on dev (this run only, not saved)
 
     @classmethod
     def fit(cls, train: NoteSet, config: NotesDataConfig) -> NotesPipeline:
-        """Vocabulary and label set from the training notes only."""
-        vocab = TextVocabulary(min_count=config.min_token_count).fit(train.token_texts())
+        """Vocabulary (words of `min_doc_freq` documents or more) and label set from the training notes only."""
+        vocab = fit_vocabulary(train.token_texts(), config.min_token_count, config.min_doc_freq)
         names, counts, dropped = fit_labels(train.records or [], config.min_label_count)
         return cls(ClinicalTokenizer(config.language), vocab, names, counts, config.window, list(config.code_types),
-                   dropped_labels=dropped)  # fmt: skip
+                   min_doc_freq=config.min_doc_freq, dropped_labels=dropped)  # fmt: skip
 
     def encode(self, notes: NoteSet) -> list[np.ndarray]:
         """Token ids of every note (unknown tokens -> <unk>); notes tokenized in another language are refused."""
@@ -51,14 +52,15 @@ class NotesPipeline(Pipeline):
         return {"tokenizer": self.tokenizer.state_dict(), "vocabulary": self.vocab.state_dict(), "window": self.window,
                 "threshold": self.threshold, "threshold_tuned_on": "dev", "language": self.tokenizer.language,
                 "code_types": list(self.code_types), "label_counts": self.label_counts.tolist(),
-                "label_names": list(self.label_names)}  # fmt: skip
+                "label_names": list(self.label_names), "min_doc_freq": self.min_doc_freq}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> NotesPipeline:
-        threshold = state.get("threshold")
+        threshold, min_doc_freq = state.get("threshold"), state.get("min_doc_freq")
         return cls(ClinicalTokenizer.from_state_dict(state["tokenizer"]), TextVocabulary.from_state_dict(state["vocabulary"]),
                    list(state["label_names"]), np.asarray(state.get("label_counts", []), dtype=np.int64), int(state["window"]),
-                   list(state.get("code_types", ["D"])), None if threshold is None else float(threshold))  # fmt: skip
+                   list(state.get("code_types", ["D"])), None if threshold is None else float(threshold),
+                   min_doc_freq=None if min_doc_freq is None else int(min_doc_freq))  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must code the same labels and tokenize alike (evidence offsets must line up); each keeps its

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from medrnn import paths
+from medrnn import atomic, paths
 from medrnn.data.batch import collate
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
@@ -63,6 +63,8 @@ class IcdCodingTask(Task):
                    "procedures) or D,P.", kind="list"),
         TaskOption("--window", "data.window", "Tokens per model input (default 2500); longer notes are cut into windows and each "
                    "code takes its best window's score.", kind="int"),
+        TaskOption("--min-doc-freq", "data.min_doc_freq", "A word enters the vocabulary (saved in the model file) only when at "
+                   "least this many training notes hold it (default 5): rarer words are names and record numbers.", kind="int"),
         TaskOption("--embeddings", "data.embeddings", "word2vec (default; trained on the training notes only, needs gensim) or "
                    "none (random start)."),
         TaskOption("--evidence-weight", "train.evidence_weight", "Weight of the loss that teaches each code's attention the gold "
@@ -95,7 +97,8 @@ class IcdCodingTask(Task):
     def fit_pipeline(self, data: TaskData, split: Split, config: NotesRunConfig) -> NotesPipeline:
         parts = {s: self.subset(data, index) for s, index in zip(SPLITS, split)}
         pipeline = NotesPipeline.fit(parts["train"], config.data)
-        report = text_report(parts, pipeline.vocab, pipeline.label_names, config.data.min_label_count, pipeline.dropped_labels)
+        report = text_report(parts, pipeline.vocab, pipeline.label_names, config.data.min_label_count, pipeline.dropped_labels,
+                             config.data.min_doc_freq)  # fmt: skip
         report.pop("unseen_gold")  # in metrics.json["unseen_gold_codes"] (write_outputs)
         chunks = {s: chunk_documents([len(t) for t in p.tokens], pipeline.window)[1].to_dict() for s, p in parts.items()}
         data.info.update({"text": report, "chunks": chunks})
@@ -173,7 +176,7 @@ class IcdCodingTask(Task):
         probs, top = scores.values, scores.extras["top_token"]
         _add_to_predictions(run_dir / "predictions.npz", note_id=np.array(test.note_ids), top_token=top, threshold=threshold)
         chosen = evidence_json(test, pipeline.label_names, probs, top, threshold, config.evidence_documents)
-        (run_dir / "evidence.json").write_text(json.dumps(chosen, indent=1, ensure_ascii=False), encoding="utf-8")
+        atomic.write_text(run_dir / "evidence.json", json.dumps(chosen, indent=1, ensure_ascii=False))
         dev_map = pipeline.tuning_.get("map")
         if dev_map is None:  # a pipeline not tuned in this process: score dev again (the same model gives the same scores)
             dev_probs = self.predict(model, pipeline, self.subset(data, split.val)).values
@@ -233,7 +236,8 @@ def _add_to_predictions(path: Path, **arrays: Any) -> None:
     """Add arrays to the run's predictions.npz (the generic run writes ids, y_true, y_score; notes keep top_token too)."""
     with np.load(path, allow_pickle=False) as npz:
         kept = {k: npz[k] for k in npz.files}
-    np.savez_compressed(path, **kept, **arrays)
+    with atomic.atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **kept, **arrays)
 
 
 __all__ = ["IcdCodingTask"]

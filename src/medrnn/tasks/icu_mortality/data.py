@@ -81,12 +81,16 @@ def load_stays(config: IcuDataConfig, progress: bool = False) -> TaskData:
     if config.dataset != "physionet2012":
         raise ConfigError(f"data.dataset {config.dataset!r}: the ICU task reads 'physionet2012' (PhysioNet/CinC 2012 layout)")
     stays, read_report = read_physionet2012(sets=tuple(config.sets), progress=progress)
+    # the log says how many; which stays (RecordIDs, file names: patient identifiers) only at DEBUG and in metrics.json
+    if read_report.failures:
+        log.warning("%d stay files not read (files and reasons: metrics.json data.read.failures)", len(read_report.failures))
     for source, reason in read_report.failures.items():
-        log.warning("%s not read: %s", source, reason)
+        log.debug("%s not read: %s", source, reason)
     n_read = len(stays)
     excluded = [s.record_id for s in stays if len(s) == 0] if config.drop_empty else []
     if config.drop_empty:
-        log.info("%d stays without any time series excluded: %s", len(excluded), excluded)
+        log.info("%d stays without any time series excluded", len(excluded))
+        log.debug("stays without any time series (RecordIDs): %s", excluded)
         stays = [s for s in stays if len(s) > 0]
     n_beyond_max = 0
     if config.max_stays is not None and len(stays) > config.max_stays:

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
-from medrnn import paths
+from medrnn import atomic, paths
 from medrnn.data.batch import Batch
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import random_split
@@ -143,9 +143,10 @@ def pretrain_encoder(
     weights = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items() if k.startswith(PRETRAINED_PREFIXES)}
     stats = {"corpus_molecules": len(corpus), "epochs": fit.epochs, "best_val_lm_loss": float(fit.best_score),
              "seconds": fit.seconds, "val_perplexity": float(np.exp(fit.best_score))}  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(weights, folder / "encoder.safetensors")
-    (folder / "info.json").write_text(json.dumps({"vocabulary": vocab.state_dict(), "stats": stats}))
+    # info.json first, the encoder last: the encoder's presence marks a complete cache entry; each file lands whole
+    atomic.write_text(folder / "info.json", json.dumps({"vocabulary": vocab.state_dict(), "stats": stats}))
+    with atomic.atomic_path(folder / "encoder.safetensors") as tmp:
+        save_file(weights, tmp)
     log.info("pretrained SMILES encoder on %d molecules: val perplexity %.2f", len(corpus), stats["val_perplexity"])
     return weights, vocab, stats
 

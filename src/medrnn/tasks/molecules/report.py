@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from medrnn import atomic
 from medrnn.errors import InvalidRecordError
 from medrnn.runfiles import load_json
 from medrnn.tasks.base import Section
@@ -63,7 +64,7 @@ def write_attention(path: Path, smiles: Sequence[str], tokens: Sequence[Sequence
         items += [{"group": group, "rule": rule, "smiles": smiles[i], "tokens": list(tokens[i]),
                    "weights": [round(float(w), 5) for w in attention[i]], "score": [float(v) for v in scores[i]],
                    "target": [None if np.isnan(v) else float(v) for v in y[i]]} for i in index]  # fmt: skip
-    path.write_text(json.dumps(items, indent=1))
+    atomic.write_text(path, json.dumps(items, indent=1))
     return len(items)
 
 

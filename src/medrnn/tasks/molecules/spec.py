@@ -50,6 +50,7 @@ class MoleculeTaskSpec:
         return "roc_auc" if self.task_type == "classification" else "rmse"
 
 
+# fmt: off
 MOLECULENET: dict[str, MoleculeTaskSpec] = {
     s.name: s
     for s in (
@@ -71,8 +72,9 @@ MOLECULENET: dict[str, MoleculeTaskSpec] = {
                          "hydration free energy, kcal/mol", 1.15),
         MoleculeTaskSpec("lipophilicity", "moleculenet/Lipophilicity.csv", "smiles", ("exp",), "regression", "random",
                          "octanol/water distribution coefficient logD at pH 7.4", 0.655),
-    )  # fmt: skip
+    )
 }
+# fmt: on
 
 
 def get_spec(name: str) -> MoleculeTaskSpec:

@@ -47,8 +47,9 @@ class MoleculesTask(Task):
     default_model = "lstm"
     config_class = SmilesRunConfig
     predict_help = ("CSV files with a SMILES column (--smiles-column, default smiles/canonical_smiles/smi/mol; --id-column "
-                    "to carry an id): one row per molecule RDKit parses: file, id, smiles, canonical_smiles, p_<target> "
-                    "(or the predicted value); unparsable rows are reported with row number and reason")  # fmt: skip
+                    "to carry an id): one row per molecule RDKit parses: file (as given), row (0-based data row), id, smiles, "
+                    "canonical_smiles, p_<target> (or the predicted value); unparsable rows are reported with row number "
+                    "and reason")  # fmt: skip
     options = (
         TaskOption("--data", "data.data", "MoleculeNet name (bbbp, bace, hiv, tox21, clintox, sider, esol, freesolv, "
                    "lipophilicity) or a CSV path.", short="-d"),
@@ -180,11 +181,14 @@ class MoleculesTask(Task):
     def decode(self, item: InputItem, scores: Scores, pipeline: SmilesPipeline) -> list[dict[str, Any]]:
         table: MoleculeTable = item.samples
         names = self._value_columns(pipeline)
-        return [{"file": item.item_id, "id": i, "smiles": s, "canonical_smiles": c, **{k: round(float(v), 6) for k, v in zip(names, row)}}
-                for i, s, c, row in zip(table.ids, table.input_smiles, table.smiles, scores.values)]  # fmt: skip
+        # file and row name a molecule whatever the id column holds (ids may repeat, within a file or across files)
+        ids = table.ids or tuple(str(r) for r in table.rows)
+        return [{"file": item.item_id, "row": int(r), "id": i, "smiles": s, "canonical_smiles": c,
+                 **{k: round(float(v), 6) for k, v in zip(names, values)}}
+                for r, i, s, c, values in zip(table.rows, ids, table.input_smiles, table.smiles, scores.values)]  # fmt: skip
 
     def columns(self, pipeline: SmilesPipeline) -> list[str]:
-        return ["file", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
+        return ["file", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
 
     @staticmethod
     def _value_columns(pipeline: SmilesPipeline) -> list[str]:
