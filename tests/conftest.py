@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +13,17 @@ import torch
 from medrnn import paths
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test writes caches into one session temp dir, never into the user's ~/.cache."""
-    monkeypatch.setenv("MEDRNN_CACHE", str(tmp_path_factory.getbasetemp() / "medrnn-cache"))
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test, module fixtures included, writes caches into one session temp dir, never into the user's ~/.cache."""
+    before = os.environ.get("MEDRNN_CACHE")
+    os.environ["MEDRNN_CACHE"] = str(tmp_path_factory.getbasetemp() / "medrnn-cache")
     torch.set_num_threads(2)
+    yield
+    if before is None:
+        os.environ.pop("MEDRNN_CACHE", None)
+    else:
+        os.environ["MEDRNN_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

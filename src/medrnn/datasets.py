@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,28 @@ class DatasetInfo:
     home: str = ""  # landing page of a non-PhysioNet dataset
     any_of: tuple[tuple[str, ...], ...] = ()  # each group needs one of its forms, e.g. ("set-a/", "set-a.tar.gz"); "x/" = folder
     sizes: tuple[tuple[str, int], ...] = ()  # (file name, bytes) where the published size is known: checked on fetch
+    source: str = ""  # who serves a non-PhysioNet dataset, for messages ("Zenodo")
+    size_hint: str = ""  # download size where no per-file sizes are known, e.g. "about 100 MB"
 
     @property
     def url(self) -> str:
         return self.home or f"https://physionet.org/content/{self.physionet_db}/{self.version}/"
+
+    @property
+    def server(self) -> str:
+        """Who serves the files: PhysioNet, or `source` (Zenodo, DeepChem's S3 bucket)."""
+        return "PhysioNet" if self.physionet_db else (self.source or "the download server")
+
+    def files_summary(self) -> str:
+        """What a fetch downloads, in words: "145 files, about 100 MB: RECORDS and .hea/.dat/.atr of 48 records"."""
+        if self.records:
+            kinds = "/.".join(self.extensions)
+            n, which = len(self.expected_files()), f"{', '.join(self.extra_files)} and .{kinds} of {len(self.records)} records"
+        else:
+            names = [name for name, _ in self.downloads]
+            n, which = len(names), ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        size = f"{sum(b for _, b in self.sizes) / 1e6:.0f} MB" if self.sizes else self.size_hint
+        return f"{n} file{'s' if n != 1 else ''}{f', {size}' if size else ''}: {which}"
 
     def expected_files(self) -> tuple[str, ...]:
         """File names a complete copy holds, e.g. RECORDS, 100.hea, 100.dat, 100.atr, ..."""
@@ -72,6 +91,7 @@ DATASETS: dict[str, DatasetInfo] = {
             "Circulation 101(23):e215-e220 (2000). DOI 10.13026/C2F305"
         ),
         records=tuple(MITDB_RECORDS),
+        size_hint="about 100 MB",
     ),
 }
 
@@ -96,6 +116,8 @@ DATASETS["moleculenet"] = DatasetInfo(
     extra_files=tuple(name for name, _ in _MOLECULENET_FILES),
     downloads=tuple((name, _DEEPCHEM + remote) for name, remote in _MOLECULENET_FILES),
     home="https://moleculenet.org",
+    source="DeepChem's S3 bucket",
+    size_hint="about 7 MB",
 )
 
 _P12 = "https://physionet.org/files/challenge-2012/1.0.0/"
@@ -201,6 +223,7 @@ DATASETS["codiesp"] = DatasetInfo(
     + tuple(f"{_CODIESP}{s}/text_files/" for s in ("train", "dev", "test")),
     downloads=(("codiesp.zip", "https://zenodo.org/records/3837305/files/codiesp.zip?download=1"),),  # holds final_dataset_v4_to_publish/
     home="https://zenodo.org/records/3837305",
+    source="Zenodo",
 )
 
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
@@ -241,12 +264,18 @@ def list_datasets() -> list[DatasetStatus]:
 
 
 def _where_looked() -> str:
+    root = paths.resolve_data_root()
     env = os.environ.get("MEDRNN_DATA")
-    shared = Path.cwd().parent / "shared" / "data"
-    return (
-        f"data root {paths.data_root()}, chosen from: MEDRNN_DATA ({env if env else 'not set'}), "
-        f"then {shared} ({'exists' if shared.is_dir() else 'absent'}), then {Path.home() / '.cache' / 'medrnn'}"
-    )
+    shared = paths.shared_data_dir()
+    shared_text = f"{shared} ({'exists' if shared.is_dir() else 'absent'})" if shared else "shared/data beside a checkout (none)"
+    return (f"data root {root.path} ({root.reason}), chosen from: MEDRNN_DATA ({env if env else 'not set'}), then {shared_text}, "
+            f"then {paths.cache_root()}")  # fmt: skip
+
+
+def root_line() -> str:
+    """One line: where the data root is and why, e.g. for `medrnn data list`."""
+    root = paths.resolve_data_root()
+    return f"data root {root.path}: {root.reason}"
 
 
 def require_dataset(name: str) -> Path:
@@ -264,15 +293,45 @@ def require_dataset(name: str) -> Path:
 
 
 def default_fetch_dir(name: str) -> Path:
-    """Where `fetch_dataset` writes by default: $MEDRNN_DATA/NAME if set, else ~/.cache/medrnn/NAME."""
+    """Where `fetch_dataset` writes by default: $MEDRNN_DATA/NAME if set, else ~/.cache/medrnn/NAME (found there by
+    `paths.dataset_dir` whatever the data root)."""
     env = os.environ.get("MEDRNN_DATA")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "medrnn"
+    root = Path(env).expanduser().absolute() if env else paths.cache_root()
     return root / name
 
 
 def offline_error(info: DatasetInfo, reason: object) -> OfflineError:
-    """The server cannot be reached: say where to download the data by hand."""
-    return OfflineError(
+    """The server cannot be reached: say where to download the data by hand (`.reason` keeps the cause alone)."""
+    err = OfflineError(
         f"could not reach {'PhysioNet' if info.physionet_db else 'the download server'} ({reason}); download {info.url} manually "
         f"and point MEDRNN_DATA at its parent (the folder that contains {info.name}/)"
     )
+    err.reason = str(reason)  # type: ignore[attr-defined]
+    return err
+
+
+def missing_under_root(name: str, needed: Sequence[str | tuple[str, ...]] | None = None) -> list[str]:
+    """What of catalogue dataset `name` is not under the data root: every requirement, or only `needed` (file names
+    inside its folder; a tuple is alternatives, "x/" a folder), e.g. ["RECORDS", "100.hea"]."""
+    info = get_dataset(name)
+    folder = paths.dataset_dir(name)
+    groups = info.requirements() if needed is None else [(n,) if isinstance(n, str) else tuple(n) for n in needed]
+    return [" or ".join(group) for group in groups if not any(exists_in(folder, f) for f in group)]
+
+
+def by_hand(info: DatasetInfo) -> str:
+    """How to put a dataset in place without `medrnn data fetch` (PhysioNet's zip folder name is found as is)."""
+    unpacked = paths.UNPACKED_AS.get(info.name, ())
+    if unpacked:  # PhysioNet's "Download the ZIP file"
+        return (f"download {info.url} and unzip it into the data root (it unpacks as {unpacked[0]}/, found as is), or set "
+                f"MEDRNN_DATA to the folder that holds it")  # fmt: skip
+    return f"download {info.url} and set MEDRNN_DATA to the folder that holds {info.name}/"
+
+
+def absent_line(name: str, missing: Sequence[str]) -> str:
+    """The first half of every not-found message: which dataset, how much of it is missing, where medrnn looked."""
+    info, root = get_dataset(name), paths.resolve_data_root()
+    files = f"{len(missing)} needed file{'s' if len(missing) != 1 else ''}"
+    title = info.description.split(":")[0].replace(" (", ", ").replace(")", "")
+    return (f"{name} ({title}) is not under the data root {root.path} ({root.reason}): "
+            f"{files} missing (e.g. {', '.join(missing[:3])})")  # fmt: skip

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from medrnn.datasets import DatasetInfo, default_fetch_dir, exists_in, get_dataset, missing_files, offline_error
-from medrnn.errors import MedrnnError, OfflineError
+from medrnn import paths
+from medrnn.datasets import (DatasetInfo, absent_line, by_hand, default_fetch_dir, exists_in, get_dataset, missing_files,
+                             offline_error)  # fmt: skip
+from medrnn.errors import DataNotFoundError, MedrnnError, OfflineError
 
 PHYSIONET_HOST = "physionet.org"
 _PROBE_TIMEOUT_S = 10.0
@@ -48,6 +52,31 @@ def fetch_dataset(name: str, dest: Path | None = None) -> Path:
             f"run `medrnn data fetch {name} --dest {dest}` again to resume"
         )
     return dest
+
+
+def ensure_datasets(missing: Mapping[str, Sequence[str]], fetch: bool = True, say: Callable[[str], None] = print) -> None:
+    """Fetch the catalogue datasets a run needs and lacks (`missing`: name -> what is missing), saying so in one line
+    each; without `fetch`, or when the server cannot be reached, raise DataNotFoundError in one actionable line."""
+    for name, files in missing.items():
+        info = get_dataset(name)
+        if not fetch:
+            raise DataNotFoundError(f"{absent_line(name, files)}. It is open data: fetch it with `medrnn data fetch {name}` "
+                                    f"({info.files_summary()}), or {by_hand(info)}")  # fmt: skip
+        dest = default_fetch_dir(name)
+        say(f"{absent_line(name, files)}; fetching it from {info.server} into {dest} ({info.files_summary()})")
+        made = [p for p in (dest, *dest.parents) if not p.exists()]
+        try:
+            fetch_dataset(name, dest)
+        except OfflineError as err:
+            for folder in made:  # leave no empty folder behind (it would stand for the dataset); files are kept to resume
+                if folder.is_dir() and not any(f.is_file() for f in folder.rglob("*")):
+                    shutil.rmtree(folder, ignore_errors=True)
+            reason = getattr(err, "reason", str(err))
+            raise DataNotFoundError(f"could not fetch {name} (open data, no account needed): {info.server} unreachable ({reason}). "
+                                    f"When online run `medrnn data fetch {name}`, or {by_hand(info)}") from None  # fmt: skip
+        if paths.dataset_dir(name) != dest:  # a partial copy under a shared root shadows the fetched one
+            raise DataNotFoundError(f"{name} was fetched into {dest}, but the data root has its own {paths.dataset_dir(name)}; "
+                                    f"set MEDRNN_DATA={dest.parent} to use the fetched copy")  # fmt: skip
 
 
 def fetch_urls(info: DatasetInfo, dest: Path, timeout_s: float = 30.0) -> Path:
@@ -149,6 +178,8 @@ def download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> No
     import urllib.error
     import urllib.request
 
+    from tqdm.auto import tqdm
+
     have = partial.stat().st_size if partial.is_file() else 0
     request: str | urllib.request.Request = url
     if have:
@@ -156,8 +187,16 @@ def download(info: DatasetInfo, url: str, partial: Path, timeout_s: float) -> No
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  (fixed https URLs)
             resumed = have > 0 and getattr(response, "status", 200) == 206  # a server that ignores Range sends it all
-            with partial.open("ab" if resumed else "wb") as fh:
-                shutil.copyfileobj(response, fh, 1 << 20)
+            length = getattr(response, "headers", {}).get("Content-Length")
+            start = have if resumed else 0
+            total = start + int(length) if length and str(length).isdigit() else None
+            with partial.open("ab" if resumed else "wb") as fh, tqdm(
+                total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=partial.name.removesuffix(".part"),
+                leave=False, disable=not sys.stderr.isatty(),
+            ) as bar:  # fmt: skip
+                while chunk := response.read(1 << 20):
+                    fh.write(chunk)
+                    bar.update(len(chunk))
     except urllib.error.HTTPError as err:
         if err.code == 416 and have:  # the partial file is already as long as the remote one (or longer): start over
             partial.unlink()

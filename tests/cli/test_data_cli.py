@@ -34,7 +34,8 @@ def test_list_real_data_root() -> None:
         pytest.skip(f"MIT-BIH not found under the data root ({folder})")
     result = CliRunner().invoke(app, ["list"])
     assert result.exit_code == 0, result.output
-    header, row = result.output.splitlines()[:2]
+    root, header, row = result.output.splitlines()[:3]
+    assert root.startswith(f"data root {paths.data_root()}: ")  # where, and why there
     assert header.split() == ["name", "present", "path", "files"]
     assert row.split() == ["mitdb", "yes", str(folder), "145/145"]
 
@@ -43,7 +44,8 @@ def test_list_empty_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("MEDRNN_DATA", str(tmp_path))
     result = CliRunner().invoke(app, ["list"])
     assert result.exit_code == 0
-    assert result.output.splitlines()[1].split() == ["mitdb", "no", str(tmp_path / "mitdb"), "0/145"]
+    assert result.output.splitlines()[0] == f"data root {tmp_path}: set by MEDRNN_DATA"
+    assert result.output.splitlines()[2].split() == ["mitdb", "no", str(tmp_path / "mitdb"), "0/145"]
 
 
 def test_help_teaches_with_examples() -> None:
@@ -51,6 +53,11 @@ def test_help_teaches_with_examples() -> None:
     assert "medrnn data fetch mitdb" in runner.invoke(app, ["--help"]).output
     fetch_help = runner.invoke(app, ["fetch", "--help"]).output
     assert "medrnn data fetch mitdb --dest ~/data/mitdb" in fetch_help and "--dest" in fetch_help
+
+
+def test_fetch_help_names_every_source_not_only_physionet() -> None:
+    text = " ".join(CliRunner().invoke(app, ["fetch", "--help"]).output.split())
+    assert "from its source (PhysioNet, Zenodo or DeepChem's S3 bucket" in text and "Download a dataset from PhysioNet" not in text
 
 
 def test_fetch_unknown_dataset_raises_config_error(tmp_path: Path) -> None:

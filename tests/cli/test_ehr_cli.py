@@ -95,4 +95,4 @@ def test_predict_scores_json_patients_and_names_the_bad_file_and_field(mimic4: P
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)  # nested past Python's recursion limit
     rows = batch_survives(run, [str(tmp_path / "good.json")], [*poisoned, str(deep)])
-    assert [r["file"] for r in rows] == [str(tmp_path / "good.json")]
+    assert [r["item_id"] for r in rows] == [str(tmp_path / "good.json")]

@@ -80,8 +80,8 @@ def test_predict_stays_reports_a_corrupt_file_and_scores_the_rest(icu_run: Path,
     code = main(["predict", "--artifact", str(icu_run / "model"), *map(str, stays), str(bad), "--out", str(out)])
     assert code == 1  # one file failed
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["file", "record_id", f"p_{OUTCOME}", "n_observations"]
-    assert [r["record_id"] for r in rows] == [s.stem for s in stays] and [r["file"] for r in rows] == [str(s) for s in stays]
+    assert list(rows[0]) == ["item_id", "record_id", f"p_{OUTCOME}", "n_observations"]
+    assert [r["record_id"] for r in rows] == [s.stem for s in stays] and [r["item_id"] for r in rows] == [str(s) for s in stays]
     assert all(0.0 < float(r[f"p_{OUTCOME}"]) < 1.0 for r in rows)
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     assert list(errors) == [str(bad)] and "999999.txt" in errors[str(bad)]["message"]
@@ -101,4 +101,4 @@ def test_predict_stays_reports_a_corrupt_file_and_scores_the_rest(icu_run: Path,
 def test_batch_survives_poisoned_stays(icu_run: Path, icu_root: Path, poisoned: list[str], batch_survives) -> None:
     stays = [str(s) for s in sorted((icu_root / "physionet2012" / "set-a").glob("*.txt"))[:2]]
     rows = batch_survives(icu_run / "model", stays, poisoned)
-    assert [r["file"] for r in rows] == stays
+    assert [r["item_id"] for r in rows] == stays

@@ -138,14 +138,14 @@ def test_predict_notes_reports_a_missing_file_and_codes_the_rest(notes_run: Path
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     assert list(errors) == [str(missing)] and "missing.txt: cannot read" in errors[str(missing)]["message"]
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert rows and {r["file"] for r in rows} <= set(map(str, notes))
+    assert rows and {r["item_id"] for r in rows} <= set(map(str, notes))
     for row in rows:
-        text = Path(row["file"]).read_bytes().decode("utf-8")
+        text = Path(row["item_id"]).read_bytes().decode("utf-8")
         assert 0.0 < float(row["probability"]) <= 1.0 and row["code"]
         assert f"[{text[int(row['start']) : int(row['end'])]}]" in row["evidence"]
     evidence = {d["note_id"]: d for d in json.loads((notes_run / "evidence.json").read_text(encoding="utf-8"))}
     first = notes[0].stem
-    assert [r["code"] for r in rows if Path(r["file"]).stem == first] == [c["code"] for c in evidence[first]["codes"]]
+    assert [r["code"] for r in rows if Path(r["item_id"]).stem == first] == [c["code"] for c in evidence[first]["codes"]]
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +175,11 @@ def test_ensemble_serves_the_mean_of_its_members_at_a_dev_tuned_threshold(notes_
     mean = (np.array(singles[0]) + np.array(singles[1])) / 2
     names = members[0].label_names
     expected = {(str(notes[d]), names[c]) for d, c in zip(*np.nonzero(mean >= meta["threshold"]))}
-    assert {(r["file"], r["code"]) for r in rows} == expected and expected
+    assert {(r["item_id"], r["code"]) for r in rows} == expected and expected
     for row in rows:
-        d, c = [str(n) for n in notes].index(row["file"]), names.index(row["code"])
+        d, c = [str(n) for n in notes].index(row["item_id"]), names.index(row["code"])
         assert row["probability"] == pytest.approx(mean[d, c], abs=1e-6)
-        text = Path(row["file"]).read_bytes().decode("utf-8")
+        text = Path(row["item_id"]).read_bytes().decode("utf-8")
         assert f"[{text[row['start'] : row['end']]}]" in row["evidence"]
 
 
@@ -221,4 +221,4 @@ def test_ensemble_refuses_to_tune_on_notes_a_member_trained_on(notes_run: Path, 
 def test_batch_survives_poisoned_notes(notes_run: Path, notes_data: Path, poisoned: list[str], batch_survives) -> None:
     notes = [str(p) for p in sorted((notes_data / "test" / "text_files").glob("*.txt"))[:2]]
     rows = batch_survives(notes_run / "model", notes, poisoned)
-    assert {r["file"] for r in rows} <= set(notes)
+    assert {r["item_id"] for r in rows} <= set(notes)

@@ -39,6 +39,10 @@ def test_train_writes_a_complete_run_folder(run_dir: Path) -> None:
     assert not set(metrics["data"]["validation_records"]) & set(metrics["data"]["train_records"])
     meta = json.loads((run_dir / "model" / "artifact.json").read_text())
     assert meta["preprocessing"]["beats"]["lead"] == "MLII" and meta["class_names"] == ["N", "S", "V", "F", "Q"]
+    for field in ("train_records", "test_records"):  # record names leave with the model only as a salted hash and a count
+        assert set(meta["config"]["data"][field]) == {"redacted", "salt", "sha256"}
+    text = (run_dir / "model" / "artifact.json").read_text()
+    assert not any(f'"{record}"' in text for record in ("106", "119", "209", "220", "118", "200", "232"))
 
 
 def test_report_command_rewrites_the_page(run_dir: Path, tmp_path: Path) -> None:
@@ -54,7 +58,8 @@ def test_report_command_rewrites_the_page(run_dir: Path, tmp_path: Path) -> None
         assert part in page, part
 
 
-def test_predict_new_records_reports_bad_ones_and_goes_on(run_dir: Path, mitdb_dir: Path, tmp_path: Path) -> None:
+def test_predict_new_records_reports_bad_ones_and_goes_on(run_dir: Path, mitdb_dir: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     # a new record: the signal without its reference annotations
     for ext in ("hea", "dat"):
         shutil.copy(mitdb_dir / f"100.{ext}", tmp_path / f"100.{ext}")
@@ -62,9 +67,11 @@ def test_predict_new_records_reports_bad_ones_and_goes_on(run_dir: Path, mitdb_d
     out = tmp_path / "beats.csv"
     code = main(["predict", "--artifact", str(run_dir / "model"), str(tmp_path / "100"), str(tmp_path / "broken"), "--out", str(out)])
     assert code == 1  # one record failed
+    last = capsys.readouterr().out.splitlines()[-1]  # the summary: how many succeeded, failed, and where the errors are
+    assert last.startswith(f"predicted 1 of 2 inputs (1 failed: see {out.with_suffix('.errors.json')}); ") and str(out) in last
     rows = list(csv.DictReader(out.open()))
     assert 2200 <= len(rows) <= 2300  # record 100 has 2273 beats; XQRS finds nearly all of them
-    assert {"record", "sample", "time_s", "class", "p_N", "p_S", "p_V", "p_F", "p_Q"} == set(rows[0])
+    assert {"item_id", "sample", "time_s", "class", "p_N", "p_S", "p_V", "p_F", "p_Q"} == set(rows[0])
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     assert "broken" in next(iter(errors)) and "broken.dat" in next(iter(errors.values()))["message"]
 
@@ -83,9 +90,10 @@ def test_unknown_task_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_missing_data_says_how_to_fetch_it(empty_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "mitdb", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert main(["train", "mitdb", "--out", str(tmp_path / "run"), "--no-progress", "--no-fetch"]) == 2
     err = capsys.readouterr().err
     assert "medrnn data fetch mitdb" in err and "MEDRNN_DATA" in err and err.count("header file not found") == 0
+    assert not (tmp_path / "run").exists()  # the data is checked before the run folder is made
 
 
 def test_batch_survives_poisoned_records(run_dir: Path, mitdb_dir: Path, poisoned: list[str], batch_survives, tmp_path: Path) -> None:
@@ -94,4 +102,4 @@ def test_batch_survives_poisoned_records(run_dir: Path, mitdb_dir: Path, poisone
     long_name = tmp_path / "long.hea"
     long_name.write_text(f"long 1 360 1000\n{'x' * 300}.dat 212 200 11 1024 0 0 0 MLII\n")  # a .dat name the OS refuses
     rows = batch_survives(run_dir / "model", [str(tmp_path / "100")], [*poisoned, str(tmp_path / "long")])
-    assert {r["record"] for r in rows} == {str(tmp_path / "100")}
+    assert {r["item_id"] for r in rows} == {str(tmp_path / "100")}

@@ -85,7 +85,7 @@ def test_an_ensemble_codes_a_note_file_with_the_mean_and_the_confident_members_e
     text = note.read_bytes().decode("utf-8")
     for row in rows:
         c = base.label_names.index(row["code"])
-        assert row["probability"] == pytest.approx(mean[0, c], abs=1e-6) and row["file"] == str(note)
+        assert row["probability"] == pytest.approx(mean[0, c], abs=1e-6) and row["item_id"] == str(note)
         best = int(np.argmax([s.values[0, c] for s in singles]))
         token = members[best].read(str(note), {}).samples.tokens[0][int(singles[best].extras["top_token"][0, c])]
         assert (row["start"], row["end"]) == (token.start, token.end) and f"[{text[token.start : token.end]}]" in row["evidence"]

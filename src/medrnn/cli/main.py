@@ -17,16 +17,17 @@ app = typer.Typer(
     help=(
         "Recurrent neural networks for medical sequences.\n\n"
         "Typical session:\n\n"
-        "  medrnn data list                      # which datasets are under the data root\n\n"
-        "  medrnn tasks                          # the data worlds medrnn trains on\n\n"
-        "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model\n\n"
-        "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n\n"
-        "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n\n"
-        "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n\n"
-        "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D\n\n"
-        "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n\n"
-        "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n\n"
-        "  medrnn ensemble runs/n0 runs/n1 --out runs/n-ens     # several seeds or recipes served as one\n\n"
+        "\b\n"  # click keeps the lines of this paragraph as they are
+        "  medrnn data list                      # which datasets are under the data root, and why there\n"
+        "  medrnn tasks                          # the data worlds medrnn trains on\n"
+        "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model (fetches MIT-BIH if missing)\n"
+        "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n"
+        "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n"
+        "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n"
+        "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D\n"
+        "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n"
+        "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n"
+        "  medrnn ensemble runs/n0 runs/n1 --out runs/n-ens     # several seeds or recipes served as one\n"
         "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss\n\n"
         "Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact "
         "error; 3 internal error (a defect in medrnn; the traceback is printed)."
@@ -34,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold [brackets] (JSON shapes, lists, defaults) that Rich markup would swallow
 )
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")
@@ -70,6 +72,10 @@ def version() -> None:
     typer.echo(__version__)
 
 
+EXTRAS = {"wfdb": "signals", "rdkit": "chem", "pandas": "chem", "polars": "ehr", "tokenizers": "text", "gensim": "text",
+          "pydicom": "imaging", "nibabel": "imaging", "fastapi": "serve", "uvicorn": "serve", "flwr": "federated", "opacus": "federated"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code; usable from tests.
 
@@ -82,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         register_task_commands()  # tasks registered after import (a plug-in, a test) get their command too
     try:
         # with standalone_mode=False click returns the code of a typer.Exit instead of raising it
-        result = app(args=args, standalone_mode=False)
+        result = app(args=args, standalone_mode=False, prog_name="medrnn")
     except MedrnnError as err:
         typer.echo(f"error: {err}", err=True)
         return 2
@@ -93,14 +99,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
+    except ModuleNotFoundError as err:  # an optional dependency of one data world: say which extra brings it
+        extra = EXTRAS.get((err.name or "").split(".")[0])
+        if extra is None:
+            raise
+        typer.echo(f"error: this needs the {err.name} package, part of medrnn's [{extra}] extra: pip install 'medrnn[{extra}]'", err=True)
+        return 2
     except Exception as err:  # click.ClickException (usage errors) carries its own exit code
         code = getattr(err, "exit_code", None)
-        if code is None or not hasattr(err, "show"):
+        if code is None or not hasattr(err, "format_message"):
             traceback.print_exc()
             typer.echo(f"internal error: {type(err).__name__}: {err}\nThis is a defect in medrnn {__version__}, not in your input; "
                        "please report it with the traceback above.", err=True)  # fmt: skip
             return 3
-        err.show()
+        ctx = getattr(err, "ctx", None)  # one line: the message, and where the help is
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {err.format_message()}{hint}", err=True)
         return int(code)
     return result if isinstance(result, int) else 0
 

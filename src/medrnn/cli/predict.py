@@ -16,15 +16,14 @@ Exit code 0: all inputs predicted; 1: some failed (errors file written); 2: usag
 
 Examples:
 
-    medrnn predict --artifact runs/mitdb/model 100 232 --out beats.csv
+\b
+  medrnn predict --artifact runs/mitdb/model 100 232 --out beats.csv
+  medrnn predict --artifact runs/bbbp/model molecules.csv --id-column name --out scores.csv
+  medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
+  medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
 
-    medrnn predict --artifact runs/bbbp/model molecules.csv --id-column name --out scores.csv
-
-    medrnn predict --artifact runs/icu/model stays/*.txt --out risk.csv
-
-    medrnn predict --artifact runs/notes-ensemble notes/*.txt --out codes.csv
-
-What each task reads and writes:
+Every output starts with item_id, the input exactly as given (the key of OUT.errors.json too); the task's own columns
+follow. What each task reads and writes:
 
 """
 TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "bool": Optional[bool], "list": Optional[str]}
@@ -68,7 +67,17 @@ def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str,
         if "error" in entry:
             typer.echo(f"{source}: FAILED: {entry['message']}", err=True)
     errors = write_predictions(result, out)
-    typer.echo(f"wrote {len(result.rows())} rows for {len(result.items)}/{len(inputs)} inputs to {out}"
-               + (f"; problems in {errors}" if errors else ""))  # fmt: skip
+    typer.echo(summary_line(result, len(inputs), out, errors))
     if result.n_failed or any("rejected" in f for f in result.failures.values()):
         raise typer.Exit(code=1)
+
+
+def summary_line(result: Any, n_inputs: int, out: Path, errors: Path | None) -> str:
+    """"predicted 3 of 4 inputs (1 failed, 1 with rejected parts: see OUT.errors.json); 120 rows in OUT"."""
+    n_rejected = sum("rejected" in f for f in result.failures.values())
+    n_ok = len(result.items)
+    problems = [f"{result.n_failed} failed"] if result.n_failed else []
+    problems += [f"{n_rejected} with rejected parts"] if n_rejected else []
+    where = f"see {errors}" if errors else f"see \"errors\" in {out}"
+    said = f" ({', '.join(problems)}: {where})" if problems else " (none failed)"
+    return f"predicted {n_ok} of {n_inputs} inputs{said}; {len(result.rows())} rows in {out}"

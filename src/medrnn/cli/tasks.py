@@ -15,5 +15,9 @@ def tasks_command() -> None:
     for name in task_names():
         d = get_task(name).describe()
         aliases = f" (alias: {', '.join(d['aliases'])})" if d["aliases"] else ""
-        typer.echo(f"{name}{aliases}\n  {d['title']}\n  data: {d['data']}\n  default model: {d['default_model']}; "
-                   f"split unit: {d['split_unit']}; output: {', '.join(d['output_kinds'])}; inputs: {' x '.join(d['input_axes'])}\n")  # fmt: skip
+        others = [m for m in d["models"] if m != d["default_model"]]
+        also = f" (also {', '.join(others)})" if others else ""
+        took = f"\n  time: {d['time_estimate']}" if d["time_estimate"] else ""
+        typer.echo(f"{name}{aliases}\n  {d['title']}\n  data: {d['data']}\n  default model: {d['default_model']}{also}; "
+                   f"split unit: {d['split_unit']}; output: {', '.join(d['output_kinds'])}; inputs: {' x '.join(d['input_axes'])}"
+                   f"{took}\n")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,9 +19,11 @@ app = typer.Typer(
         "Train a model and evaluate it once on held-out data; everything lands in one run folder "
         "(config.yaml, metrics.json, predictions.npz, model/ artifact, report.html). `medrnn tasks` lists the tasks.\n\n"
         "Every task takes -c/--config, --out, --model, --seed, --max-epochs, the Lightning flags, --set key=value for any "
-        "config field (see the config.yaml of a run) and --quick (a seconds-long smoke run on a small real subset)."
+        "config field (see the config.yaml of a run) and --quick (a seconds-long smoke run on a small real subset). "
+        "`medrnn train TASK --help` shows the task's models, defaults and a rough time."
     ),
     no_args_is_help=True,
+    rich_markup_mode=None,  # help texts hold [brackets] (lists, defaults) that Rich markup would swallow
 )
 
 COMMON: list[tuple[str, Any, Any]] = [
@@ -30,12 +33,22 @@ COMMON: list[tuple[str, Any, Any]] = [
         typer.Option(None, "--config", "-c", help="YAML run config (the config.yaml of any run of this task); flags override it."),
     ),
     ("out", Optional[Path], typer.Option(None, "--out", "-o", help="Run folder (default: runs/<task alias>).")),
-    ("model", Optional[str], typer.Option(None, "--model", "-m", help="Registered model (default: the task's; `medrnn tasks`).")),
+    ("model", Optional[str], typer.Option(None, "--model", "-m", help="Model (default: the task's; `medrnn tasks`).")),
     ("seed", Optional[int], typer.Option(None, "--seed", help="Seed for the split, the weights and the batches.")),
     (
         "max_epochs",
         Optional[int],
         typer.Option(None, "--max-epochs", help="Upper bound; early stopping on validation usually ends sooner."),
+    ),
+    (
+        "fetch",
+        bool,
+        typer.Option(
+            True,
+            "--fetch/--no-fetch",
+            help="Download a catalogue dataset the run needs and the data root lacks (`medrnn data fetch`) before the run "
+            "folder is made; with --no-fetch a missing dataset is an error saying how to get it.",
+        ),
     ),
     ("accelerator", Optional[str], typer.Option(None, "--accelerator", help="Lightning accelerator: auto, cpu, gpu.")),
     ("devices", Optional[str], typer.Option(None, "--devices", help="Lightning devices: auto, 1, 4, '0,1'.")),
@@ -57,7 +70,7 @@ COMMON: list[tuple[str, Any, Any]] = [
         "overwrite",
         bool,
         typer.Option(
-            False, "--overwrite", help="Replace an existing --out folder (removed first); without it an existing folder is refused."
+            False, "--overwrite", help="Replace an existing run folder at --out (removed first; a folder that is not a medrnn run is never removed)."
         ),
     ),
     (
@@ -84,9 +97,27 @@ def _param(option: TaskOption) -> tuple[str, Any, Any]:
     return name, TYPES[option.kind], typer.Option(None, *decls, help=option.help)
 
 
+def task_common(task: Task) -> list[tuple[str, Any, Any]]:
+    """COMMON with the task's own defaults in the help of --model, --seed and --max-epochs (and its models listed)."""
+    train = getattr(task.config_class(), "train", None)
+    models = f" Models: {', '.join(task.models)}." if task.models else ""
+    helps = {
+        "model": f"Model (default: {task.default_model}).{models}",
+        "seed": f"Seed for the split, the weights and the batches (default: {getattr(train, 'seed', 0)}).",
+        "max_epochs": f"Upper bound (default: {getattr(train, 'max_epochs', '?')}); early stopping on validation usually ends sooner.",
+        "out": f"Run folder (default: runs/{task.aliases[0] if task.aliases else task.name}); an existing one is refused.",
+    }
+    params = []
+    for name, kind, option in COMMON:
+        if name in helps:
+            option = typer.Option(option.default, *option.param_decls, help=helps[name])
+        params.append((name, kind, option))
+    return params
+
+
 def make_command(task: Task) -> Any:
     """A typer command function for `task`, with a signature typer can read."""
-    params = [_param(o) for o in task.options] + COMMON
+    params = [_param(o) for o in task.options] + task_common(task)
     names = [p[0] for p in params]
     if len(set(names)) != len(names):
         raise RuntimeError(f"task {task.name!r}: an option repeats a common option name ({names})")
@@ -97,18 +128,23 @@ def make_command(task: Task) -> Any:
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d in params]
     )
-    examples = "\n\n".join(f"    {e}" for e in task.examples)
+    examples = "\b\n" + "\n".join(f"  {e}" for e in task.examples)  # \b: click keeps the lines as they are
+    models = f" (also: {', '.join(m for m in task.models if m != task.default_model)})" if len(task.models) > 1 else ""
+    took = f"\n\nTime: {task.time_estimate}." if task.time_estimate else ""
     command.__doc__ = (f"{task.title}\n\nData: {task.data}. Split unit: {task.split_unit}. Output: {', '.join(task.output_kinds)}. "
-                       f"Default model: {task.default_model}.\n\nExamples:\n\n{examples}")  # fmt: skip
+                       f"Default model: {task.default_model}{models}.{took}\n\nExamples:\n\n{examples}")  # fmt: skip
     command.__name__ = f"train_{task.name}"
     return command
 
 
 def run_command(task: Task, kwargs: dict[str, Any]) -> None:
     """Resolve the config from file, --quick, flags and --set; train; print the test table; write the report."""
+    from medrnn.download import ensure_datasets
+    from medrnn.metrics.bootstrap import progress_bars
     from medrnn.train.run import run_task  # heavy imports only when training
 
-    logging.basicConfig(level=logging.DEBUG if kwargs["verbose"] else logging.INFO, format="%(message)s")
+    # the training log goes with the results to stdout, so `medrnn train ... > run.log` keeps the epochs; errors: stderr
+    logging.basicConfig(level=logging.DEBUG if kwargs["verbose"] else logging.INFO, format="%(message)s", stream=sys.stdout)
     if kwargs["verbose"]:
         logging.getLogger(__name__).debug("--verbose: debug logs may name records and patients")
     task_values: dict[str, tuple[TaskOption, Any]] = {}
@@ -123,7 +159,10 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
     else:
         cfg = build_config(task, kwargs, task_values)
         out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
-    result = run_task(task, cfg, out, progress=cfg.train.progress, overwrite=kwargs["overwrite"], resume=resume is not None)
+    # the data is checked (and fetched when missing) before anything is written: no run folder without data
+    ensure_datasets(task.missing_data(cfg), fetch=kwargs["fetch"], say=typer.echo)
+    with progress_bars(cfg.train.progress):
+        result = run_task(task, cfg, out, progress=cfg.train.progress, overwrite=kwargs["overwrite"], resume=resume is not None)
     split = result.metrics["split"]
     typer.echo(f"split by {task.split_unit.split(' (')[0]}: " + ", ".join(
         f"{k} {split['counts'][k]:,} samples / {split['units'][k]:,} units" for k in split["counts"]))  # fmt: skip
@@ -166,6 +205,7 @@ def register_commands() -> None:
         task = get_task(name)
         command = make_command(task)
         also = f" (also: medrnn train {', '.join(task.aliases)})" if task.aliases else ""
-        app.command(name, help=(command.__doc__ or "").replace("\n\n", f"{also}\n\n", 1))(command)
+        short = (f"(alias {', '.join(task.aliases)}) " if task.aliases else "") + task.title  # `medrnn train --help` lists it
+        app.command(name, help=(command.__doc__ or "").replace("\n\n", f"{also}\n\n", 1), short_help=short)(command)
         for alias in task.aliases:
             app.command(alias, help=f"Alias of `medrnn train {name}`: " + (command.__doc__ or ""), hidden=True)(command)

@@ -392,7 +392,7 @@ def read_wfdb(
     """
     try:
         return _read_wfdb(path, expected_sfreq_hz, leads, annotation_extension, patient_id, verify_checksum)
-    except MedrnnError:
+    except (MedrnnError, ImportError):  # a missing optional package is not a bad file: the CLI names its extra
         raise
     except Exception as err:  # noqa: BLE001  last resort: a reader never lets a foreign exception out
         raise InvalidRecordError(

@@ -9,16 +9,31 @@ share its count, so they are drawn together. scipy.stats.bootstrap draws samples
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from medrnn.errors import ConfigError, ShapeError
 
 # Resampled count matrices are drawn and scored in blocks of about this many cells to bound memory on large test sets.
 BLOCK_CELLS = 2_000_000
+PROGRESS_STEPS = 50  # with a progress bar, at least this many blocks, so the bar moves (the draws do not change)
+_progress = {"enabled": True}
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool) -> Iterator[None]:
+    """Within the block, bootstrap progress bars are shown (on a terminal, after a second) only if `enabled`."""
+    before, _progress["enabled"] = _progress["enabled"], bool(enabled)
+    try:
+        yield
+    finally:
+        _progress["enabled"] = before
 
 
 def unit_index(units: Sequence[Any] | np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
@@ -41,14 +56,20 @@ def unit_index(units: Sequence[Any] | np.ndarray | None, n: int) -> tuple[np.nda
 def resample_counts(rng: np.random.Generator, n_units: int, n_boot: int) -> Iterator[np.ndarray]:
     """Blocks of (b, n_units) float counts: how often each unit is drawn in each of n_boot resamples of n_units units.
 
-    One rng.integers call per block gives the same draws as one call per resample (numpy fills arrays in order).
+    One rng.integers call per block gives the same draws as one call per resample (numpy fills arrays in order), so
+    the progress bar (stderr a terminal, `progress_bars` not off, shown after a second) may cut smaller blocks.
     """
     block = max(1, BLOCK_CELLS // max(n_units, 1))
-    for start in range(0, n_boot, block):
-        b = min(block, n_boot - start)
-        draw = rng.integers(0, n_units, size=(b, n_units))
-        flat = (np.arange(b)[:, None] * n_units + draw).ravel()
-        yield np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+    show = _progress["enabled"] and sys.stderr.isatty()
+    if show:
+        block = min(block, max(1, -(-n_boot // PROGRESS_STEPS)))
+    with tqdm(total=n_boot, desc="bootstrap", unit="resample", leave=False, delay=1.0, disable=not show) as bar:
+        for start in range(0, n_boot, block):
+            b = min(block, n_boot - start)
+            draw = rng.integers(0, n_units, size=(b, n_units))
+            flat = (np.arange(b)[:, None] * n_units + draw).ravel()
+            yield np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+            bar.update(b)
 
 
 def sum_by_unit(values: np.ndarray, index: np.ndarray, n_units: int) -> np.ndarray:
@@ -101,5 +122,5 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["BLOCK_CELLS", "check_options", "jsonable", "percentile_interval", "resample_counts", "sum_by_unit",
-           "to_number", "unit_index"]  # fmt: skip
+__all__ = ["BLOCK_CELLS", "check_options", "jsonable", "percentile_interval", "progress_bars", "resample_counts",
+           "sum_by_unit", "to_number", "unit_index"]  # fmt: skip

@@ -154,6 +154,8 @@ class Task(ABC):
     output_kinds: ClassVar[tuple[OutputKind, ...]]  # the kinds its runs can have (molecules: binary .. regression)
     input_axes: ClassVar[tuple[str, ...]]  # what explanations align to: ("time", "lead"), ("token",), ("visit", "code")
     default_model: ClassVar[str]
+    models: ClassVar[tuple[str, ...]] = ()  # registered models that read its inputs (`--model` refuses others); () = any
+    time_estimate: ClassVar[str] = ""  # rough wall time of the default run, shown by `medrnn train TASK --help`
     config_class: ClassVar[type[BaseModel]]  # the run config: data, model, train (+ task sections), bootstrap
     predict_help: ClassVar[str] = ""  # what `medrnn predict` takes and writes for this task
     options: ClassVar[tuple[TaskOption, ...]] = ()  # the task's own `medrnn train` flags (beside the common ones)
@@ -161,6 +163,12 @@ class Task(ABC):
     examples: ClassVar[tuple[str, ...]] = ()  # `medrnn train` command lines for --help
 
     # ---- training ----------------------------------------------------------------------------------------------
+    def missing_data(self, config: BaseModel) -> dict[str, list[str]]:
+        """Catalogue datasets (`medrnn data list`) this run reads that are not all under the data root: {name: what
+        is missing}. `medrnn train` asks before it makes the run folder and fetches them. A data option that names
+        neither a catalogue dataset nor an existing path raises ConfigError listing the known names."""
+        return {}
+
     @abstractmethod
     def quick_config(self) -> BaseModel:
         """A run config that trains in seconds on a small real subset (smoke tests, `medrnn train TASK --quick`)."""
@@ -269,7 +277,7 @@ class Task(ABC):
         """The declaration as a dict, for `medrnn tasks` and docs."""
         return {"name": cls.name, "aliases": list(cls.aliases), "title": cls.title, "data": cls.data, "readers": list(cls.readers),
                 "split_unit": cls.split_unit, "output_kinds": list(cls.output_kinds), "input_axes": list(cls.input_axes),
-                "default_model": cls.default_model}  # fmt: skip
+                "default_model": cls.default_model, "models": list(cls.models), "time_estimate": cls.time_estimate}  # fmt: skip
 
 
 class ExtraLoss(ABC):
@@ -337,6 +345,19 @@ def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
     for name, index in split._asdict().items():
         if len(index) == 0:
             raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")
+
+
+def missing_catalogue_folder(data: str, known: Sequence[str], other: str) -> dict[str, list[str]]:
+    """`Task.missing_data` of a `--data` that is a catalogue dataset name or a folder: {name: what is missing} for a
+    dataset not (all) under the data root, {} for an existing folder, else a ConfigError naming the known datasets."""
+    from medrnn.datasets import missing_under_root
+
+    if Path(data).expanduser().exists():
+        return {}
+    if data in known:
+        missing = missing_under_root(data)
+        return {data: missing} if missing else {}
+    raise ConfigError(f"--data {data!r}: no such folder and not a known dataset; known: {', '.join(known)}, or {other}")
 
 
 def mean_bce(y: np.ndarray, probs: np.ndarray) -> float:

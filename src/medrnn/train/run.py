@@ -111,7 +111,12 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     task = get_task(task) if isinstance(task, str) else task
     run_dir = Path(run_dir)
     prepare_run_dir(run_dir, config, overwrite=overwrite, resume=resume)
-    f = fit_task(task, config, run_dir, progress=progress, resume=resume)
+    try:
+        f = fit_task(task, config, run_dir, progress=progress, resume=resume)
+    except BaseException:
+        if not resume and not (run_dir / "checkpoints" / RESUME).exists():  # nothing to resume: leave no half folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     seed = config.train.seed
     test = f.split.test
     y_test = task.targets(f.data, test, f.pipeline)
@@ -175,7 +180,9 @@ def prepare_run_dir(run_dir: Path, config: BaseModel, overwrite: bool, resume: b
             state = "a finished run" if is_complete(run_dir) else "an unfinished run (resume it with --resume)"
             raise ConfigError(f"{run_dir}: already exists and holds {state if (run_dir / 'config.yaml').exists() else 'files'}; "
                               "choose another --out, or pass --overwrite to replace it")  # fmt: skip
-        shutil.rmtree(run_dir) if run_dir.is_dir() else run_dir.unlink()
+        if not (run_dir / "config.yaml").is_file():  # --overwrite removes runs only, never a folder of other files
+            raise ConfigError(f"{run_dir}: holds files but is not a medrnn run folder (no config.yaml); --overwrite will not remove it")
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
 

@@ -180,7 +180,7 @@ def test_truncated_gzip(bbbp_head: bytes, tmp_path: Path) -> None:
     for cut in (len(whole) // 2, len(whole) - 4, 5):
         path.write_bytes(whole[:cut])
         with pytest.raises(
-            InvalidRecordError, match=r"bbbp\.csv\.gz: compressed file is truncated or corrupt|bbbp\.csv\.gz: not a readable"
+            InvalidRecordError, match=r"bbbp\.csv\.gz: compressed file is truncated or corrupt \((EOFError|zlib\.error|BadGzipFile)"
         ):
             read_smiles_csv(path, ["p_np"])
 

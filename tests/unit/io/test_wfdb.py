@@ -144,16 +144,26 @@ def test_signal_length_differs_from_header(mitdb_dir: Path, monkeypatch: pytest.
         (b"\xff\xfe\x00garbage\x00 \x01\n", r"record name .* is not valid"),
         (b"hello world\n", r"number of signals 'world' is not valid"),
         # wfdb alone would read this as a 250 Hz record of unknown length
-        (b"100 2 abc 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
-         r"sampling frequency 'abc' is not valid .*'100 2 360 650000'"),
-        (b"100 2 0 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
-         r"sampling frequency 0 Hz, expected a positive number"),
-        (b"100 3 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
-         r"declares 3 signals but the header has 2 signal lines"),
-        (b"100 2 360 650000\n100.dat 999 200 11 1024 995 -22131 0 MLII\n100.dat 999 200 11 1024 1011 20052 0 V5\n",
-         r"signal 'MLII' has format 999, expected one of the WFDB formats 8, 16,"),
-        (b"100 2 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n!!! garbage\n",
-         r"100\.hea: signal line '!!! garbage': file name '!!!' is not valid"),
+        (
+            b"100 2 abc 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
+            r"sampling frequency 'abc' is not valid .*'100 2 360 650000'",
+        ),
+        (
+            b"100 2 0 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
+            r"sampling frequency 0 Hz, expected a positive number",
+        ),
+        (
+            b"100 3 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n100.dat 212 200 11 1024 1011 20052 0 V5\n",
+            r"declares 3 signals but the header has 2 signal lines",
+        ),
+        (
+            b"100 2 360 650000\n100.dat 999 200 11 1024 995 -22131 0 MLII\n100.dat 999 200 11 1024 1011 20052 0 V5\n",
+            r"signal 'MLII' has format 999, expected one of the WFDB formats 8, 16,",
+        ),
+        (
+            b"100 2 360 650000\n100.dat 212 200 11 1024 995 -22131 0 MLII\n!!! garbage\n",
+            r"100\.hea: signal line '!!! garbage': file name '!!!' is not valid",
+        ),
     ],
     ids=["empty", "binary", "text", "fs-not-a-number", "fs-zero", "signal-count", "format", "signal-line"],
 )

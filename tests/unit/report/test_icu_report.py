@@ -77,3 +77,19 @@ def test_a_metrics_file_without_icu_entries_gives_no_sections(tmp_path: Path) ->
     assert get_task("icu").report_sections(tmp_path, {"task": "icu_mortality", "test": {}}) == []
     # malformed optional entries are skipped, never a crash
     assert get_task("icu").report_sections(tmp_path, {"split": [1, 2], "data": {"read": "oops"}}) == []
+
+
+def test_headline_names_the_stay_split_and_sets_the_published_figures_beside(tmp_path: Path) -> None:
+    from medrnn.report.headline import Headline
+
+    metrics = _metrics()
+    metrics["test"] = {"overall": {"roc_auc": 0.8, "prc_auc": 0.4}, "headline": "roc_auc"}
+    box = get_task("icu").report_sections(tmp_path, metrics)[0]
+    assert isinstance(box, Headline)
+    assert box.protocol.startswith("stay split: stratified holdout 80/10/10 by In-hospital_death, seed 7")
+    assert box.data == "PhysioNet/CinC Challenge 2012, sets A, B: 7,996 stays used of 7,998 read, first 48 h"
+    methods = {r.method: r for r in box.references}
+    assert methods["GRU-D (set A, 5-fold CV)"].values == {"AUROC": 0.8424} and "Che et al." in methods["GRU-D (set A, 5-fold CV)"].citation
+    assert box.comparable.startswith("Protocols differ")
+    metrics["data"]["left_out_by_max_stays"] = 3697
+    assert get_task("icu").report_sections(tmp_path, metrics)[0].comparable.startswith("Not comparable: this run left 3,697 stays out")

@@ -63,7 +63,7 @@ def test_classification_sections_have_facts_rejections_gallery_and_escape(tmp_pa
     run = tmp_path / "runs" / "bbbp_lstm"
     _make_run(run, "classification", ["BBB_penetration", EVIL])
     sections, html = _html(run)
-    assert [s.title for s in sections] == ["Molecules", "Rejected input rows", "Attention over SMILES tokens"]
+    assert [s.title for s in sections] == ["Headline", "Molecules", "Rejected input rows", "Attention over SMILES tokens"]
     assert "bbbp" in html and "scaffold" in html and "42 tokens (the training split)" in html and "corpus_molecules 1,234" in html
     assert "unclosed ring (RDKit: SMILES Parse Error)" in html and "and 7 more rejected rows" in html  # 57 rejected, 50 shown
     # the gallery says which molecules it shows and why
@@ -98,7 +98,7 @@ def test_regression_gallery_and_optional_parts(tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     del metrics["data"], metrics["model_init"]
     sections = get_task("molecules").report_sections(run, metrics)
-    assert [s.title for s in sections] == ["Molecules"]
+    assert [s.title for s in sections] == ["Headline", "Molecules"]
 
 
 def test_bad_attention_file_names_the_entry(tmp_path: Path) -> None:
@@ -113,3 +113,22 @@ def test_bad_attention_file_names_the_entry(tmp_path: Path) -> None:
     (run / "attention.json").write_text(json.dumps({"smiles": "CCO"}))
     with pytest.raises(InvalidRecordError, match="attention.json: attention gallery .* holds dict, expected a JSON list"):
         _html(run)
+
+
+def test_headline_names_the_split_and_sets_moleculenet_and_benchmark_figures_beside_the_run(tmp_path: Path) -> None:
+    from medrnn.report.headline import Headline
+
+    run = tmp_path / "bbbp"
+    _make_run(run, "classification", ["p_np"])
+    sections, html = _html(run)
+    box = sections[0]
+    assert isinstance(box, Headline) and box.protocol.startswith("scaffold split (Bemis–Murcko scaffolds kept on one side) 80/10/10")
+    assert [k.label for k in box.key_metrics] == ["ROC-AUC", "PR-AUC", "ECE", "Brier"]
+    published = {r.method: r for r in box.references}
+    wu = published["MoleculeNet, best model"]
+    assert wu.values == {"ROC-AUC": 0.729} and "Wu et al." in wu.citation
+    assert published["chemprop D-MPNN"].values == {"ROC-AUC": 0.920} and published["chemprop D-MPNN"].kind == "medrnn benchmark"
+    assert "Which molecules:</b> not a random sample" in html
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["dataset"] = "my_table.csv"
+    assert get_task("molecules").report_sections(run, metrics)[0].references == []  # no published figure for a CSV

@@ -175,7 +175,7 @@ def test_quick_run_writes_metrics_explanations_report_and_serves_a_json_patient(
     assert explanations and all(abs(sum(e["visit_attention"]) - 1) < 1e-5 for e in explanations)
     sections = task.report_sections(tmp_path / "run", json.loads((tmp_path / "run" / "metrics.json").read_text()))
     titles = [s.title for s in sections]
-    assert titles == ["Patients and samples", "RETAIN explanations (test patients)"] and sections[1].figures
+    assert titles == ["Headline", "Patients and samples", "RETAIN explanations (test patients)"] and sections[2].figures
     from medrnn.artifact import trained_on
 
     test_ids = np.load(tmp_path / "run" / "predictions.npz")["ids"].tolist()

@@ -90,16 +90,18 @@ def test_predictor_codes_note_files_as_the_run_scored_its_test_notes(quick_run: 
     messages = {Path(k).name: v["message"] for k, v in result.failures.items()}
     assert "missing.txt: cannot read" in messages["missing.txt"] and "empty note" in messages["empty.txt"]
     assert "not UTF-8" in messages["latin1.txt"]
-    assert result.columns == ["file", "code", "probability", "start", "end", "evidence"]
+    assert result.columns == ["item_id", "code", "probability", "start", "end", "evidence"]
 
 
 def test_report_sections_show_map_unseen_codes_and_escaped_evidence(quick_run: Path) -> None:
     metrics = json.loads((quick_run / "metrics.json").read_text())
     sections = TASK.report_sections(quick_run, metrics)
     titles = [s.title for s in sections]
-    assert titles == ["ICD coding: MAP", "Gold codes outside the label set", "Evidence (test notes)"]
-    assert f"{metrics['test']['overall']['map_all_gold']:.3f}" in sections[0].html
-    assert "<mark>" in sections[2].html or "No code at or above" in sections[2].html
+    assert titles == ["Headline", "ICD coding: MAP", "Codes (test notes)", "Gold codes outside the label set", "Evidence (test notes)"]
+    from medrnn.report.numbers import sig
+
+    assert sig(metrics["test"]["overall"]["map_all_gold"]) in sections[1].html
+    assert "<mark>" in sections[4].html or "No code at or above" in sections[4].html
     assert notes_sections(quick_run / "nothing", {}) == []
 
 

@@ -72,7 +72,7 @@ def test_predictor_reproduces_the_test_scores_from_the_raw_files(quick_run: Path
     result = Predictor.from_artifact(quick_run).predict([set_a / f"{r}.txt" for r in ids])
     rows = result.rows()
     # values out of range (a RespRate of 0) become missing as in training: not a problem of the file
-    assert result.columns == ["file", "record_id", f"p_{OUTCOME}", "n_observations"] and not result.failures
+    assert result.columns == ["item_id", "record_id", f"p_{OUTCOME}", "n_observations"] and not result.failures
     assert [r["record_id"] for r in rows] == ids and all(r["n_observations"] > 0 for r in rows)
     assert np.allclose([r[f"p_{OUTCOME}"] for r in rows], scores, atol=1e-6)
 
@@ -89,7 +89,7 @@ def test_predictor_reports_bad_files_and_tells_files_of_one_record_apart(quick_r
     odd.write_text("Time,Parameter,Value\n00:00,RecordID,888888\n00:00,Age,70\n00:30,HR,80\n00:45,pH,73\n49:10,HR,90\n01:00,Foo,1\n")
     result = Predictor.from_artifact(quick_run).predict([first, copy, corrupt, empty, odd])
     rows = result.rows()
-    assert [r["file"] for r in rows] == [str(first), str(copy), str(odd)]
+    assert [r["item_id"] for r in rows] == [str(first), str(copy), str(odd)]
     assert rows[0]["record_id"] == rows[1]["record_id"] and rows[0][f"p_{OUTCOME}"] == rows[1][f"p_{OUTCOME}"]
     assert "01:xx" in result.failures[str(corrupt)]["message"] and "999999.txt" in result.failures[str(corrupt)]["message"]
     assert "descriptors only" in result.failures[str(empty)]["message"] and result.n_failed == 2

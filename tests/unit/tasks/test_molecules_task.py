@@ -61,9 +61,9 @@ def test_predictor_scores_good_rows_and_reports_bad_ones(runs: list[Path], tmp_p
     mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
     predictor = Predictor.from_artifact(runs[0])
     result = predictor.predict([mols, tmp_path / "missing.csv"], id_column="compound")
-    assert result.columns == ["file", "row", "id", "smiles", "canonical_smiles", "expt"]
+    assert result.columns == ["item_id", "row", "id", "smiles", "canonical_smiles", "expt"]
     rows = result.rows()
-    assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and rows[0]["file"] == str(mols)
+    assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and rows[0]["item_id"] == str(mols)
     assert [r["row"] for r in rows] == [0, 2]  # the data row: molecules with one id (or none) stay apart
     assert rows[1]["canonical_smiles"] == "Cn1c(=O)c2c(ncn2C)n(C)c1=O" and np.isfinite(rows[0]["expt"])
     (bad,) = result.failures[str(mols)]["rejected"]
@@ -156,6 +156,6 @@ def test_decode_of_a_classifier_names_probability_columns() -> None:
                                                "task_type": "classification", "label_names": ["p_np"]})  # fmt: skip
     table = MoleculeTable(("CCO", "CCN"), ("OCC", "NCC"), np.array([0, 3]), np.zeros((2, 0)), (), ("m1", "m1"), "x.csv")
     rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]])), pipeline)
-    assert rows == [{"file": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25},
-                    {"file": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5}]  # fmt: skip
-    assert task.columns(pipeline) == ["file", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"
+    assert rows == [{"item_id": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25},
+                    {"item_id": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5}]  # fmt: skip
+    assert task.columns(pipeline) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"

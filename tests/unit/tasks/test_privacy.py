@@ -3,8 +3,7 @@ vocabularies keep only words of several training documents, and prediction outpu
 
 Quick real runs (small subsets of CodiEsp, PhysioNet 2012 set A and the MIMIC-IV demo) go through `run_task`; every
 training id (note ids = file stems, RecordIDs, subject_id / hadm_id) is then looked for in the pipeline state and in
-every file of RUN/model. artifact.json's `training_data` is left out of that search: artifact.py records the training
-units there (as a salted hash and a count).
+every file of RUN/model, artifact.json whole (its `training_data` is a salted hash and a count).
 """
 
 from __future__ import annotations
@@ -58,13 +57,11 @@ def json_leaks(value: Any, pattern: re.Pattern[bytes], where: str = "") -> Itera
 
 
 def file_leaks(path: Path, pattern: re.Pattern[bytes]) -> list[str]:
-    """Where a file of an artifact folder holds an id: JSON walked (artifact.json's training_data left out), safetensors
+    """Where a file of an artifact folder holds an id: JSON walked, safetensors
     by its header's strings and its raw tensor bytes, anything else as bytes."""
     raw = path.read_bytes()
     if path.suffix == ".json":
         meta = json.loads(raw)
-        if path.name == "artifact.json":
-            meta.pop("training_data", None)  # artifact.py's (a salted hash and a count): not the task's
         return [f"{path.name}{leak}" for leak in json_leaks(meta, pattern)]
     if path.suffix == ".safetensors":
         (size,) = struct.unpack("<Q", raw[:8])
@@ -76,7 +73,7 @@ def file_leaks(path: Path, pattern: re.Pattern[bytes]) -> list[str]:
 
 
 def assert_no_ids(run_dir: Path, state: dict[str, Any], ids: set[str]) -> None:
-    """No id in the task's pipeline state, nor in any file of RUN/model but artifact.json's training_data."""
+    """No id in the task's pipeline state, nor anywhere in any file of RUN/model."""
     assert ids, "no ids to look for"
     pattern = id_pattern(ids)
     leaks = list(json_leaks(json.loads(json.dumps(state)), pattern, "preprocessing"))
@@ -317,8 +314,8 @@ def test_ecg_rows_name_the_record_as_given(mitdb_dir: Path, tmp_path: Path, monk
     result = predictor.predict(["in/232", "232", str(tmp_path / "in" / "232.hea")], peaks=peaks)
     assert not result.failures
     rows = result.rows()
-    assert [r["record"] for r in rows[:: len(rows) // 3]] == ["in/232", "232", str(tmp_path / "in" / "232.hea")]
-    assert sorted({r["record"] for r in rows}) == sorted(["in/232", "232", str(tmp_path / "in" / "232.hea")])
+    assert [r["item_id"] for r in rows[:: len(rows) // 3]] == ["in/232", "232", str(tmp_path / "in" / "232.hea")]
+    assert sorted({r["item_id"] for r in rows}) == sorted(["in/232", "232", str(tmp_path / "in" / "232.hea")])
 
 
 def test_icu_rows_carry_the_file_beside_the_record_id(icu_run: tuple[Path, TaskData, Any, LogRecords], icu_root: Path,
@@ -330,7 +327,7 @@ def test_icu_rows_carry_the_file_beside_the_record_id(icu_run: tuple[Path, TaskD
     shutil.copy(first, copy)
     result = Predictor.from_artifact(run_dir).predict([first, copy])
     rows = result.rows()
-    assert result.columns[:2] == ["file", "record_id"] and [r["file"] for r in rows] == [str(first), str(copy)]
+    assert result.columns[:2] == ["item_id", "record_id"] and [r["item_id"] for r in rows] == [str(first), str(copy)]
     assert rows[0]["record_id"] == rows[1]["record_id"] == first.stem
 
 
@@ -344,5 +341,5 @@ def test_ehr_rows_carry_the_patient_file(ehr_run: tuple[Path, TaskData, Any, Log
         path.write_text(json.dumps(patient))
     result = Predictor.from_artifact(run_dir).predict(files)
     rows = result.rows()
-    assert result.columns[0] == "file" and [r["file"] for r in rows] == [str(p) for p in files]
+    assert result.columns[0] == "item_id" and [r["item_id"] for r in rows] == [str(p) for p in files]
     assert [r["patient_id"] for r in rows] == ["p1", "p1"]

@@ -114,10 +114,10 @@ class ToyTask(Task):
         return InputItem(source, x[None].astype(np.float32))
 
     def decode(self, item: InputItem, scores: Scores, pipeline: Pipeline) -> list[dict[str, Any]]:
-        return [{"file": item.item_id, "p_square": float(scores.values[0, 0])}]
+        return [{"item_id": item.item_id, "p_square": float(scores.values[0, 0])}]
 
     def columns(self, pipeline: Pipeline) -> list[str]:
-        return ["file", "p_square"]
+        return ["item_id", "p_square"]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return [Section("Toy waves", "<p>sine = 0, square = 1</p>")]
@@ -144,7 +144,7 @@ def test_a_task_defined_in_one_class_goes_through_every_generic_layer(toy: None,
     out = tmp_path / "p.csv"
     code = main(["predict", "--artifact", str(run), str(tmp_path / "square.npy"), str(tmp_path / "bad.npy"), "--out", str(out)])
     assert code == 1  # one input failed, the other was predicted
-    assert out.read_text().splitlines()[0] == "file,p_square" and len(out.read_text().splitlines()) == 2
+    assert out.read_text().splitlines()[0] == "item_id,p_square" and len(out.read_text().splitlines()) == 2
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     assert errors[str(tmp_path / "bad.npy")]["error"] == "InvalidRecordError"
 

@@ -76,6 +76,9 @@ def test_existing_out_is_refused_unless_overwrite(reference: Path, tmp_path: Pat
     (run / "keep.txt").write_text("someone's file")
     assert main([*ICU, "--max-epochs", "1", "--out", str(run)]) == 2
     assert "already exists" in capsys.readouterr().err and (run / "keep.txt").exists()
+    assert main([*ICU, "--max-epochs", "1", "--out", str(run), "--overwrite"]) == 2  # not a run: never removed
+    assert "is not a medrnn run folder" in capsys.readouterr().err and (run / "keep.txt").exists()
+    (run / "config.yaml").write_text("an older run\n")
     assert main([*ICU, "--max-epochs", "1", "--out", str(run), "--overwrite"]) == 0
     assert (run / COMPLETE).exists() and not (run / "keep.txt").exists()
     assert main(["train", "icu", "--resume", str(run)]) == 2

@@ -13,11 +13,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medrnn import paths
-from medrnn.datasets import require_dataset
+from medrnn.datasets import DATASETS, missing_under_root, require_dataset
 from medrnn.data.batch import BeatDataset
 from medrnn.data.loaders import class_weights, make_loader
 from medrnn.data.splits import Split
-from medrnn.errors import InvalidRecordError
+from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.models import build_model
@@ -45,10 +45,12 @@ class EcgBeatsTask(Task):
     output_kinds = ("multiclass",)
     input_axes = ("time", "lead")
     default_model = "lstm"
+    models = ("lstm", "gru", "rnn")
+    time_estimate = "about 5 min on 2 CPU cores (docs/benchmarks.md); --quick: under a minute"
     config_class = BeatRunConfig
     predict_help = ("WFDB records (data/100, 100.hea or names under the data root): R peaks detected (XQRS), every beat "
-                    "classified; one row per beat: record (the input exactly as given: in/232 and 232 stay apart), sample, time_s, "
-                    "class, p_N ... p_Q")  # fmt: skip
+                    "classified; one row per beat: item_id (the record exactly as given: in/232 and 232 stay apart), sample, "
+                    "time_s, class, p_N ... p_Q")  # fmt: skip
 
     examples = ("medrnn train mitdb --out runs/mitdb", "medrnn train mitdb --model gru --seed 1 --out runs/mitdb-gru",
                 "medrnn train mitdb -c my.yaml --accelerator gpu --devices 2 --strategy ddp")  # fmt: skip
@@ -57,6 +59,18 @@ class EcgBeatsTask(Task):
         return BeatRunConfig.model_validate({"data": {"train_records": ["101", "106", "108", "109", "112", "114"],
                                                       "test_records": ["100", "103"], "val_records": 2},
                                              "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20})  # fmt: skip
+
+    def missing_data(self, config: BeatRunConfig) -> dict[str, list[str]]:
+        d = config.data
+        needed = [f"{r}.{ext}" for r in (*d.train_records, *d.test_records) for ext in ("hea", "dat", "atr")]
+        if d.dataset not in DATASETS:
+            folder = paths.dataset_dir(d.dataset)
+            if not folder.is_dir():
+                raise ConfigError(f"data.dataset {d.dataset!r}: no folder {folder} under the data root and not a catalogue "
+                                  f"dataset; known: {', '.join(DATASETS)}")  # fmt: skip
+            return {}
+        missing = missing_under_root(d.dataset, needed)
+        return {d.dataset: missing} if missing else {}
 
     def load(self, config: BeatRunConfig, progress: bool = False) -> TaskData:
         d = config.data
@@ -145,12 +159,12 @@ class EcgBeatsTask(Task):
         raw_hz = pipeline.config.sfreq_hz
         labels = scores.values.argmax(axis=1)
         # the input as the user gave it, not the record's base name: in/232 and out/232 are two records
-        return [{"record": item.item_id, "sample": int(s), "time_s": round(float(s) / raw_hz, 4), "class": pipeline.label_names[k],
+        return [{"item_id": item.item_id, "sample": int(s), "time_s": round(float(s) / raw_hz, 4), "class": pipeline.label_names[k],
                  **{f"p_{c}": round(float(p), 5) for c, p in zip(pipeline.label_names, prob)}}
                 for s, k, prob in zip(beats.sample, labels, scores.values)]  # fmt: skip
 
     def columns(self, pipeline: BeatPipeline) -> list[str]:
-        return ["record", "sample", "time_s", "class", *[f"p_{c}" for c in pipeline.label_names]]
+        return ["item_id", "sample", "time_s", "class", *[f"p_{c}" for c in pipeline.label_names]]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return beat_sections(run_dir, metrics)

@@ -18,7 +18,7 @@ from medrnn import atomic
 from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.models import build_model
-from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
 from medrnn.tasks.ehr_visits.config import VisitRunConfig
 from medrnn.tasks.ehr_visits.data import VisitData, load_visits, split_patients
 from medrnn.tasks.ehr_visits.inputs import PatientInputs, read_patients
@@ -45,10 +45,12 @@ class EhrVisitsTask(Task):
     output_kinds = ("binary", "multilabel")
     input_axes = ("visit", "code")
     default_model = "retain"
+    models = ("retain", "gru", "lstm", "rnn")
+    time_estimate = "seconds on the MIMIC-IV demo (docs/benchmarks.md); a full MIMIC-IV takes far longer"
     config_class = VisitRunConfig
     predict_help = ("a JSON patient file {patient_id, admissions: [{hadm_id, admit_time, discharge_time, death_time?, codes}]} "
                     "(or a list of them) or a MIMIC folder (every patient): predicted at the discharge of the latest admission "
-                    "from the admissions known then; one row per patient: file (the input as given), patient_id, hadm_id, "
+                    "from the admissions known then; one row per patient: item_id (the input as given), patient_id, hadm_id, "
                     "prediction_time, n_visits, n_unknown_codes, p_<target> (next_visit_diagnosis: one row per top-10 code: "
                     "rank, code, p)")  # fmt: skip
     options = (
@@ -68,6 +70,9 @@ class EhrVisitsTask(Task):
     def quick_config(self) -> VisitRunConfig:
         return VisitRunConfig.model_validate({"data": {"data": "mimic4-demo"}, "model": {"hidden_size": 8, "embedding_dim": 8},
                                               "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20})  # fmt: skip
+
+    def missing_data(self, config: VisitRunConfig) -> dict[str, list[str]]:
+        return missing_catalogue_folder(config.data.data, ("mimic4-demo", "mimic3-demo"), "a MIMIC-III/IV folder")
 
     def load(self, config: VisitRunConfig, progress: bool = False) -> TaskData:
         visits, read_report = load_visits(config.data, progress=progress)
@@ -143,7 +148,7 @@ class EhrVisitsTask(Task):
         rows = []
         for sample, prob in zip(samples.samples, scores.values):
             unknown = sum(c not in pipeline.vocab for v in sample.visits for c in v)
-            head = {"file": item.item_id, "patient_id": sample.patient_id, "hadm_id": sample.hadm_id,
+            head = {"item_id": item.item_id, "patient_id": sample.patient_id, "hadm_id": sample.hadm_id,
                     "prediction_time": str(sample.prediction_time), "n_visits": len(sample.visits), "n_unknown_codes": unknown}  # fmt: skip
             if pipeline.output_kind == "binary":
                 rows.append({**head, f"p_{pipeline.label_names[0]}": round(float(prob[0]), 5)})
@@ -153,8 +158,8 @@ class EhrVisitsTask(Task):
         return rows
 
     def columns(self, pipeline: VisitPipeline) -> list[str]:
-        # file first: two files may hold one patient_id (two hospitals, two exports)
-        head = ["file", "patient_id", "hadm_id", "prediction_time", "n_visits", "n_unknown_codes"]
+        # the input (item_id) first: two files may hold one patient_id (two hospitals, two exports)
+        head = ["item_id", "patient_id", "hadm_id", "prediction_time", "n_visits", "n_unknown_codes"]
         return [*head, f"p_{pipeline.label_names[0]}"] if pipeline.output_kind == "binary" else [*head, "rank", "code", "p"]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:

@@ -22,7 +22,7 @@ from medrnn.errors import NotFittedError
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
-from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
 from medrnn.tasks.icd_coding.config import NotesRunConfig
 from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, text_report,
                                           train_word2vec, unseen_gold)  # fmt: skip
@@ -51,9 +51,12 @@ class IcdCodingTask(Task):
     output_kinds = ("multilabel",)
     input_axes = ("token",)
     default_model = "laat"
+    models = ("laat", "caml", "bigru_maxpool")
+    time_estimate = "about 30 min on 2 CPU cores (CodiEsp-D, LAAT; docs/benchmarks.md); --quick: seconds"
     config_class = NotesRunConfig
     predict_help = ("UTF-8 text files, one note each (read byte-exact); one row per (note, code at or above the dev-tuned "
-                    "threshold): file, code, probability, start, end, evidence (the attended token in context)")  # fmt: skip
+                    "threshold): item_id (the file as given), code, probability, start, end, evidence (the attended token in "
+                    "context)")  # fmt: skip
     options = (
         TaskOption("--data", "data.data", "codiesp (default; under the data root) or a CodiEsp folder holding train/ dev/ test/ "
                    "(or final_dataset_v4_to_publish/).", short="-d"),
@@ -81,6 +84,9 @@ class IcdCodingTask(Task):
                                               "model": {"hidden_size": 16, "attention_size": 16},
                                               "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20,
                                               "evidence_documents": 5})  # fmt: skip
+
+    def missing_data(self, config: NotesRunConfig) -> dict[str, list[str]]:
+        return missing_catalogue_folder(config.data.data, ("codiesp",), "a CodiEsp folder holding train/ dev/ test/")
 
     def load(self, config: NotesRunConfig, progress: bool = False) -> TaskData:
         d = config.data
@@ -207,12 +213,12 @@ class IcdCodingTask(Task):
         for i, name in enumerate(notes.note_ids):
             for c in ranked_codes(scores.values[i], threshold):
                 ev = evidence(notes.texts[i], notes.tokens[i], int(top[i, c]))
-                rows.append({"file": name, "code": pipeline.label_names[c], "probability": round(float(scores.values[i, c]), 6),
+                rows.append({"item_id": name, "code": pipeline.label_names[c], "probability": round(float(scores.values[i, c]), 6),
                              "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"]})  # fmt: skip
         return rows
 
     def columns(self, pipeline: NotesPipeline) -> list[str]:
-        return ["file", "code", "probability", "start", "end", "evidence"]
+        return ["item_id", "code", "probability", "start", "end", "evidence"]
 
     def merge_extras(self, member_scores: list[Scores]) -> dict[str, Any]:
         """A code's evidence token comes from the member most confident in that code (ties: the first member)."""

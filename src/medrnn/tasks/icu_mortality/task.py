@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split
+from medrnn.datasets import missing_under_root
 from medrnn.errors import InvalidRecordError
 from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_record
 from medrnn.metrics.outputs import evaluate_outputs
@@ -42,8 +43,10 @@ class IcuMortalityTask(Task):
     output_kinds = ("binary",)
     input_axes = ("hour", "variable")
     default_model = "gru_d"
+    models = ("gru_d", "gru", "lstm", "rnn")
+    time_estimate = "about 8 min on 2 CPU cores (sets A-C, 12,000 stays; docs/benchmarks.md); --quick: seconds"
     config_class = IcuRunConfig
-    predict_help = ("PhysioNet-2012-format stay files (Time,Parameter,Value): one row per file: file, record_id, "
+    predict_help = ("PhysioNet-2012-format stay files (Time,Parameter,Value): one row per file: item_id (the file as given), record_id, "
                     "p_<outcome> (risk), n_observations; a file with descriptors only is an error for that file; values outside the "
                     "plausible ranges become missing, as in training; unknown parameters and observations after the window "
                     "are reported per file")  # fmt: skip
@@ -62,6 +65,14 @@ class IcuMortalityTask(Task):
     def quick_config(self) -> IcuRunConfig:
         return IcuRunConfig.model_validate({"data": {"sets": ["a"], "max_stays": 300}, "model": {"hidden_size": 16, "head_hidden": 8},
                                             "train": {"max_epochs": 1, "batch_size": 32, "progress": False}, "bootstrap": 20})  # fmt: skip
+
+    def missing_data(self, config: IcuRunConfig) -> dict[str, list[str]]:
+        d = config.data
+        if d.dataset != "physionet2012":
+            return {}  # load_stays names the one dataset it reads
+        needed = [f"Outcomes-{s}.txt" for s in d.sets] + [(f"set-{s}/", f"set-{s}.tar.gz", f"set-{s}.tar.xz") for s in d.sets]
+        missing = missing_under_root(d.dataset, needed)
+        return {d.dataset: missing} if missing else {}
 
     def load(self, config: IcuRunConfig, progress: bool = False) -> TaskData:
         return load_stays(config.data, progress=progress)
@@ -133,12 +144,12 @@ class IcuMortalityTask(Task):
         return InputItem(source, IcuStays([stay], np.full(1, np.nan, dtype=np.float32)), problems)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: IcuPipeline) -> list[dict[str, Any]]:
-        # `file` beside record_id: two files may carry one RecordID
-        return [{"file": item.item_id, "record_id": stay.record_id, f"p_{pipeline.outcome}": round(float(p), 6),
+        # the file (item_id) beside record_id: two files may carry one RecordID
+        return [{"item_id": item.item_id, "record_id": stay.record_id, f"p_{pipeline.outcome}": round(float(p), 6),
                  "n_observations": len(stay)} for stay, p in zip(item.samples.stays, scores.values[:, 0])]  # fmt: skip
 
     def columns(self, pipeline: IcuPipeline) -> list[str]:
-        return ["file", "record_id", f"p_{pipeline.outcome}", "n_observations"]
+        return ["item_id", "record_id", f"p_{pipeline.outcome}", "n_observations"]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return icu_sections(run_dir, metrics)

@@ -32,12 +32,30 @@ class Molecules:
     split_kind: str  # random | scaffold
 
 
+def missing_molecule_data(config: SmilesRunConfig) -> dict[str, list[str]]:
+    """{"moleculenet": [files]}: the MoleculeNet files the run reads (`data.data`, and the pretraining corpus) that are
+    not under the data root; a CSV path that does not exist, or a name that is neither, is a ConfigError listing the
+    MoleculeNet names."""
+    d = config.data
+    names = [d.data.lower()] if d.data.lower() in MOLECULENET else []
+    if not names and not Path(d.data).expanduser().is_file():
+        kind = "no such file" if Path(d.data).suffix or "/" in d.data or "\\" in d.data else "not a MoleculeNet dataset nor a file"
+        raise ConfigError(f"--data {d.data!r}: {kind}; MoleculeNet datasets: {', '.join(MOLECULENET)}, or the path of a CSV of SMILES")
+    if config.pretrain.enabled:
+        corpus = [n for c in config.pretrain.corpus for n in (MOLECULENET if c.lower() == "moleculenet" else [c.lower()])]
+        names += [n for n in corpus if n in MOLECULENET]
+    files = dict.fromkeys(get_spec(n).file for n in names)
+    missing = [f.partition("/")[2] for f in files if not paths.data_file(f).exists()]
+    return {"moleculenet": missing} if missing else {}
+
+
 def load_table(config: SmilesRunConfig) -> tuple[MoleculeTable, ReadReport, str, str]:
     """(table, read report, task type, split kind) for a MoleculeNet name or a CSV path."""
     d = config.data
+    missing_molecule_data(config)  # an unknown name is named as such, before any column is asked for
     if d.data.lower() in MOLECULENET:
         spec = get_spec(d.data)
-        path = paths.data_root() / spec.file
+        path = paths.data_file(spec.file)
         targets = d.targets or list(spec.targets)
         column, split = d.smiles_column or spec.smiles_column, spec.split
     else:

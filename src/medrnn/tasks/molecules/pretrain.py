@@ -94,7 +94,7 @@ def corpus_smiles(config: PretrainConfig, exclude: Sequence[str]) -> list[str]:
     for name in names:
         if name.lower() in MOLECULENET:
             spec = get_spec(name)
-            table, _ = read_smiles_csv(paths.data_root() / spec.file, (), spec.smiles_column)
+            table, _ = read_smiles_csv(paths.data_file(spec.file), (), spec.smiles_column)
         else:
             table, _ = read_smiles_csv(name)
         found.update(table.smiles)

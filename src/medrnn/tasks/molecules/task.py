@@ -23,7 +23,8 @@ from medrnn.models import build_model
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.molecules.config import SmilesRunConfig
-from medrnn.tasks.molecules.data import Molecules, SmilesDataset, load_table, token_loaders, unknown_tokens
+from medrnn.tasks.molecules.data import (Molecules, SmilesDataset, load_table, missing_molecule_data, token_loaders,
+                                         unknown_tokens)  # fmt: skip
 from medrnn.tasks.molecules.pipeline import SmilesPipeline
 from medrnn.tasks.molecules.predict import predict_smiles
 from medrnn.tasks.molecules.report import molecule_sections, write_attention
@@ -45,9 +46,11 @@ class MoleculesTask(Task):
     output_kinds = ("binary", "multilabel", "regression")
     input_axes = ("token",)
     default_model = "lstm"
+    models = ("lstm", "gru", "rnn")
+    time_estimate = "about 10 min for BBBP on 2 CPU cores (50 epochs; docs/benchmarks.md); HIV (41k molecules) longer"
     config_class = SmilesRunConfig
     predict_help = ("CSV files with a SMILES column (--smiles-column, default smiles/canonical_smiles/smi/mol; --id-column "
-                    "to carry an id): one row per molecule RDKit parses: file (as given), row (0-based data row), id, smiles, "
+                    "to carry an id): one row per molecule RDKit parses: item_id (the file as given), row (0-based data row), id, smiles, "
                     "canonical_smiles, p_<target> (or the predicted value); unparsable rows are reported with row number "
                     "and reason")  # fmt: skip
     options = (
@@ -82,6 +85,9 @@ class MoleculesTask(Task):
                                                "train": {"max_epochs": 1, "progress": False}, "bootstrap": 20})  # fmt: skip
 
     # ---- training ------------------------------------------------------------------------------------------------
+    def missing_data(self, config: SmilesRunConfig) -> dict[str, list[str]]:
+        return missing_molecule_data(config)
+
     def load(self, config: SmilesRunConfig, progress: bool = False) -> TaskData:
         table, report, task_type, split_kind = load_table(config)
         for r in report.rejected:
@@ -183,12 +189,12 @@ class MoleculesTask(Task):
         names = self._value_columns(pipeline)
         # file and row name a molecule whatever the id column holds (ids may repeat, within a file or across files)
         ids = table.ids or tuple(str(r) for r in table.rows)
-        return [{"file": item.item_id, "row": int(r), "id": i, "smiles": s, "canonical_smiles": c,
+        return [{"item_id": item.item_id, "row": int(r), "id": i, "smiles": s, "canonical_smiles": c,
                  **{k: round(float(v), 6) for k, v in zip(names, values)}}
                 for r, i, s, c, values in zip(table.rows, ids, table.input_smiles, table.smiles, scores.values)]  # fmt: skip
 
     def columns(self, pipeline: SmilesPipeline) -> list[str]:
-        return ["file", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
+        return ["item_id", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
 
     @staticmethod
     def _value_columns(pipeline: SmilesPipeline) -> list[str]:
