@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from medrnn.io.files import regular_file
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.records import MoleculeTable
 
@@ -148,24 +147,9 @@ def _columns(columns: Sequence[str]) -> str:
 
 
 def _check_file(path: Path) -> None:
-    """`path` is a regular file we can open, else an InvalidRecordError saying what is there instead."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        what = "is a dangling symbolic link" if os.path.islink(path) else "file not found"
-        raise InvalidRecordError(f"{path}: {what}") from None
-    except (OSError, ValueError) as err:  # name too long, a NUL in the path, a symlink loop
-        raise InvalidRecordError(f"{path}: cannot access the file ({getattr(err, 'strerror', None) or err})") from err
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else f"not a regular file (mode {stat.filemode(info.st_mode)})"
-        raise InvalidRecordError(f"{path}: is {kind}, expected a CSV file")
-    if info.st_size == 0:
+    """`path` is a regular, non-empty file we can open, else an InvalidRecordError saying what is there instead."""
+    if regular_file(path, "CSV file").st_size == 0:
         raise InvalidRecordError(f"{path}: file is empty, expected a CSV table with a header line and one row per molecule")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as err:
-        raise InvalidRecordError(f"{path}: cannot open the file ({err.strerror or err}; check its permissions)") from err
 
 
 def _read_table(path: Path) -> Any:

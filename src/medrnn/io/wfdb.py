@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import stat
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from medrnn.io.files import regular_file
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.records import Annotations, SignalRecord
 from medrnn.registry import READERS
@@ -86,33 +86,6 @@ def _refetch_hint(folder: Path) -> str:
     if folder.name in DATASETS:
         return f"fetch again with `medrnn data fetch {folder.name}`"
     return "copy or download the record again"
-
-
-def _regular_file(path: Path, role: str, missing: str) -> os.stat_result:
-    """stat() of `path` if it is a readable regular file, else an InvalidRecordError saying what is there instead.
-
-    `missing` finishes the message for a file that does not exist. The file is opened once so that a
-    permission problem is reported here, by name, rather than from deep inside wfdb.
-    """
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        dangling = os.path.islink(path)
-        target = f" (points to {os.readlink(path)!r}, which does not exist)" if dangling else ""
-        raise InvalidRecordError(f"{path}: {role} {'is a dangling symbolic link' + target if dangling else 'not found'}"
-                                 f" ({missing})") from None  # fmt: skip
-    except (OSError, ValueError) as err:  # name too long, not a directory, a NUL in the path, a symlink loop
-        raise InvalidRecordError(f"{path}: cannot access {role} ({getattr(err, 'strerror', None) or err})") from err
-    if stat.S_ISDIR(info.st_mode):
-        raise InvalidRecordError(f"{path}: {role} is a directory, expected a regular file ({missing})")
-    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-        raise InvalidRecordError(f"{path}: {role} is not a regular file (mode {stat.filemode(info.st_mode)})")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as err:
-        raise InvalidRecordError(f"{path}: cannot open {role} ({err.strerror or err}; check its permissions)") from err
-    return info
 
 
 def _header_path(path: str | Path) -> tuple[Path, Path]:
@@ -231,7 +204,7 @@ def _check_dat_files(header: Record, hea: Path) -> None:
         files.setdefault(file_name, []).append(ch)
     for file_name, channels in files.items():
         dat = _dat_path(hea, file_name)
-        actual = _regular_file(dat, f"signal file named in header {hea.name}", _refetch_hint(hea.parent)).st_size
+        actual = regular_file(dat, f"signal file named in header {hea.name}", _refetch_hint(hea.parent)).st_size
         fmt = header.fmt[channels[0]]
         if header.sig_len is None or fmt in _FLAC_FORMATS:
             continue  # no declared length (wfdb infers it from the file size) or compressed
@@ -326,7 +299,7 @@ def _read_annotations(base: Path, extension: str, n_samples: int) -> Annotations
     atr = base.with_name(f"{base.name}.{extension}")
     if not os.path.lexists(atr):
         return None
-    _regular_file(atr, "annotation file", "delete it, or pass annotation_extension=None to skip annotations")
+    regular_file(atr, "annotation file", "delete it, or pass annotation_extension=None to skip annotations")
     wfdb = _wfdb()
     try:
         ann = wfdb.rdann(str(base), extension)
@@ -416,7 +389,7 @@ def _read_wfdb(
             "pass the record path without extension, e.g. .../mitdb/100, with 100.hea and 100.dat in that folder"
         )  # fmt: skip
         raise InvalidRecordError(f"{hea}: header file not found ({hint})")
-    size = _regular_file(hea, "header file", "pass the record path without extension, e.g. .../mitdb/100").st_size
+    size = regular_file(hea, "header file", "pass the record path without extension, e.g. .../mitdb/100").st_size
     header = _read_header(hea, base, size)
     if expected_sfreq_hz is not None and not math.isclose(header.fs, expected_sfreq_hz, rel_tol=1e-6):
         raise InvalidRecordError(

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medrnn.testing import Files, byte_mutations, mutate_bytes
 from medrnn import paths
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.io.mimic import read_mimic
@@ -26,13 +27,6 @@ COLUMNS = ["subject_id", "hadm_id", "admittime", "dischtime", "deathtime", "hosp
 TOKENS = ["nan", "NaN", "inf", "-inf", "-1", "123", "0", "2", "1e308", "1e400", "9" * 30, "", " ", "123.0", "9999-99-99",
           "0001-01-01 00:00:00", "2150-13-01", "HADM_ID", '"', "\x00", "é", "\\N", "NULL"]  # fmt: skip
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-class Files(dict):
-    """Table name -> CSV bytes, with a short repr (hypothesis prints the arguments of a failing example)."""
-
-    def __repr__(self) -> str:
-        return f"<tables {sorted(self)}>"
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +49,8 @@ def _write(folder: Path, files: dict[str, bytes], gz: bool) -> Path:
 
 # --- mutations -----------------------------------------------------------------------------------------------------
 
-MUTATIONS = st.one_of(
-    st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 255)),
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.just(0)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=12) | st.sampled_from([t.encode() for t in TOKENS])),
-    st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 40)),
+MUTATIONS = byte_mutations(
+    TOKENS,
     st.tuples(st.just("field"), st.floats(0, 1), st.tuples(st.sampled_from(COLUMNS), st.sampled_from(TOKENS))),
     st.tuples(st.just("case_dup"), st.floats(0, 1), st.sampled_from(COLUMNS)),
 )
@@ -67,16 +58,10 @@ MUTATIONS = st.one_of(
 
 def mutate(data: bytes, mutation: tuple) -> bytes:
     """One byte-level or CSV-field damage at a relative position of the (uncompressed) table."""
+    damaged = mutate_bytes(data, mutation)
+    if damaged is not None:
+        return damaged
     op, where, arg = mutation
-    at = min(int(where * len(data)), max(len(data) - 1, 0))
-    if op == "flip":
-        return data[:at] + bytes([data[at] ^ arg]) + data[at + 1 :] if data else data
-    if op == "truncate":
-        return data[:at]
-    if op == "insert":
-        return data[:at] + arg + data[at:]
-    if op == "delete":
-        return data[:at] + data[at + arg :]
     lines = data.split(b"\n")
     header = [h.decode(errors="replace").lower() for h in lines[0].split(b",")]
     if op == "case_dup":  # one more column: the same name upper-cased, its values copied (as a bad join would write it)

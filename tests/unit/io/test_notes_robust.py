@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medrnn.testing import Files, byte_mutations, mutate_bytes, write_files
 from medrnn import paths
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.io.codiesp import RELEASE_FOLDER, read_codiesp
@@ -28,41 +29,18 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 ICD = re.compile(r"^[A-Z0-9]+(\.[A-Z0-9]+)?$")
 
 
-class Files(dict):
-    """Relative path -> bytes, with a short repr (hypothesis prints the arguments of a failing example)."""
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} files>"
-
-
-def _write(folder: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
-    return folder
-
-
-MUTATIONS = st.one_of(
-    st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 255)),
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.just(0)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=12) | st.sampled_from([t.encode() for t in TOKENS])),
-    st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 40)),
+MUTATIONS = byte_mutations(
+    TOKENS,
     st.tuples(st.just("field"), st.floats(0, 1), st.tuples(st.integers(0, 10), st.sampled_from(TOKENS))),
 )
 
 
 def mutate(data: bytes, mutation: tuple, sep: bytes) -> bytes:
     """One byte-level damage, or one `sep`-separated field of a line replaced by an extreme or malformed token."""
+    damaged = mutate_bytes(data, mutation)
+    if damaged is not None:
+        return damaged
     op, where, arg = mutation
-    at = min(int(where * len(data)), max(len(data) - 1, 0))
-    if op == "flip":
-        return data[:at] + bytes([data[at] ^ arg]) + data[at + 1 :] if data else data
-    if op == "truncate":
-        return data[:at]
-    if op == "insert":
-        return data[:at] + arg + data[at:]
-    if op == "delete":
-        return data[:at] + data[at + arg :]
     lines = data.split(b"\n")
     i = min(int(where * len(lines)), len(lines) - 1)
     fields = lines[i].split(sep)
@@ -125,7 +103,7 @@ def check_codiesp(records: list, report) -> None:
 @given(target_index=st.integers(0, 2 * N_DOCS + 2), kind=st.sampled_from(KINDS), mutation=MUTATIONS, language=st.sampled_from(["es", "en"]))
 def test_mutated_codiesp_reads_valid_or_raises_medrnn_error(codiesp: Files, tmp_path: Path, target_index: int, kind: str, mutation: tuple,
                                                             language: str) -> None:  # fmt: skip
-    root = _write(Path(tempfile.mkdtemp(dir=tmp_path)) / RELEASE_FOLDER, codiesp)
+    root = write_files(Path(tempfile.mkdtemp(dir=tmp_path)) / RELEASE_FOLDER, codiesp)
     target = sorted(codiesp)[target_index]
     damage(root, target, kind, mutation, b"\t")
     try:
@@ -137,7 +115,7 @@ def test_mutated_codiesp_reads_valid_or_raises_medrnn_error(codiesp: Files, tmp_
 
 @pytest.mark.parametrize("kind", ["dir", "dangling", "loop", "empty", "blank", "latin1"])
 def test_bad_codiesp_text_file_is_excluded_and_reported(codiesp: Files, tmp_path: Path, kind: str) -> None:
-    root = _write(tmp_path / RELEASE_FOLDER, codiesp)
+    root = write_files(tmp_path / RELEASE_FOLDER, codiesp)
     target = sorted(k for k in codiesp if k.startswith("train/text_files/"))[0]
     damage(root, target, kind, ("flip", 0, 1), b"\t")
     records, report = read_codiesp(root, splits=("train",), code_types=("D", "P"))
@@ -210,7 +188,7 @@ def check_notes(records: list, report) -> None:
        kind=st.sampled_from(KINDS), mutation=MUTATIONS)  # fmt: skip
 def test_mutated_mimic_notes_read_valid_or_raise_medrnn_error(mimic_notes: Files, tmp_path: Path, target: str, gz: bool, kind: str,
                                                              mutation: tuple) -> None:  # fmt: skip
-    folder = _write(Path(tempfile.mkdtemp(dir=tmp_path)), _gz(mimic_notes, gz))
+    folder = write_files(Path(tempfile.mkdtemp(dir=tmp_path)), _gz(mimic_notes, gz))
     damage(folder, target + (".gz" if gz else ""), kind, mutation, b",")
     try:
         records, report = read_mimic_notes(folder)
@@ -220,7 +198,7 @@ def test_mutated_mimic_notes_read_valid_or_raise_medrnn_error(mimic_notes: Files
 
 
 def test_mimic_notes_of_the_demo_ids_read(mimic_notes: Files, tmp_path: Path) -> None:
-    records, report = read_mimic_notes(_write(tmp_path, mimic_notes))
+    records, report = read_mimic_notes(write_files(tmp_path, mimic_notes))
     assert len(records) == N_ADMISSIONS and report.n_notes == {"Discharge summary": N_ADMISSIONS + 3}
     assert sum(bool(r.codes) for r in records) == N_ADMISSIONS and report.n_empty_notes == 0
     check_notes(records, report)
@@ -237,7 +215,7 @@ def test_empty_notes_are_dropped_and_counted(mimic_notes: Files, tmp_path: Path)
     first, second = rows[0], rows[2]  # admission 0: a report (emptied here) and an addendum (kept); admission 1: one report
     assert rows[1][2] == first[2] != second[2] and rows[1][-1] == "Addendum: none."
     first[-1], second[-1] = "", "  \n "
-    records, report = read_mimic_notes(_write(tmp_path, Files(mimic_notes, **{"NOTEEVENTS.csv": _csv(NOTE3, rows)})))
+    records, report = read_mimic_notes(write_files(tmp_path, Files(mimic_notes, **{"NOTEEVENTS.csv": _csv(NOTE3, rows)})))
     by_id = {r.note_id: r for r in records}
     assert (report.n_empty_notes, report.n_admissions_only_empty_notes) == (2, 1) and len(records) == N_ADMISSIONS - 1
     assert second[2] not in by_id and by_id[first[2]].text == "Addendum: none."
@@ -247,7 +225,7 @@ def test_empty_notes_are_dropped_and_counted(mimic_notes: Files, tmp_path: Path)
 
 @pytest.mark.parametrize("damage_kind", ["truncate", "flip_late", "garbage"])
 def test_damaged_gzip_notes_table_names_its_file(mimic_notes: Files, tmp_path: Path, damage_kind: str) -> None:
-    folder = _write(tmp_path, _gz(mimic_notes, True))
+    folder = write_files(tmp_path, _gz(mimic_notes, True))
     path = folder / "NOTEEVENTS.csv.gz"
     data = path.read_bytes()
     path.write_bytes({"truncate": data[: len(data) // 2], "flip_late": data[:-12] + bytes([data[-12] ^ 0x5A]) + data[-11:],
@@ -261,7 +239,7 @@ def test_damaged_gzip_notes_table_names_its_file(mimic_notes: Files, tmp_path: P
 )
 def test_case_duplicate_columns_in_notes_tables_are_refused(mimic_notes: Files, tmp_path: Path, table: str, column: str) -> None:
     data = mimic_notes[table].replace(b"\n", f",{column.upper()}\n".encode(), 1)  # header only: a ragged repeat is enough to be refused
-    folder = _write(tmp_path, Files(mimic_notes, **{table: data}))
+    folder = write_files(tmp_path, Files(mimic_notes, **{table: data}))
     with pytest.raises(InvalidRecordError, match=rf"{table}: table '\w+' has columns '{column}' and '{column.upper()}'"):
         read_mimic_notes(folder)
 
@@ -271,7 +249,7 @@ def test_unknown_iserror_flag_is_refused(mimic_notes: Files, tmp_path: Path, fla
     rows = _note_rows(mimic_notes)
     rows[0][NOTE3.index("iserror")] = flag
     with pytest.raises(InvalidRecordError, match=rf"column 'iserror': 1 value\(s\) are not empty, 0 or 1, first '{flag}'"):
-        read_mimic_notes(_write(tmp_path, Files(mimic_notes, **{"NOTEEVENTS.csv": _csv(NOTE3, rows)})))
+        read_mimic_notes(write_files(tmp_path, Files(mimic_notes, **{"NOTEEVENTS.csv": _csv(NOTE3, rows)})))
 
 
 def test_damaged_hadm_id_in_a_code_table_is_refused_not_counted_as_missing(mimic_notes: Files, tmp_path: Path) -> None:
@@ -282,7 +260,7 @@ def test_damaged_hadm_id_in_a_code_table_is_refused_not_counted_as_missing(mimic
     with pytest.raises(
         InvalidRecordError, match=r"table 'diagnoses' column 'hadm_id': 1 value\(s\) are not positive integer ids; first at row 0"
     ):
-        read_mimic_notes(_write(tmp_path, Files(mimic_notes, **{"DIAGNOSES_ICD.csv": b"\n".join(lines)})))
+        read_mimic_notes(write_files(tmp_path, Files(mimic_notes, **{"DIAGNOSES_ICD.csv": b"\n".join(lines)})))
 
 
 def test_split_file_damage_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from medrnn.testing import Files, byte_mutations, mutate_bytes, write_files
 from medrnn import paths
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.io.physionet2012 import (
@@ -56,27 +57,10 @@ def originals(root: Path) -> dict[str, bytes]:
     return files
 
 
-class Files(dict):
-    """File name -> bytes, with a short repr (hypothesis prints the arguments of a failing example)."""
-
-    def __repr__(self) -> str:
-        return f"<files {sorted(self)}>"
-
-
-def _write(folder: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
-    return folder
-
-
 # --- mutations -----------------------------------------------------------------------------------------------------
 
-MUTATIONS = st.one_of(
-    st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 255)),
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.just(0)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=12) | st.sampled_from([t.encode() for t in TOKENS])),
-    st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 40)),
+MUTATIONS = byte_mutations(
+    TOKENS,
     st.tuples(st.just("field"), st.floats(0, 1), st.tuples(st.integers(0, 3), st.sampled_from(TOKENS))),
     st.tuples(st.just("dup_line"), st.floats(0, 1), st.just(0)),
 )
@@ -84,16 +68,10 @@ MUTATIONS = st.one_of(
 
 def mutate(data: bytes, mutation: tuple) -> bytes:
     """One byte- or field-level damage at a relative position of the file."""
+    damaged = mutate_bytes(data, mutation)
+    if damaged is not None:
+        return damaged
     op, where, arg = mutation
-    at = min(int(where * len(data)), max(len(data) - 1, 0))
-    if op == "flip":
-        return data[:at] + bytes([data[at] ^ arg]) + data[at + 1 :] if data else data
-    if op == "truncate":
-        return data[:at]
-    if op == "insert":
-        return data[:at] + arg + data[at:]
-    if op == "delete":
-        return data[:at] + data[at + arg :]
     lines = data.split(b"\n")
     i = min(int(where * len(lines)), len(lines) - 1)
     if op == "dup_line":
@@ -151,7 +129,7 @@ KINDS = st.sampled_from(["bytes", "bytes", "bytes", "empty", "latin1", "dir", "d
 def test_mutated_set_folder_reads_valid_or_raises_medrnn_error(
     originals: dict, tmp_path: Path, target: str, kind: str, mutation: tuple
 ) -> None:
-    folder = _write(Path(tempfile.mkdtemp(dir=tmp_path)), originals)
+    folder = write_files(Path(tempfile.mkdtemp(dir=tmp_path)), originals)
     path = folder / target
     if kind == "bytes":
         path.write_bytes(mutate(path.read_bytes(), mutation))
@@ -241,7 +219,7 @@ def test_outcomes_file_damage_is_refused(tmp_path: Path, text: str, message: str
 
 @pytest.mark.parametrize("kind", ["dir", "dangling", "loop"])
 def test_unreadable_stay_file_is_a_reported_failure(originals: dict, tmp_path: Path, kind: str) -> None:
-    folder = _write(tmp_path, originals)
+    folder = write_files(tmp_path, originals)
     path = folder / "set-a" / "132540.txt"
     path.unlink()
     {"dir": path.mkdir, "dangling": lambda: path.symlink_to(folder / "gone.txt"), "loop": lambda: path.symlink_to(path)}[kind]()
@@ -254,13 +232,13 @@ def test_unreadable_stay_file_is_a_reported_failure(originals: dict, tmp_path: P
 
 
 def test_a_copied_stay_file_is_read_once(originals: dict, tmp_path: Path) -> None:
-    folder = _write(tmp_path, originals)
+    folder = write_files(tmp_path, originals)
     shutil.copyfile(folder / "set-a" / "132539.txt", folder / "set-a" / "132539 (copy).txt")
     stays, report = read_physionet2012(folder, sets=("a",), cache=False)
     assert [s.record_id for s in stays] == list(RECORDS) and report.n_records == {"a": 3}
     reason = report.failures[str(folder / "set-a" / "132539.txt")]  # the copy sorts first, so the original is the repeat
     assert "the same stay as" in reason
-    single, _ = read_physionet2012(_write(Path(tempfile.mkdtemp(dir=tmp_path)), originals), sets=("a",), cache=False)
+    single, _ = read_physionet2012(write_files(Path(tempfile.mkdtemp(dir=tmp_path)), originals), sets=("a",), cache=False)
     assert report.n_rows == sum(len(f.splitlines()) - 1 for n, f in originals.items() if n.startswith("set-a")) == _.n_rows
 
 
@@ -284,7 +262,7 @@ def test_damaged_archive_raises_naming_it(originals: dict, tmp_path: Path, damag
 
 def test_damaged_cache_is_rebuilt(originals: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDRNN_CACHE", str(tmp_path / "cache"))
-    folder = _write(tmp_path, originals)
+    folder = write_files(tmp_path, originals)
     stays, _ = read_physionet2012(folder, sets=("a",))
     (cache,) = (paths.cache_dir() / "physionet2012").glob("a-*.npz")
     cache.write_bytes(cache.read_bytes()[:100])
@@ -294,7 +272,7 @@ def test_damaged_cache_is_rebuilt(originals: dict, tmp_path: Path, monkeypatch: 
 
 def test_report_summary_names_no_record(originals: dict, tmp_path: Path) -> None:
     """The summary goes to logs: counts only, never a RecordID (they are in the report's lists, for the run's files)."""
-    folder = _write(tmp_path, originals)
+    folder = write_files(tmp_path, originals)
     (folder / "set-a" / "132541.txt").write_bytes(originals["set-a/132541.txt"] + b"00:30,pH,95\n")
     _, report = read_physionet2012(folder, sets=("a",), cache=False)
     assert report.out_of_range and not any(r in report.summary().replace(str(folder), "") for r in RECORDS)

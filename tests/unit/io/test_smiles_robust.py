@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from rdkit import Chem
 
 from medrnn.data.splits import murcko_scaffold
 from medrnn.errors import ConfigError, InvalidRecordError, MedrnnError
+from medrnn.testing import replace_file
 from medrnn.io.smiles import MAX_HEAVY_ATOMS, MAX_SMILES_CHARS, find_smiles_column, parse_smiles, read_smiles_csv, screen_smiles
 from medrnn.transforms.smiles import randomize_smiles
 
@@ -145,20 +145,10 @@ def test_cell_substitutions_never_leak(bbbp_head: bytes, row: int, column: int, 
     garbage=st.binary(max_size=200),
 )
 def test_replaced_files_never_leak(bbbp_head: bytes, kind: str, garbage: bytes) -> None:
+    header_only = bbbp_head.splitlines(keepends=True)[0]
+    contents = {"empty": b"", "garbage": garbage, "header-only": header_only, "latin-1": "smiles,p_np\nCé,1\n".encode("latin-1")}
     with _file(b"") as path:
-        path.unlink()
-        if kind == "directory":
-            path.mkdir()
-        elif kind == "dangling":
-            path.symlink_to(path.with_name("nowhere"))
-        elif kind == "loop":
-            path.symlink_to(path)
-        elif kind == "fifo":
-            os.mkfifo(path)  # opening it for reading would block forever
-        else:
-            header_only = bbbp_head.splitlines(keepends=True)[0]
-            content = {"empty": b"", "garbage": garbage, "header-only": header_only, "latin-1": "smiles,p_np\nCé,1\n".encode("latin-1")}
-            path.write_bytes(content[kind])
+        replace_file(path, kind, contents)
         _assert_valid(path)
 
 
@@ -262,12 +252,12 @@ def test_unreadable_tables(tmp_path: Path, content: bytes, expected: str) -> Non
 
 def test_directory_and_dangling_symlink(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(InvalidRecordError, match=r"dir\.csv: is a directory, expected a CSV file"):
+    with pytest.raises(InvalidRecordError, match=r"dir\.csv: CSV file is a directory, expected a regular file"):
         read_smiles_csv(tmp_path / "dir.csv")
     (tmp_path / "link.csv").symlink_to(tmp_path / "gone.csv")
-    with pytest.raises(InvalidRecordError, match=r"link\.csv: is a dangling symbolic link"):
+    with pytest.raises(InvalidRecordError, match=r"link\.csv: CSV file is a dangling symbolic link"):
         read_smiles_csv(tmp_path / "link.csv")
-    with pytest.raises(InvalidRecordError, match=r"cannot access the file \(File name too long\)"):
+    with pytest.raises(InvalidRecordError, match=r"cannot access CSV file \(File name too long\)"):
         read_smiles_csv(tmp_path / ("x" * 300 + ".csv"))
 
 

@@ -6,7 +6,6 @@ naming the file; no OSError, ValueError, IndexError... ever leaves it. Then one 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.io import read_wfdb
+from medrnn.testing import replace_file
 from medrnn.io.wfdb import MAX_ABS_PHYSICAL
 
 N_SAMPLES = 1800  # 5 s at 360 Hz: 7 annotations, a 5,400-byte .dat
@@ -137,18 +137,8 @@ def test_header_field_substitutions_never_leak(small_record: Path, line: int, to
 )
 def test_replaced_files_never_leak(small_record: Path, ext: str, kind: str, garbage: bytes) -> None:
     with _fresh_copy(small_record) as base:
-        path = base.with_name(f"100.{ext}")
-        path.unlink()
-        if kind == "directory":
-            path.mkdir()
-        elif kind == "dangling":
-            path.symlink_to(base.with_name("nowhere"))
-        elif kind == "loop":
-            path.symlink_to(path)
-        elif kind == "fifo":
-            os.mkfifo(path)  # opening it for reading would block forever
-        else:
-            path.write_bytes({"empty": b"", "garbage": garbage, "non-utf8": b"\xff\xfe100 2 360 1800\n\xc3\x28"}[kind])
+        contents = {"empty": b"", "garbage": garbage, "non-utf8": b"\xff\xfe100 2 360 1800\n\xc3\x28"}
+        replace_file(base.with_name(f"100.{ext}"), kind, contents)
         _assert_valid(base)
 
 
