@@ -194,13 +194,38 @@ def fuzz() -> str:
         pattern = next(iter(f["patterns"]), "")
         lines.append(f"- {reader}: {f['outcome'].replace('_', ' ')} `{f['type']}`{where}{raised}, {f['count']} case(s): {pattern[:140]}")
     m = d["machine"]
-    lines += ["", f"Command: `{d['command']}` (timeout {d['timeout_s']:g} s per case, {d['workers']} workers, address space capped "
+    command = "python benchmarks/fuzz_readers.py"
+    if d["command"] != command:  # a reader re-run alone replaces only its block
+        command += f"`; last re-run `{d['command']}"
+    lines += ["", f"Command: `{command}` (timeout {d['timeout_s']:g} s per case, {d['workers']} workers, address space capped "
                   f"at {d['memory_limit_gb']:g} GB each); {m['cores']} cores ({m['cpu']}), Python {m['python']}; "
                   f"date {d['date'][:10]}."]  # fmt: skip
     return "\n".join(lines)
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check,
+def smiles_caps() -> str:
+    """Issue: the SMILES length/atom cap that makes RDKit's crash impossible, measured."""
+    path = RESULTS / "smiles_caps.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    caps, longest = d["caps"], d["longest_moleculenet_smiles"]
+    lines = ["| largest input the caps admit | characters | heavy atoms | parse + sanitize + canonical (s) | random SMILES (s) | "
+             "Murcko scaffold (s) |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for c in d["at_cap"]:
+        lines.append(f"| {c['input']} | {c['chars']:,} | {c['heavy_atoms']:,} | {c['parse_sanitize_canonical_s']:.3f} | "
+                     f"{c['random_smiles_s']:.3f} | {c['murcko_scaffold_s']:.3f} |")  # fmt: skip
+    rejected = ", ".join(f"{r['chars']:,} characters in {1e6 * r['seconds']:.0f} µs" for r in d["rejected"])
+    s = d["summary"]
+    lines += ["", f"Caps: {caps['max_smiles_chars']:,} characters, {caps['max_heavy_atoms']:,} heavy atoms, checked before RDKit. "
+                  f"Rejected: {rejected}. RDKit calls during the run: {s['rdkit_calls']}, longest input {s['rdkit_longest_input_chars']:,} "
+                  f"characters, any over a cap: {s['rdkit_saw_over_cap']}. Longest real MoleculeNet SMILES: {longest['chars']:,} "
+                  f"characters, {longest['heavy_atoms']} heavy atoms ({longest['file']}).", "",
+              f"Command: `{d['command']}` (medians of {d['repeats']}); {d['machine']}; date {d['date'][:10]}."]  # fmt: skip
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smiles-caps": smiles_caps,
                                         "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
