@@ -226,6 +226,29 @@ DATASETS["codiesp"] = DatasetInfo(
     source="Zenodo",
 )
 
+_CINC2017 = "https://physionet.org/files/challenge-2017/1.0.0/"
+DATASETS["cinc2017"] = DatasetInfo(
+    name="cinc2017",
+    physionet_db="challenge-2017",
+    version="1.0.0",
+    description="PhysioNet/CinC Challenge 2017: 8,528 single-lead ECG records (9-61 s, 300 Hz), labels N/A/O/~ (v3)",
+    licence="Open Data Commons Attribution License v1.0 (ODC-By 1.0)",
+    citation=(
+        "Clifford GD, Liu C, Moody B, Lehman LH, Silva I, Li Q, Johnson AEW, Mark RG. AF Classification from a Short Single "
+        "Lead ECG Recording: the PhysioNet/Computing in Cardiology Challenge 2017. Computing in Cardiology 44 (2017), "
+        "doi:10.22489/CinC.2017.065-469. Goldberger AL, et al. PhysioBank, PhysioToolkit, and PhysioNet. "
+        "Circulation 101(23):e215-e220 (2000)"
+    ),
+    records=(),
+    extensions=(),
+    # the zip unpacks as training2017/A00001.hea ... A08528.mat; the first and last records stand for the 17,056 files.
+    # REFERENCE-v3.csv holds the final labels (the zip's own REFERENCE.csv is an earlier version)
+    extra_files=("REFERENCE-v3.csv", "training2017/A00001.hea", "training2017/A00001.mat", "training2017/A08528.hea",
+                 "training2017/A08528.mat"),  # fmt: skip
+    downloads=(("training2017.zip", _CINC2017 + "training2017.zip"), ("REFERENCE-v3.csv", _CINC2017 + "REFERENCE-v3.csv")),
+    size_hint="about 100 MB",
+)
+
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
 _MITDB_SAME_PATIENT = {"202": "201"}
 

@@ -305,3 +305,61 @@ def test_codiesp_fetch_offline_names_the_url(tmp_path: Path, monkeypatch: pytest
         "download https://zenodo.org/records/3837305 manually and point MEDRNN_DATA at its parent (the folder that contains codiesp/)"
         in message
     )
+
+
+# --- CinC 2017: PhysioNet's training2017.zip (unpacked as training2017/) and the v3 label file ---
+
+CINC2017 = "https://physionet.org/files/challenge-2017/1.0.0/"
+
+
+def _cinc2017_zip() -> bytes:
+    """A two-record training2017.zip laid out as PhysioNet's: training2017/A00001.hea ... A08528.mat."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for rid in ("A00001", "A08528"):
+            zf.writestr(f"training2017/{rid}.hea", f"{rid} 1 300 2 05:05:15 1/05/2000\n{rid}.mat 16+24 1000/mV 16 0 0 0 0 ECG\n")
+            zf.writestr(f"training2017/{rid}.mat", b"\0" * 28)
+        zf.writestr("training2017/REFERENCE.csv", "A00001,N\nA08528,N\n")
+    return buffer.getvalue()
+
+
+def test_cinc2017_catalogue_entry() -> None:
+    info = DATASETS["cinc2017"]
+    assert "cinc2017" in {s.name for s in list_datasets()}
+    assert info.url == "https://physionet.org/content/challenge-2017/1.0.0/" and "ODC-By" in info.licence and "Clifford GD" in info.citation
+    assert info.downloads == (("training2017.zip", CINC2017 + "training2017.zip"), ("REFERENCE-v3.csv", CINC2017 + "REFERENCE-v3.csv"))
+    assert "REFERENCE-v3.csv" in info.expected_files() and "training2017/A08528.mat" in info.expected_files()
+
+
+def test_cinc2017_fetch_unpacks_the_zip_and_keeps_v3_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {CINC2017 + "training2017.zip": _cinc2017_zip(), CINC2017 + "REFERENCE-v3.csv": b"A00001,N\nA08528,A\n"}
+    server = _FakePhysioNet(files)
+    monkeypatch.setattr(urllib.request, "urlopen", server)
+    dest = tmp_path / "cinc2017"
+    assert fetch_dataset("cinc2017", dest) == dest
+    assert sorted(p.name for p in dest.iterdir()) == ["REFERENCE-v3.csv", "training2017"]  # the zip deleted once unpacked
+    assert (dest / "training2017" / "A08528.mat").stat().st_size == 28
+    fetch_dataset("cinc2017", dest)
+    assert len(server.requests) == 2  # complete: nothing downloaded again
+    monkeypatch.setenv("MEDRNN_DATA", str(tmp_path))
+    assert require_dataset("cinc2017") == dest
+    from medrnn.tasks.af_rhythm.data import read_reference, record_folder, reference_path
+
+    assert record_folder("cinc2017") == dest / "training2017"
+    assert reference_path("cinc2017") == dest / "REFERENCE-v3.csv"  # v3, not the zip's older REFERENCE.csv
+    assert read_reference(reference_path("cinc2017")) == {"A00001": 0, "A08528": 1}
+
+
+def test_cinc2017_fetch_offline_names_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, timeout: float) -> None:
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(MedrnnError) as raised:
+        fetch_dataset("cinc2017", tmp_path / "cinc2017")
+    message = str(raised.value)
+    assert message.startswith(f"could not reach PhysioNet ({CINC2017}training2017.zip: ") and "Name or service not known" in message
+    assert "download https://physionet.org/content/challenge-2017/1.0.0/ manually and point MEDRNN_DATA at its parent" in message
+    assert list((tmp_path / "cinc2017").glob("*.zip")) == []
