@@ -26,6 +26,7 @@ UNPACKED_AS: dict[str, tuple[str, ...]] = {
     "physionet2012": ("predicting-mortality-of-icu-patients-the-physionet-computing-in-cardiology-challenge-2012-1.0.0",),
     "mimic3-demo": ("mimic-iii-clinical-database-demo-1.4",),
     "mimic4-demo": ("mimic-iv-clinical-database-demo-2.2",),
+    "cinc2017": ("af-classification-from-a-short-single-lead-ecg-recording-the-physionet-computing-in-cardiology-challenge-2017-1.0.0",),
 }
 
 
