@@ -9,11 +9,11 @@ MedrnnError leaves `read_bonn`.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
 
+from medrnn.io.files import regular_file
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.records import SignalRecord
 from medrnn.registry import READERS
@@ -27,16 +27,7 @@ _MAX_BYTES = 1 << 20  # a real segment is ~20 kB; never read a huge file as text
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InvalidRecordError(f"{path}: Bonn EEG file not found (expected e.g. .../bonn_eeg/S/S001.txt)") from None
-    except (OSError, ValueError) as err:
-        raise InvalidRecordError(f"{path}: cannot access Bonn EEG file ({getattr(err, 'strerror', None) or err})") from err
-    if stat.S_ISDIR(info.st_mode):
-        raise InvalidRecordError(f"{path}: is a directory, expected one segment file such as S001.txt")
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidRecordError(f"{path}: not a regular file (mode {stat.filemode(info.st_mode)})")
+    info = regular_file(path, "Bonn EEG file", "expected one segment file such as .../bonn_eeg/S/S001.txt")
     if info.st_size == 0:
         raise InvalidRecordError(f"{path}: file is empty, expected {BONN_SAMPLES} integer samples, one per line")
     if info.st_size > _MAX_BYTES:

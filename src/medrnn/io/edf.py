@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from medrnn.io.files import regular_file
 from medrnn.errors import InvalidRecordError, MedrnnError
 from medrnn.records import Annotations, SignalRecord
 from medrnn.registry import READERS
@@ -110,16 +110,7 @@ class _Header:
 
 
 def _regular_file(path: Path) -> os.stat_result:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InvalidRecordError(f"{path}: EDF file not found") from None
-    except (OSError, ValueError) as err:
-        raise InvalidRecordError(f"{path}: cannot access EDF file ({getattr(err, 'strerror', None) or err})") from err
-    if stat.S_ISDIR(info.st_mode):
-        raise InvalidRecordError(f"{path}: is a directory, expected an .edf file")
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidRecordError(f"{path}: not a regular file (mode {stat.filemode(info.st_mode)})")
+    info = regular_file(path, "EDF file", "expected an .edf file")
     if info.st_size < 256:
         raise InvalidRecordError(f"{path}: {info.st_size} bytes, shorter than the 256-byte EDF header")
     return info
