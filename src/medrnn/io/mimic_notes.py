@@ -30,7 +30,8 @@ from typing import Any
 import polars as pl
 
 from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
-from medrnn.io.mimic import EXTENSIONS, MAX_LISTED, READ_ERRORS, check_columns, collect_table, csv_header, scan_table, table_path
+from medrnn.io.mimic import MAX_LISTED
+from medrnn.io.mimic_tables import EXTENSIONS, READ_ERRORS, check_columns, collect_table, csv_header, scan_table, table_path
 from medrnn.records import NoteRecord
 from medrnn.transforms.icd import icd_with_dot
 

@@ -15,13 +15,10 @@ import dataclasses
 import hashlib
 import json
 import logging
-import lzma
 import re
-import tarfile
 import zipfile
-import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -31,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medrnn import paths
+from medrnn.atomic import atomic_path
 from medrnn.errors import ConfigError, DataNotFoundError, InvalidRecordError
 from medrnn.io.physionet2012_outcomes import (  # noqa: F401  (OUTCOME_*, read_outcomes: public here too)
     FETCH_HINT,
@@ -39,44 +37,22 @@ from medrnn.io.physionet2012_outcomes import (  # noqa: F401  (OUTCOME_*, read_o
     OUTCOME_RANGES,
     read_outcomes,
 )
+from medrnn.io.physionet2012_schema import (  # noqa: F401  (public here too)
+    VARIABLES,
+    DESCRIPTORS,
+    SETS,
+    HEADER,
+    MAX_LISTED,
+    PLAUSIBLE_RANGES,
+    DESCRIPTOR_RANGES,
+    DESCRIPTOR_LEVELS,
+    MAX_TIME_MIN,
+)
+from medrnn.io.physionet2012_sources import iter_files, set_source
 from medrnn.records import IcuStay
 
 logger = logging.getLogger(__name__)
 
-# The 37 time-series variables of the challenge (checked against every file of sets A, B and C: no other name occurs).
-VARIABLES: tuple[str, ...] = (
-    "ALP", "ALT", "AST", "Albumin", "BUN", "Bilirubin", "Cholesterol", "Creatinine", "DiasABP", "FiO2", "GCS", "Glucose",
-    "HCO3", "HCT", "HR", "K", "Lactate", "MAP", "MechVent", "Mg", "NIDiasABP", "NIMAP", "NISysABP", "Na", "PaCO2", "PaO2",
-    "Platelets", "RespRate", "SaO2", "SysABP", "Temp", "TroponinI", "TroponinT", "Urine", "WBC", "Weight", "pH",
-)  # fmt: skip
-DESCRIPTORS: tuple[str, ...] = ("Age", "Gender", "Height", "ICUType", "Weight")  # at 00:00, besides RecordID
-SETS: tuple[str, ...] = ("a", "b", "c")
-HEADER = "Time,Parameter,Value"
-MAX_LISTED = 500  # out-of-range values listed one by one in the report (all of them are counted)
-
-# Physiologically *possible* (not normal) limits, inclusive, in the challenge's units. A value outside is a unit or
-# entry error: it becomes missing and is counted and listed in the report; no unit is guessed or repaired. The rules
-# follow A. Johnson's outlier filter for this challenge (github.com/alistairewj/challenge2012, prepare-data.ipynb:
-# pH 6.5-8.0, weight 35-299 kg, HR 1-299, pressures and RespRate >= 1, PaO2 >= 20, PaCO2 >= 10) widened to survivable
-# extremes; 0 is invalid for pressures, HR, rates and concentrations (monitor zeroing or a placeholder), valid for Urine.
-PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
-    "ALP": (1, 10_000), "ALT": (1, 20_000), "AST": (1, 40_000),  # IU/L; fulminant hepatitis reaches tens of thousands
-    "Albumin": (0.5, 7.0), "BUN": (1, 300), "Bilirubin": (0.1, 100), "Cholesterol": (20, 1_000),  # g/dL, mg/dL
-    "Creatinine": (0.1, 30), "Glucose": (1, 2_000), "HCO3": (1, 60), "HCT": (1, 80),  # mg/dL, mmol/L, %
-    "K": (1, 12), "Na": (90, 200), "Mg": (0.3, 12), "Lactate": (0.1, 40),  # mEq/L; K > 12 is haemolysis
-    "DiasABP": (1, 250), "NIDiasABP": (1, 250), "MAP": (1, 300), "NIMAP": (1, 300),  # mmHg; 0 = transducer zeroing
-    "SysABP": (1, 300), "NISysABP": (1, 300), "HR": (1, 300), "RespRate": (1, 100),  # mmHg, bpm, breaths/min
-    "FiO2": (0.21, 1.0), "SaO2": (1, 100), "PaO2": (20, 800), "PaCO2": (10, 200), "pH": (6.5, 8.0),  # fraction, %, mmHg
-    "GCS": (3, 15), "MechVent": (0, 1), "Temp": (20, 45),  # score, flag, degrees C (lowest survived ~14, not in ICU data)
-    "Platelets": (1, 5_000), "WBC": (0.1, 1_000), "TroponinI": (0.01, 500), "TroponinT": (0.001, 100),  # 10^9/L, ug/L
-    "Urine": (0, 10_000), "Weight": (20, 350),  # mL per charting, kg
-}  # fmt: skip
-DESCRIPTOR_RANGES: dict[str, tuple[float, float]] = {"Age": (0, 130), "Height": (100, 250), "Weight": PLAUSIBLE_RANGES["Weight"]}
-DESCRIPTOR_LEVELS: dict[str, tuple[float, ...]] = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}  # 1 CCU, 2 CSRU, 3 MICU, 4 SICU
-
-# Times beyond this are an entry or unit error, refused: the challenge's files cover the first 48 h (checked: no time after
-# 48:00 in sets A, B and C); 30 days leaves room for longer files of the same format while catching e.g. seconds as minutes.
-MAX_TIME_MIN = 30 * 24 * 60
 _TIME = re.compile(r"^\s*([0-9]{1,12}):([0-5][0-9])\s*$", re.ASCII)
 _CACHE_VERSION = 3  # bump when parsing or the ranges change what is read
 _WEIGHT = VARIABLES.index("Weight")
@@ -305,46 +281,6 @@ def read_physionet2012_record(path_or_bytes: str | Path | bytes, source: str = "
     return IcuStay(record_id, t, var, x, VARIABLES, static, source=source)
 
 
-def _set_source(root: Path, name: str) -> Path:
-    """The folder `set-x/` or, failing that, the archive `set-x.tar.gz` (PhysioNet's) or `set-x.tar.xz` of one set."""
-    candidates = [root / f"set-{name}", root / f"set-{name}.tar.gz", root / f"set-{name}.tar.xz"]
-    if candidates[0].is_dir() and any(candidates[0].glob("*.txt")):
-        return candidates[0]
-    for cand in candidates[1:]:
-        if cand.is_file():
-            return cand
-    folder, gz, xz = candidates
-    looked = f"{folder}/ (a folder of NNNNNN.txt files), {gz} (PhysioNet's archive) or {xz}"
-    raise DataNotFoundError(f"PhysioNet 2012 set {name.upper()} not found: looked for {looked}; {FETCH_HINT}")
-
-
-def _iter_files(source: Path) -> Iterator[tuple[str, bytes | InvalidRecordError]]:
-    """(source name, bytes) of each record file in a folder or a tar archive (.gz or .xz), in name order, never unpacking to disk.
-
-    Archive members are taken from any folder inside: PhysioNet's archives hold `set-a/NNNNNN.txt`, a flat one `NNNNNN.txt`.
-    A file of a folder that cannot be read (a folder itself, a dangling link) comes as an error, for the report; a
-    damaged archive raises InvalidRecordError naming it, since the stays after the damage cannot be listed.
-    """
-    if source.is_dir():
-        for p in sorted(source.glob("*.txt")):
-            try:
-                yield str(p), p.read_bytes()
-            except OSError as err:
-                yield str(p), InvalidRecordError(f"{p}: cannot read the file ({type(err).__name__}: {err.strerror or err})")
-        return
-    member = "its member list"
-    try:
-        with tarfile.open(source, "r:*") as tf:
-            for m in sorted((m for m in tf.getmembers() if m.isfile() and m.name.endswith(".txt")), key=lambda m: m.name):
-                member = m.name
-                fh = tf.extractfile(m)
-                if fh is not None:
-                    yield f"{source}:{m.name}", fh.read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as err:
-        raise InvalidRecordError(f"{source}: damaged archive, reading {member} failed ({type(err).__name__}: {err}); expected a "
-                                 "tar.gz or tar.xz of NNNNNN.txt files (fetch the set again)") from err  # fmt: skip
-
-
 def _cache_key(sources: Sequence[Path]) -> str:
     """Hash of the parser version, the ranges and every source file's name, size and mtime."""
     stats = []
@@ -364,11 +300,9 @@ def _save_cache(path: Path, stays: list[IcuStay], report: Physionet2012Report) -
     lengths = np.array([len(s) for s in stays], dtype=np.int64)
     cat = lambda name: np.concatenate([getattr(s, name) for s in stays]) if stays else np.empty(0)  # noqa: E731
     meta = [{"id": s.record_id, "source": s.source, "static": s.static, "outcome": s.outcome} for s in stays]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, lengths=lengths, times=cat("times_min"), variables=cat("variables"), values=cat("values"),
-             meta=np.array(json.dumps(meta)), report=np.array(json.dumps(report.to_dict())))  # fmt: skip
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, lengths=lengths, times=cat("times_min"), variables=cat("variables"), values=cat("values"),
+                 meta=np.array(json.dumps(meta)), report=np.array(json.dumps(report.to_dict())))  # fmt: skip
 
 
 def _load_cache(path: Path) -> tuple[list[IcuStay], Physionet2012Report]:
@@ -409,7 +343,7 @@ def read_physionet2012(
     bad = [s for s in sets if s not in SETS]
     if bad or not sets:
         raise ConfigError(f"unknown PhysioNet 2012 set(s) {bad or list(sets)}; valid sets are {list(SETS)}")
-    sources = [_set_source(root, s) for s in sets]
+    sources = [set_source(root, s) for s in sets]
     outcome_files = [root / f"Outcomes-{s}.txt" for s in sets]
     for f in outcome_files:
         if not f.is_file():
@@ -424,7 +358,7 @@ def read_physionet2012(
     report, stays, seen = Physionet2012Report(root=str(root)), [], {}
     for name, source, outcome_file in zip(sets, sources, outcome_files):
         outcomes, n_before = read_outcomes(outcome_file), len(stays)
-        for src, data in tqdm(_iter_files(source), desc=f"set-{name}", disable=not progress, leave=False):
+        for src, data in tqdm(iter_files(source), desc=f"set-{name}", disable=not progress, leave=False):
             part = Physionet2012Report()  # counted into `report` only once the stay is kept
             try:
                 if isinstance(data, InvalidRecordError):
