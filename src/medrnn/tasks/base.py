@@ -109,6 +109,32 @@ class Pipeline:
 
 
 @dataclass
+class ConfigPipeline(Pipeline):
+    """A pipeline with nothing fitted: how an input is read (some fields of the data config) and the label names.
+
+    Subclasses name the config class and the fields that say how an input is read; the split settings (which
+    records a run used) stay out of the artifact.
+    """
+
+    config: Any
+    label_names: list[str]
+    output_kind: OutputKind = "multiclass"
+    threshold: float | None = None
+    config_class: ClassVar[Any]
+    input_fields: ClassVar[tuple[str, ...]]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"input": self.config.model_dump(mode="json", include=set(self.input_fields)), "label_names": list(self.label_names)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> ConfigPipeline:
+        return cls(cls.config_class.model_validate(state["input"]), list(state["label_names"]))
+
+    def compatibility(self) -> dict[str, Any]:
+        return {**super().compatibility(), "input": self.state_dict()["input"]}
+
+
+@dataclass
 class Section:
     """A part of report.html a task contributes: a heading, HTML (already escaped by the task) and PNG figures."""
 

@@ -17,6 +17,7 @@ from medrnn.data.batch import collate
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.models import build_model
 from medrnn.predict import Predictor
+from medrnn.tasks.af_rhythm.pipeline import AfPipeline
 from medrnn.tasks.af_rhythm.config import AfDataConfig, AfModelConfig, AfRunConfig
 from medrnn.tasks.af_rhythm.data import CLASSES, AfDataset, AfRecords, collate_grid, load_records, read_reference
 from medrnn.tasks.af_rhythm.task import challenge_f1
@@ -42,7 +43,7 @@ def _edit_header(base: Path, old: str, new: str) -> None:
 
 def test_reader_names_file_and_field_on_corrupted_copies(tmp_path: Path) -> None:
     task = get_task("af_rhythm")
-    pipeline = task.pipeline_from_state({"data": AfDataConfig().model_dump(mode="json"), "label_names": list(CLASSES)})
+    pipeline = task.pipeline_from_state(AfPipeline.fit(AfDataConfig()).state_dict())
     base = _copy(tmp_path)
     mat = base.with_suffix(".mat")
     mat.write_bytes(mat.read_bytes()[:-100])  # truncated download

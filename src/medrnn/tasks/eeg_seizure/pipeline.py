@@ -4,34 +4,19 @@ each window is standardised on its own)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from medrnn.tasks.base import Pipeline
+from medrnn.tasks.base import ConfigPipeline
 from medrnn.tasks.eeg_seizure.config import PROTOCOLS, EegDataConfig
-
-KEPT = ("protocol", "sfreq_hz", "window_s", "stride_s")  # how windows are cut; the split settings are not
 
 
 @dataclass
-class EegPipeline(Pipeline):
+class EegPipeline(ConfigPipeline):
     """Window settings and class names of a protocol."""
 
-    config: EegDataConfig
-    label_names: list[str]
-    output_kind: str = "multiclass"
-    threshold: float | None = None
+    config_class = EegDataConfig
+    input_fields = ("protocol", "sfreq_hz", "window_s", "stride_s")  # how windows are cut; the split settings are not
 
     @classmethod
     def fit(cls, config: EegDataConfig) -> EegPipeline:
+        """The pipeline of a protocol's data config (nothing is fitted)."""
         return cls(config, list(PROTOCOLS[config.protocol][0]))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"config": self.config.model_dump(mode="json", include=set(KEPT)), "label_names": list(self.label_names)}
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> EegPipeline:
-        return cls(EegDataConfig.model_validate(state["config"]), list(state["label_names"]))
-
-    def compatibility(self) -> dict[str, Any]:
-        return {"label_names": list(self.label_names), "output_kind": self.output_kind,
-                "windows": self.config.model_dump(mode="json", include=set(KEPT))}  # fmt: skip
