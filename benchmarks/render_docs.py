@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import calibration  # noqa: E402
+import explain  # noqa: E402
 import render_ehr  # noqa: E402
 import render_moleculenet  # noqa: E402
 
@@ -279,7 +281,8 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
-                                        "codiesp": codiesp, "fuzz-readers": fuzz}  # fmt: skip
+                                        "codiesp": codiesp, "fuzz-readers": fuzz,
+                                        "calibration": calibration.render, "explain": explain.render}  # fmt: skip
 
 
 def main() -> int:

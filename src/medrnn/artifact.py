@@ -55,6 +55,7 @@ class ArtifactMeta(BaseModel):
     weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     config: dict[str, Any] | None = None
     best_val: dict[str, float | None] = Field(default_factory=dict)
+    uncertainty: dict[str, Any] | None = None  # calibrator + conformal validation scores (medrnn.uncertainty); absent in older artifacts
 
 
 def _sha256(path: Path) -> str:

@@ -78,8 +78,14 @@ class EnsemblePredictor(Served):
         return cls(members, meta, paths)
 
     def score(self, item: InputItem) -> Scores:
-        """The mean of the members' scores of one read item."""
-        return mean_scores([m.task.predict(m.model, m.pipeline, item.samples) for m in self.members], self.task.merge_extras)
+        """The mean of the members' calibrated scores of one read item (each member's own calibrator, as stored)."""
+        return mean_scores([m.score(item) for m in self.members], self.task.merge_extras)
+
+    def conformal(self) -> Any:
+        """Refused: members' conformal scores were calibrated for each member alone, not for the mean."""
+        raise ConfigError("--coverage is not available for an ensemble: conformal sets are calibrated on one model's validation "
+                          "scores, and the ensemble mean was never calibrated, so its sets would carry no coverage guarantee; "
+                          "predict with one member's artifact (--artifact MEMBER) to get sets or intervals")  # fmt: skip
 
     def score_samples(self, samples: Any) -> Scores:
         """Mean scores for samples already in the task's container (validation during tuning)."""

@@ -22,9 +22,11 @@ from medrnn.errors import ArtifactError, MedrnnError
 from medrnn.metrics.bootstrap import jsonable
 from medrnn.runfiles import require_complete
 from medrnn.tasks.base import InputItem, Pipeline, Scores, Task, get_task
+from medrnn.uncertainty import SplitConformal, Uncertainty, check_coverage, with_coverage
 
 if TYPE_CHECKING:
     from medrnn.ensemble import EnsemblePredictor
+    from medrnn.explain.api import ExplainResult
 
 ENSEMBLE = "ensemble.json"
 log = logging.getLogger(__name__)
@@ -102,9 +104,30 @@ class Served:
         """Scores of one read item."""
         raise NotImplementedError
 
-    def predict(self, inputs: list[str | Path], **options: Any) -> Predictions:
-        """Read, score and decode every input; a bad input is a failure entry and the rest go on."""
-        return predict_items(self, [str(i) for i in inputs], options)
+    def conformal(self) -> SplitConformal:
+        """The conformal validation scores behind `coverage=`; refused (ArtifactError) when there are none."""
+        raise NotImplementedError
+
+    def explain(self, inputs: list[str | Path], method: str = "ig", targets: list[str] | None = None, max_samples: int = 10,
+                check: bool = False, **options: Any) -> ExplainResult:  # fmt: skip
+        """Attributions of the first `max_samples` samples of every input on the task's axes (docs/explain.md); an
+        ensemble's are the mean of its members'. A bad input is a failure entry and the rest go on."""
+        from medrnn.explain.api import explain
+
+        return explain(self, [str(i) for i in inputs], method, targets, max_samples, options, check)
+
+    def predict(self, inputs: list[str | Path], coverage: float | None = None, **options: Any) -> Predictions:
+        """Read, score and decode every input; a bad input is a failure entry and the rest go on.
+
+        `coverage` (e.g. 0.9) adds each sample's split-conformal prediction set (or interval, regression), calibrated on
+        the run's validation split; it is checked before any input is read.
+        """
+        conformal = None
+        if coverage is not None:
+            coverage = check_coverage(coverage)
+            conformal = self.conformal()
+            conformal.thresholds(coverage)  # refused now when the stored validation scores cannot give this coverage
+        return predict_items(self, [str(i) for i in inputs], options, conformal, coverage)
 
 
 class Predictor(Served):
@@ -112,6 +135,11 @@ class Predictor(Served):
 
     def __init__(self, task: Task, model: nn.Module, pipeline: Pipeline, metadata: dict[str, Any], path: Path | None = None) -> None:
         self.task, self.model, self.pipeline, self.metadata, self.path = task, model, pipeline, metadata, path
+        state = metadata.get("uncertainty")
+        try:
+            self.uncertainty = Uncertainty.from_state_dict(state) if state else None
+        except MedrnnError as err:
+            raise ArtifactError(f"{(path or Path('artifact')) / META}: {err}") from err
 
     @classmethod
     def from_artifact(cls, path: str | Path, device: str | torch.device | None = None) -> Predictor | EnsemblePredictor:
@@ -134,19 +162,36 @@ class Predictor(Served):
         return cls(task, model, pipeline, meta, path)
 
     def score(self, item: InputItem) -> Scores:
-        """Scores of one read item."""
-        return self.task.predict(self.model, self.pipeline, item.samples)
+        """Calibrated scores of one read item (the calibrator fitted on the run's validation split, when it has one)."""
+        return self.calibrate(self.task.predict(self.model, self.pipeline, item.samples))
+
+    def calibrate(self, scores: Scores) -> Scores:
+        """The stored calibrator applied to raw model scores (unchanged for artifacts written before calibration)."""
+        return self.uncertainty.calibrate(scores) if self.uncertainty is not None else scores
+
+    def conformal(self) -> SplitConformal:
+        """The stored conformal validation scores; an artifact without them is refused with what to do."""
+        if self.uncertainty is None or self.uncertainty.conformal is None:
+            raise ArtifactError(f"{self.path or 'artifact'}: has no conformal calibration (written before medrnn stored one); "
+                                "retrain it with `medrnn train` to predict with --coverage")  # fmt: skip
+        return self.uncertainty.conformal
 
 
-def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any]) -> Predictions:
-    """The per-item error boundary shared by a single model and an ensemble (anything with read/score/task/pipeline)."""
+def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], conformal: SplitConformal | None = None,
+                  coverage: float | None = None) -> Predictions:  # fmt: skip
+    """The per-item error boundary shared by a single model and an ensemble (anything with read/score/task/pipeline);
+    with `conformal` and `coverage`, each item's scores carry extras["conformal"] and the rows the set/interval columns."""
     task, pipeline = predictor.task, predictor.pipeline
+    if conformal is not None and coverage is not None:
+        pipeline = with_coverage(pipeline, coverage)
     items: list[ItemResult] = []
     failures: dict[str, dict[str, Any]] = {}
     for source in inputs:
         try:
             item = predictor.read(source, options)
             scores = predictor.score(item)
+            if conformal is not None:
+                scores = Scores(scores.values, {**scores.extras, "conformal": conformal.predict(scores.values, coverage)})
             rows = task.decode(item, scores, pipeline)
         except DEFECTS:
             raise  # a defect in medrnn, not in this input: the CLI reports it as an internal error (exit code 3)

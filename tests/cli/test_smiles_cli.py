@@ -103,3 +103,20 @@ def test_batch_survives_poisoned_files_and_a_molecule_that_crashed_rdkit(smiles_
     truncated.write_bytes(whole[: len(whole) // 2])  # a download cut midway
     rows = batch_survives(smiles_run / "model", [str(good), str(chain)], [*poisoned, str(truncated)])
     assert [r["smiles"] for r in rows] == ["CC(=O)Oc1ccccc1C(=O)O", "CCO"]
+
+
+def test_explain_draws_molecules_and_reports_bad_rows(smiles_run: Path, tmp_path: Path) -> None:
+    mols = tmp_path / "new.csv"
+    mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
+    out = tmp_path / "why"
+    code = main(["explain", "--artifact", str(smiles_run / "model"), str(mols), "--id-column", "compound", "--out", str(out), "--check"])
+    assert code == 1  # the unparsable row is reported, the two good ones explained
+    index = json.loads((out / "index.json").read_text())
+    assert index["method"] == "ig" and index["failures"][str(mols)]["rejected"]
+    doc = json.loads((out / index["items"][0]["json"]).read_text())
+    assert [e["sample_id"] for e in doc["explanations"]] == ["aspirin", "caffeine"]
+    first = doc["explanations"][0]
+    assert first["axes"] == ["token"] and len(first["attributions"]["p_np"]) == len(first["axis_labels"]["token"])
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in index["items"][0]["figures"])
+    assert {"deletion_auc", "deletion_auc_random", "sanity_rank_corr"} <= set(index["faithfulness"])
+    assert main(["explain", "--artifact", str(smiles_run / "model"), str(mols), "--method", "lime", "--out", str(out)]) == 2

@@ -135,7 +135,7 @@ def test_build_ensemble_tunes_the_threshold_of_the_mean_on_dev(quick_runs: list[
     data = TASK.load(TASK.quick_config())
     split = TASK.split(data, TASK.quick_config())
     dev = TASK.subset(data, split.val)
-    mean = np.mean([TASK.predict(m.model, m.pipeline, dev).values for m in members], axis=0)
+    mean = np.mean([m.calibrate(TASK.predict(m.model, m.pipeline, dev)).values for m in members], axis=0)  # each member calibrated
     assert meta["threshold"] == tune_threshold(TASK.targets(data, split.val, members[0].pipeline), mean)
     served = Predictor.from_artifact(tmp_path / "ens")
     assert isinstance(served, EnsemblePredictor) and served.pipeline.threshold == meta["threshold"]

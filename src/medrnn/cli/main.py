@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import choose, data, ensemble, predict, report, tasks, train
+from medrnn.cli import choose, data, ensemble, explain, predict, report, tasks, train
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
         "  medrnn train mitdb --out runs/mitdb    # train + evaluate the inter-patient ECG model (fetches MIT-BIH if missing)\n"
         "  medrnn report runs/mitdb               # HTML report with CIs, curves, ECG strip\n"
         "  medrnn predict --artifact runs/mitdb/model 100 101   # classify beats of new records\n"
+        "  medrnn explain --artifact runs/mitdb/model 232 --out why/   # which parts of the input drove each prediction\n"
         "  medrnn train smiles --data bbbp --out runs/bbbp      # SMILES -> blood-brain barrier penetration\n"
         "  medrnn train icu --out runs/icu                      # ICU stays (PhysioNet 2012) -> in-hospital mortality, GRU-D\n"
         "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n"
@@ -43,7 +44,7 @@ app.command("tasks")(tasks.tasks_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("choose")(choose.choose_command)
 app.command("report")(report.report_command)
-NEEDS_TASKS = ("train", "predict")  # their commands and flags come from the task registry (importing torch and Lightning)
+NEEDS_TASKS = ("train", "predict", "explain")  # their commands and flags come from the task registry (importing torch and Lightning)
 
 
 def register_task_commands() -> None:
@@ -51,6 +52,8 @@ def register_task_commands() -> None:
     train.register_commands()
     if "predict" not in {c.name for c in app.registered_commands}:
         app.command("predict")(predict.predict_command_for_tasks())
+    if "explain" not in {c.name for c in app.registered_commands}:
+        app.command("explain")(explain.explain_command_for_tasks())
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,11 @@ Every output starts with item_id, the input exactly as given (the key of OUT.err
 follow. What each task reads and writes:
 
 """
+COVERAGE_HELP = ("Add each prediction's split-conformal set (classes: columns prediction_set, set_size; codes: in_set) or "
+                 "interval (regression: lower_NAME, upper_NAME, in target units) that holds the truth with this probability, "
+                 "e.g. 0.9. Calibrated on the run's validation split; multiclass/binary: P(true class in set) >= coverage "
+                 "(per class for rare classes); multilabel: per code, P(true code in set) >= coverage. Needs an artifact "
+                 "trained with this medrnn; not for ensembles. See docs/uncertainty.md.")
 TYPES = {"str": Optional[str], "int": Optional[int], "float": Optional[float], "bool": Optional[bool], "list": Optional[str]}
 
 
@@ -42,10 +47,13 @@ def predict_command_for_tasks() -> Any:
         ("inputs", list[str], typer.Argument(..., help="What the artifact's task reads (records, CSV files, stay files, notes, patient JSON files): see above.")),
         ("artifact", Path, typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model or RUN), or an ensemble folder of `medrnn ensemble`.")),
         ("out", Path, typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json, OUT.notes.json).")),
+        ("coverage", Optional[float], typer.Option(None, "--coverage", help=COVERAGE_HELP)),
     ] + [(o.field, TYPES[o.kind], typer.Option(None, o.flag, help=o.help)) for o in options.values()]  # fmt: skip
 
     def command(**kwargs: Any) -> None:
-        run_predict(kwargs.pop("inputs"), kwargs.pop("artifact"), kwargs.pop("out"), {k: v for k, v in kwargs.items() if v is not None})
+        coverage = kwargs.pop("coverage")
+        run_predict(kwargs.pop("inputs"), kwargs.pop("artifact"), kwargs.pop("out"), {k: v for k, v in kwargs.items() if v is not None},
+                    coverage=coverage)  # fmt: skip
 
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d in params]
@@ -54,12 +62,15 @@ def predict_command_for_tasks() -> Any:
     return command
 
 
-def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str, Any]) -> None:
+def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str, Any], coverage: float | None = None) -> None:
     """Predict every input, print one line per item, write the rows and the errors and notes files."""
     from medrnn.predict import Predictor, write_predictions
+    from medrnn.uncertainty import check_coverage
 
+    if coverage is not None:
+        check_coverage(coverage)  # a bad value is refused before the artifact is loaded
     predictor = Predictor.from_artifact(artifact)
-    result = predictor.predict(list(inputs), **options)
+    result = predictor.predict(list(inputs), coverage=coverage, **options)
     for item in result.items:
         typer.echo(f"{item.item_id}: {len(item.rows)} rows" + (f", {len(item.problems)} parts rejected" if item.problems else "")
                    + (f"; noted: {item.notes}" if item.notes else ""))  # fmt: skip

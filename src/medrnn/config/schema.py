@@ -57,6 +57,11 @@ class TrainConfig(StrictConfig):
     num_nodes: int = 1
     progress: bool = True
     num_workers: int = 0
+    calibration: Literal["auto", "temperature", "platt", "isotonic", "none"] = Field(
+        "auto", description="post-hoc probability calibration fitted on validation and stored in the artifact: auto = temperature "
+        "scaling for multiclass, Platt per label for binary/multilabel; none keeps the raw probabilities")
+    explain: int = Field(3, ge=0, description="test samples explained (Integrated Gradients, with faithfulness checks) into "
+                         "RUN/explain/ for the report; 0: none")
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a run config is a few KB; a larger file is not one

@@ -137,3 +137,18 @@ def patient_split(patient_ids: Sequence[str], sizes: Sequence[float] = (0.8, 0.1
             raise ConfigError(f"cannot stratify {len(patients)} patients with sizes {tuple(sizes)}: {err}") from err
         parts = [train, val, test]
     return Split(*(np.flatnonzero(np.isin(inverse, part)) for part in parts))
+
+
+def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
+    """Refuse a split that puts one split unit (patient, record, ...) on two sides: that would leak."""
+    parts = {name: set(np.asarray(units)[np.asarray(index, dtype=np.int64)].tolist()) for name, index in split._asdict().items()}
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            both = parts[a] & parts[b]
+            if both:
+                raise ConfigError(f"{where}split puts {len(both)} units in both {a} and {b} (e.g. {sorted(both)[:3]}); "
+                                  "a unit must lie on one side")  # fmt: skip
+    for name, index in split._asdict().items():
+        if len(index) == 0:
+            raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")

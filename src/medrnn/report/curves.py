@@ -155,10 +155,11 @@ def _residuals(ax: Any, residual: np.ndarray, name: str) -> None:
 
 
 def plot_reliability(curve: dict[str, Any], ece: float | None = None, brier: float | None = None, of: str = "",
-                     probabilities: Any = None, outcomes: Any = None, outcome_names: tuple[str, str] = ("negative", "positive")) -> Figure:  # fmt: skip
+                     probabilities: Any = None, outcomes: Any = None, outcome_names: tuple[str, str] = ("negative", "positive"),
+                     before: dict[str, Any] | None = None) -> Figure:  # fmt: skip
     """Reliability diagram (mean predicted probability vs observed frequency per bin, the diagonal = calibrated) and,
     when the probabilities are given, their histogram beside it split by outcome (how many predictions each part of
-    the curve rests on)."""
+    the curve rests on). `before`: the reliability curve of the uncalibrated probabilities, drawn beside for comparison."""
     p = np.asarray(curve.get("predicted", []), dtype=np.float64)
     o = np.asarray(curve.get("observed", []), dtype=np.float64)
     if p.ndim != 1 or p.shape != o.shape:
@@ -168,6 +169,9 @@ def plot_reliability(curve: dict[str, Any], ece: float | None = None, brier: flo
     axes = fig.subplots(1, 3, width_ratios=[1, 1, 0.8]) if with_hist else fig.subplots(1, 2, width_ratios=[1, 1.8])
     ax, ax_legend = axes[0], axes[-1]
     (diagonal,) = ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    bp = np.asarray((before or {}).get("predicted", []), dtype=np.float64)
+    bo = np.asarray((before or {}).get("observed", []), dtype=np.float64)
+    uncalibrated = ax.plot(bp, bo, marker="s", markersize=4, color="#999999", linewidth=1)[0] if bp.size and bp.shape == bo.shape else None
     (model,) = ax.plot(p, o, marker="o", color="#d62728")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted probability in bin", ylabel="observed frequency")
     ax.set_box_aspect(1)
@@ -175,7 +179,11 @@ def plot_reliability(curve: dict[str, Any], ece: float | None = None, brier: flo
     parts = [f"ECE {sig(ece)}" if ece is not None else "", f"Brier {sig(brier)}" if brier is not None else ""]
     ax.set_title("Reliability" + (": " + ", ".join(x for x in parts if x) if any(parts) else ""), fontsize=10)
     handles = [model, diagonal]
-    labels = [f"model ({p.size} {curve.get('strategy', 'quantile')} bins)", "perfect calibration"]
+    labels = [f"model{', calibrated' if uncalibrated is not None else ''} ({p.size} {curve.get('strategy', 'quantile')} bins)",
+              "perfect calibration"]  # fmt: skip
+    if uncalibrated is not None:
+        handles.append(uncalibrated)
+        labels.append(f"before calibration ({bp.size} bins)")
     if with_hist:
         h = axes[1]
         prob = np.asarray(probabilities, dtype=np.float64).ravel()

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from medrnn import __version__
 from medrnn.atomic import write_text
 from medrnn.errors import ConfigError, InvalidRecordError
+from medrnn.report.explain_section import explanation_section
 from medrnn.report.headline import Headline, render_headline, render_references
 from medrnn.report.sections import default_headline, facts, generic_sections, load_metrics, run_details
 from medrnn.runfiles import require_complete
@@ -85,7 +86,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
             raise InvalidRecordError(f"report section {section!r} is not a Section")
     box = next((s for s in own if isinstance(s, Headline)), None) or default_headline(metrics, task)
     own = [s for s in own if not isinstance(s, Headline)]
-    sections = generic_sections(run_dir, metrics, box) + own + [run_details(run_dir, metrics)]
+    why = explanation_section(run_dir, metrics)
+    sections = generic_sections(run_dir, metrics, box) + own + ([why] if why else []) + [run_details(run_dir, metrics)]
     config_path = run_dir / "config.yaml"
     config = config_path.read_text(encoding="utf-8", errors="replace") if config_path.exists() else None
     title = task.title if task is not None else f"medrnn run of task {metrics.get('task', '?')}"

@@ -300,7 +300,8 @@ def _calibration(metrics: dict[str, Any], data: dict[str, np.ndarray] | None) ->
 
         calibration = calibration_summary(data["y_true"], data["y_score"], kind)
     if not isinstance(calibration, dict) or "reliability" not in calibration:
-        return None
+        lines = _uncertainty_lines(metrics, {})  # regression: the conformal intervals only
+        return Section("Uncertainty", lines) if lines else None
     probabilities = outcomes = None
     names = ("negative", "positive")
     if data is not None:
@@ -314,13 +315,34 @@ def _calibration(metrics: dict[str, Any], data: dict[str, np.ndarray] | None) ->
             keep = ~np.isnan(y)
             probabilities, outcomes = s[keep], y[keep]
     of = str(calibration.get("of", ""))
+    before = metrics.get("calibration_before") if isinstance(metrics.get("calibration_before"), dict) else {}
     fig = plot_reliability(calibration["reliability"], _float(calibration.get("ece")), _float(calibration.get("brier")), of,
-                           probabilities, outcomes, names)  # fmt: skip
+                           probabilities, outcomes, names, before.get("reliability"))  # fmt: skip
     base = f", base rate {sig(calibration['base_rate'])}" if is_number(calibration.get("base_rate")) else ""
     text = (f"<p>ECE {html.escape(sig(calibration.get('ece')))} (expected calibration error, 15 equal-width bins), Brier "
             f"{html.escape(sig(calibration.get('brier')))}{html.escape(base)}, over {html.escape(of)} "
             f"({html.escape(sig(calibration.get('n')))} test entries). Lower is better for both; point estimates, no CI.</p>")  # fmt: skip
-    return Section("Calibration", text, [("reliability diagram", _png(fig))])
+    return Section("Calibration", text + _uncertainty_lines(metrics, before), [("reliability diagram", _png(fig))])
+
+
+def _uncertainty_lines(metrics: dict[str, Any], before: dict[str, Any]) -> str:
+    """ECE and Brier before -> after the calibrator fitted on validation, and the conformal coverage on test."""
+    lines = []
+    after, method = metrics.get("calibration") or {}, (metrics.get("calibrator") or {}).get("method")
+    if before and method:
+        lines.append(f"Calibrator: {method}, fitted on validation. Test ECE {sig(before.get('ece'))} → {sig(after.get('ece'))}, "
+                     f"Brier {sig(before.get('brier'))} → {sig(after.get('brier'))} (before → after; grey curve: before).")  # fmt: skip
+    conformal = metrics.get("conformal") if isinstance(metrics.get("conformal"), dict) else {}
+    if is_number(conformal.get("coverage")):
+        size = (f"mean set size {sig(conformal['mean_set_size'])}" if is_number(conformal.get("mean_set_size"))
+                else f"mean interval width {sig(conformal.get('mean_width'))}")  # fmt: skip
+        per = conformal.get("per_class_coverage") or {}
+        per_text = f"; per class {', '.join(f'{k} {sig(v)}' for k, v in per.items())}" if per and conformal.get("class_conditional") else ""
+        lines.append(f"Conformal {'intervals' if 'mean_width' in conformal else 'sets'} (`medrnn predict --coverage {conformal.get('coverage_target', 0.9):g}`): test coverage "
+                     f"{sig(conformal['coverage'])}, {size}{per_text}.")  # fmt: skip
+    elif conformal.get("error"):
+        lines.append(f"Conformal sets: {conformal['error']}")
+    return "".join(f"<p>{html.escape(line)}</p>" for line in lines)
 
 
 def _float(value: Any) -> float | None:

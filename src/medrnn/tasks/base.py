@@ -19,6 +19,7 @@ The path of a run through the hooks (see docs/architecture.md):
     write_outputs(...)            the world's own files (attention, evidence, strips) -> extra metrics entries
     read_input / decode           a user's file -> samples; scores -> rows, for `medrnn predict` and the service
     report_sections(run_dir)      the world's part of report.html
+    explain_inputs / _figures     samples -> model inputs with axes and baseline; explanations -> figures
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import numpy as np
 from medrnn.errors import ConfigError
 from medrnn.metrics.report import OUTPUT_KINDS
 from medrnn.registry import TASKS
+from medrnn.data.splits import check_split  # noqa: F401  (re-exported: tasks import both from here)
+from medrnn.tasks.catalogue import missing_catalogue_folder  # noqa: F401
 
 if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must stay light
     import lightning as L
@@ -43,8 +46,12 @@ if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must
     from torch import nn
     from torch.utils.data import DataLoader
 
+    from matplotlib.figure import Figure
+
     from medrnn.data.batch import Batch
     from medrnn.data.splits import Split
+    from medrnn.explain.api import ExplainedItem
+    from medrnn.explain.inputs import ExplainInput
 
 OutputKind = Literal["multiclass", "binary", "multilabel", "regression"]
 
@@ -292,6 +299,17 @@ class Task(ABC):
         """Extras of an ensemble's mean scores from its members' (default: the first member's)."""
         return member_scores[0].extras
 
+    # ---- explanation -------------------------------------------------------------------------------------------
+    def explain_inputs(self, pipeline: Pipeline, samples: Any, index: list[int]) -> list[ExplainInput]:
+        """The samples at `index` as the model reads them, each with its axes and baseline, for `explain()`."""
+        raise ConfigError(f"task {self.name!r} does not explain its predictions")
+
+    def explain_figures(self, item: ExplainedItem, pipeline: Pipeline) -> list[tuple[str, Figure]]:
+        """Figures of one explained input, (name, matplotlib figure); default: one per sample, chosen by its axes."""
+        from medrnn.explain.plots import default_figures
+
+        return default_figures(item)
+
     # ---- report ------------------------------------------------------------------------------------------------
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         """The world's part of report.html (beyond the generic metric tables and curves)."""
@@ -356,34 +374,6 @@ def task_names() -> list[str]:
     """Registered task names."""
     load_all_tasks()
     return [k for k in TASKS.names() if isinstance(TASKS.get(k), type) and issubclass(TASKS.get(k), Task)]
-
-
-def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
-    """Refuse a split that puts one split unit (patient, record, ...) on two sides: that would leak."""
-    parts = {name: set(np.asarray(units)[np.asarray(index, dtype=np.int64)].tolist()) for name, index in split._asdict().items()}
-    names = list(parts)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            both = parts[a] & parts[b]
-            if both:
-                raise ConfigError(f"{where}split puts {len(both)} units in both {a} and {b} (e.g. {sorted(both)[:3]}); "
-                                  "a unit must lie on one side")  # fmt: skip
-    for name, index in split._asdict().items():
-        if len(index) == 0:
-            raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")
-
-
-def missing_catalogue_folder(data: str, known: Sequence[str], other: str) -> dict[str, list[str]]:
-    """`Task.missing_data` of a `--data` that is a catalogue dataset name or a folder: {name: what is missing} for a
-    dataset not (all) under the data root, {} for an existing folder, else a ConfigError naming the known datasets."""
-    from medrnn.datasets import missing_under_root
-
-    if Path(data).expanduser().exists():
-        return {}
-    if data in known:
-        missing = missing_under_root(data)
-        return {data: missing} if missing else {}
-    raise ConfigError(f"--data {data!r}: no such folder and not a known dataset; known: {', '.join(known)}, or {other}")
 
 
 def mean_bce(y: np.ndarray, probs: np.ndarray) -> float:

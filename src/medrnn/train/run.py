@@ -23,14 +23,15 @@ from medrnn.artifact import redact_ids, save_artifact
 from medrnn.atomic import atomic_path, write_text
 from medrnn.config import load_config, save_config
 from medrnn.errors import ConfigError
+from medrnn.explain.output import write_run_explanations
 from medrnn.models import MODELS
 from medrnn.metrics.bootstrap import jsonable
-from medrnn.metrics.calibration import calibration_summary
 from medrnn.runfiles import COMPLETE
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
 from medrnn.train.fit import FitResult, fit_module
 from medrnn.train.resume import RESUME
 from medrnn.train.task_module import TaskModule
+from medrnn.uncertainty import Uncertainty, fit_uncertainty, resolve_method, run_metrics
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class Fitted:
     tuned: dict[str, Any]
     model_init: dict[str, Any]
     seconds: dict[str, float]
+    uncertainty: Uncertainty | None = None  # calibrator + conformal scores, fitted on validation
+    test_uncalibrated: Scores | None = None
 
 
 def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = False, data: TaskData | None = None,
@@ -82,6 +85,8 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     split = task.split(data, config)
     check_split(data.units, split, where=f"{task.name}: ")
     pipeline = task.fit_pipeline(data, split, config)
+    method = getattr(config.train, "calibration", "auto")
+    resolve_method(method, pipeline.output_kind)  # a method that does not fit the outputs is refused before training
     L.seed_everything(seed, workers=True, verbose=False)  # before the model initialises its weights
     model, model_init = task.build_model(data, split, pipeline, config)
     train_cfg = config.train.model_copy(update={"progress": progress})
@@ -93,12 +98,16 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     seconds["train_seconds"] = fit.seconds
     model = fit.module.model.eval()
     val_scores = task.predict(model, pipeline, task.subset(data, split.val))
-    tuned = task.tune(pipeline, val_scores, task.targets(data, split.val, pipeline))
+    y_val = task.targets(data, split.val, pipeline)
+    uncertainty = fit_uncertainty(method, pipeline.output_kind, list(pipeline.label_names), val_scores.values, y_val)
+    val_scores = uncertainty.calibrate(val_scores)  # thresholds are tuned on calibrated scores
+    tuned = task.tune(pipeline, val_scores, y_val)
     t0 = time.perf_counter()
-    test_scores = task.predict(model, pipeline, task.subset(data, split.test))
+    test_raw = task.predict(model, pipeline, task.subset(data, split.test))
     seconds["test_inference_seconds"] = time.perf_counter() - t0
-    seconds["inference_ms_per_sample"] = 1000 * seconds["test_inference_seconds"] / max(len(test_scores), 1)
-    return Fitted(task, data, split, pipeline, model, fit, val_scores, test_scores, tuned, model_init, seconds)
+    seconds["inference_ms_per_sample"] = 1000 * seconds["test_inference_seconds"] / max(len(test_raw), 1)
+    return Fitted(task, data, split, pipeline, model, fit, val_scores, uncertainty.calibrate(test_raw), tuned, model_init, seconds,
+                  uncertainty, test_raw)  # fmt: skip
 
 
 def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = True, overwrite: bool = False,
@@ -123,16 +132,20 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     units_test = f.data.units[test]
     t0 = time.perf_counter()
     report = task.evaluate(y_test, f.test_scores, units_test, f.pipeline, config, task.subset(f.data, test))
-    calibration = calibration_summary(y_test, f.test_scores.values, f.pipeline.output_kind)
+    uncertainty = run_metrics(f.uncertainty, f.pipeline.output_kind, y_test, f.test_uncalibrated.values, f.test_scores.values)
     f.seconds["evaluate_seconds"] = time.perf_counter() - t0
     train_units = sorted(set(f.data.units[f.split.train].tolist()))
     save_artifact(run_dir / "model", f.model, f.pipeline.state_dict(), list(f.pipeline.label_names), train_units,
                   extra={"task": task.name, "config": redact_ids(config.model_dump(mode="json"), f.data.units.astype(str).tolist()),
-                         "best_val": {f.fit.monitor: f.fit.best_score}})  # fmt: skip
+                         "best_val": {f.fit.monitor: f.fit.best_score}, "uncertainty": f.uncertainty.state_dict()})  # fmt: skip
     with atomic_path(run_dir / "predictions.npz") as tmp:
         np.savez_compressed(tmp, ids=np.array([f.data.ids[i] for i in test]), units=units_test.astype(str),
-                            y_true=y_test, y_score=f.test_scores.values, label_names=np.array(f.pipeline.label_names))  # fmt: skip
+                            y_true=y_test, y_score=f.test_scores.values, y_score_uncalibrated=f.test_uncalibrated.values,
+                            label_names=np.array(f.pipeline.label_names))  # fmt: skip
     extra = task.write_outputs(run_dir, f.data, f.split, f.pipeline, f.test_scores, f.model, config)
+    n_explain = getattr(config.train, "explain", 0)
+    if n_explain:  # a few test samples explained (with their faithfulness) for the report's "Why the model said it"
+        extra.update(write_run_explanations(run_dir, task, f.model, f.pipeline, task.subset(f.data, test[:n_explain])))
     counts = {name: int(len(index)) for name, index in f.split._asdict().items()}
     units = {name: int(len(set(f.data.units[index].tolist()))) for name, index in f.split._asdict().items()}
     metrics = {
@@ -141,7 +154,7 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         "model": config.model.name,
         "split": {"unit": task.split_unit, "seed": seed, "counts": counts, "units": units},
         "test": report.to_dict(),
-        "calibration": calibration,
+        **uncertainty,  # calibration (calibrated test), calibration_before, calibrator, conformal
         "tuned_on_validation": f.tuned,
         "data": f.data.info,
         "model_init": f.model_init,

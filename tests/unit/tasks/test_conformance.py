@@ -63,7 +63,24 @@ def test_training_artifact_and_predictor_agree(name: str, tmp_path: Path) -> Non
     assert predictor.task.name == name and predictor.label_names == list(result.pipeline.label_names)
     data = task.load(cfg)
     split = task.split(data, cfg)
-    again = predictor.task.predict(predictor.model, predictor.pipeline, task.subset(data, split.test))
+    raw = predictor.task.predict(predictor.model, predictor.pipeline, task.subset(data, split.test))
+    again = predictor.calibrate(raw)  # the calibrator stored in the artifact, as Predictor.score applies it
     saved = np.load(tmp_path / "run" / "predictions.npz")
+    np.testing.assert_allclose(raw.values, saved["y_score_uncalibrated"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(again.values, saved["y_score"], rtol=0, atol=1e-6)
     assert np.isfinite(again.values).all()
+    assert metrics["calibrator"]["fitted_on"] == "validation" and "calibration_before" in metrics
+    # conformal sets or intervals at 0.9 from the artifact's stored validation scores, as metrics.json measured them
+    # on test, and every task's decode/columns add the set columns only when coverage is asked
+    from medrnn.tasks.base import InputItem, Scores
+    from medrnn.uncertainty import with_coverage
+
+    y_test = task.targets(data, split.test, result.pipeline)
+    assert predictor.conformal().evaluate(again.values, y_test, 0.9)["coverage"] == pytest.approx(metrics["conformal"]["coverage"])
+    item = InputItem("test", task.subset(data, split.test))
+    marked = with_coverage(predictor.pipeline, 0.9)
+    with_sets = Scores(again.values, {**again.extras, "conformal": predictor.conformal().predict(again.values, 0.9)})
+    added = [c for c in task.columns(marked) if c not in task.columns(predictor.pipeline)]
+    assert added and all(c in ("prediction_set", "set_size", "in_set") or c.startswith(("lower_", "upper_")) for c in added)
+    rows = task.decode(item, with_sets, marked)
+    assert rows and all(c in row for row in rows[:5] for c in added if not row.get("level") == "segment")

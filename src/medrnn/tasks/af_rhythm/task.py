@@ -24,6 +24,7 @@ from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.metrics import evaluate
 from medrnn.metrics.bootstrap import percentile_interval
 from medrnn.models import build_model
+from medrnn.tasks.af_rhythm import explain as explaining
 from medrnn.tasks.af_rhythm.config import AfRunConfig
 from medrnn.tasks.af_rhythm.data import (CLASSES, AfDataset, AfRecords, collate_grid, lead_signal, load_records, model_input,
                                          read_record, to_rate)  # fmt: skip
@@ -150,6 +151,9 @@ class AfRhythmTask(Task):
         return dataclasses.replace(report, overall={**report.overall, "f1_naof": point}, ci={**report.ci, "overall.f1_naof": ci},
                                    headline="f1_naof")  # fmt: skip
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     # ---- inference ---------------------------------------------------------------------------------------------
     def read_input(self, source: str, pipeline: AfPipeline, options: dict[str, Any]) -> InputItem:
         cfg = pipeline.config
@@ -168,13 +172,18 @@ class AfRhythmTask(Task):
         return InputItem(source, records, notes=notes)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: AfPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
+
         records: AfRecords = item.samples
         return [{"item_id": item.item_id, "record_id": str(rid), "class": pipeline.label_names[int(np.argmax(p))],
-                 **{f"p_{c}": round(float(v), 5) for c, v in zip(pipeline.label_names, p)}, "seconds": round(float(s), 3)}
-                for rid, p, s in zip(records.ids, scores.values, records.seconds)]  # fmt: skip
+                 **{f"p_{c}": round(float(v), 5) for c, v in zip(pipeline.label_names, p)}, "seconds": round(float(s), 3),
+                 **conformal_fields(scores, i, pipeline)}
+                for i, (rid, p, s) in enumerate(zip(records.ids, scores.values, records.seconds))]  # fmt: skip
 
     def columns(self, pipeline: AfPipeline) -> list[str]:
-        return ["item_id", "record_id", "class", *[f"p_{c}" for c in pipeline.label_names], "seconds"]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        return ["item_id", "record_id", "class", *[f"p_{c}" for c in pipeline.label_names], "seconds", *conformal_columns(pipeline)]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return af_sections(run_dir, metrics)

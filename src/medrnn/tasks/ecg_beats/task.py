@@ -22,6 +22,7 @@ from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, register_task
+from medrnn.tasks.ecg_beats import explain as explaining
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet, extract_beats
 from medrnn.tasks.ecg_beats.config import BeatRunConfig
 from medrnn.tasks.ecg_beats.data import load_beats, split_validation_records
@@ -145,6 +146,9 @@ class EcgBeatsTask(Task):
         write_strip(run_dir / "strip.npz", test, scores.values, config.data)
         return {}
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     def read_input(self, source: str, pipeline: BeatPipeline, options: dict[str, Any]) -> InputItem:
         cfg = pipeline.config
         record = read_wfdb(resolve_record(source, cfg.dataset), annotation_extension=None, leads=[cfg.lead])
@@ -155,16 +159,20 @@ class EcgBeatsTask(Task):
         return InputItem(source, beats, notes={"beats_left_out": dict(beats.dropped)} if beats.dropped else {})
 
     def decode(self, item: InputItem, scores: Scores, pipeline: BeatPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
+
         beats: BeatSet = item.samples
         raw_hz = pipeline.config.sfreq_hz
         labels = scores.values.argmax(axis=1)
         # the input as the user gave it, not the record's base name: in/232 and out/232 are two records
         return [{"item_id": item.item_id, "sample": int(s), "time_s": round(float(s) / raw_hz, 4), "class": pipeline.label_names[k],
-                 **{f"p_{c}": round(float(p), 5) for c, p in zip(pipeline.label_names, prob)}}
-                for s, k, prob in zip(beats.sample, labels, scores.values)]  # fmt: skip
+                 **{f"p_{c}": round(float(p), 5) for c, p in zip(pipeline.label_names, prob)}, **conformal_fields(scores, i, pipeline)}
+                for i, (s, k, prob) in enumerate(zip(beats.sample, labels, scores.values))]  # fmt: skip
 
     def columns(self, pipeline: BeatPipeline) -> list[str]:
-        return ["item_id", "sample", "time_s", "class", *[f"p_{c}" for c in pipeline.label_names]]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        return ["item_id", "sample", "time_s", "class", *[f"p_{c}" for c in pipeline.label_names], *conformal_columns(pipeline)]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return beat_sections(run_dir, metrics)

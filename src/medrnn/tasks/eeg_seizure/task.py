@@ -26,6 +26,7 @@ from medrnn.io.edf import read_edf
 from medrnn.metrics import evaluate
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.eeg_seizure import explain as explaining
 from medrnn.tasks.eeg_seizure.config import EegRunConfig
 from medrnn.tasks.eeg_seizure.data import EegWindows, cut_windows, load_windows, resample_for_model, segment_scores, split_by_segment
 from medrnn.tasks.eeg_seizure.pipeline import EegPipeline
@@ -130,6 +131,9 @@ class EegSeizureTask(Task):
                                   "split by segment: the Bonn source publishes no patient identity"]  # fmt: skip
         return report
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     def read_input(self, source: str, pipeline: EegPipeline, options: dict[str, Any]) -> InputItem:
         cfg = pipeline.config
         channel = options.get("channel")
@@ -148,13 +152,15 @@ class EegSeizureTask(Task):
         return InputItem(source, windows, notes=notes)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: EegPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
+
         w: EegWindows = item.samples
         names = pipeline.label_names
         window_n = round(pipeline.config.window_s * w.sfreq_hz)
         rows = [{"item_id": item.item_id, "channel": str(c), "level": "window", "start_s": round(float(s) / w.sfreq_hz, 3),
                  "end_s": round(float(s + window_n) / w.sfreq_hz, 3), "class": names[int(np.argmax(p))],
-                 **{f"p_{n}": round(float(v), 5) for n, v in zip(names, p)}}
-                for c, s, p in zip(w.segment, w.start, scores.values)]  # fmt: skip
+                 **{f"p_{n}": round(float(v), 5) for n, v in zip(names, p)}, **conformal_fields(scores, i, pipeline)}
+                for i, (c, s, p) in enumerate(zip(w.segment, w.start, scores.values))]  # fmt: skip
         for seg, p in zip(*segment_scores(w.segment, scores.values)):
             starts = w.start[w.segment.astype(str) == seg]
             rows.append({"item_id": item.item_id, "channel": str(seg), "level": "segment", "start_s": 0.0,
@@ -163,7 +169,11 @@ class EegSeizureTask(Task):
         return rows
 
     def columns(self, pipeline: EegPipeline) -> list[str]:
-        return ["item_id", "channel", "level", "start_s", "end_s", "class", *[f"p_{c}" for c in pipeline.label_names]]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        # conformal sets are calibrated per window: segment rows leave them empty
+        return ["item_id", "channel", "level", "start_s", "end_s", "class", *[f"p_{c}" for c in pipeline.label_names],
+                *conformal_columns(pipeline)]
 
 
 __all__ = ["EegSeizureTask"]

@@ -19,6 +19,7 @@ from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
+from medrnn.tasks.ehr_visits import explain as explaining
 from medrnn.tasks.ehr_visits.config import VisitRunConfig
 from medrnn.tasks.ehr_visits.data import VisitData, load_visits, split_patients
 from medrnn.tasks.ehr_visits.inputs import PatientInputs, read_patients
@@ -135,6 +136,9 @@ class EhrVisitsTask(Task):
         return {"dataset": config.data.data, "target": config.data.task, "ranking": ranking_metrics(pipeline.labels(test), scores.values),
                 "notes": notes}  # fmt: skip
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     def read_input(self, source: str, pipeline: VisitPipeline, options: dict[str, Any]) -> InputItem:
         samples, problems = read_patients(source, pipeline.code_sources, options)
         read = getattr(samples, "read_report", None)  # a MIMIC folder: what its reader skipped or excluded
@@ -143,24 +147,31 @@ class EhrVisitsTask(Task):
         return InputItem(source, samples, problems, notes)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: VisitPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields, in_set  # conformal columns, only when --coverage was asked
+
         samples: EhrSampleSet = item.samples
         top_k = samples.top_k if isinstance(samples, PatientInputs) else 10
         rows = []
-        for sample, prob in zip(samples.samples, scores.values):
+        for i, (sample, prob) in enumerate(zip(samples.samples, scores.values)):
             unknown = sum(c not in pipeline.vocab for v in sample.visits for c in v)
             head = {"item_id": item.item_id, "patient_id": sample.patient_id, "hadm_id": sample.hadm_id,
                     "prediction_time": str(sample.prediction_time), "n_visits": len(sample.visits), "n_unknown_codes": unknown}  # fmt: skip
             if pipeline.output_kind == "binary":
-                rows.append({**head, f"p_{pipeline.label_names[0]}": round(float(prob[0]), 5)})
+                rows.append({**head, f"p_{pipeline.label_names[0]}": round(float(prob[0]), 5), **conformal_fields(scores, i, pipeline)})
                 continue
             for rank, k in enumerate(np.argsort(-prob, kind="stable")[:top_k], start=1):
-                rows.append({**head, "rank": rank, "code": pipeline.label_names[k], "p": round(float(prob[k]), 5)})
+                rows.append({**head, "rank": rank, "code": pipeline.label_names[k], "p": round(float(prob[k]), 5),
+                             **in_set(scores, i, k, pipeline)})
         return rows
 
     def columns(self, pipeline: VisitPipeline) -> list[str]:
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
         # the input (item_id) first: two files may hold one patient_id (two hospitals, two exports)
         head = ["item_id", "patient_id", "hadm_id", "prediction_time", "n_visits", "n_unknown_codes"]
-        return [*head, f"p_{pipeline.label_names[0]}"] if pipeline.output_kind == "binary" else [*head, "rank", "code", "p"]
+        if pipeline.output_kind == "binary":
+            return [*head, f"p_{pipeline.label_names[0]}", *conformal_columns(pipeline)]
+        return [*head, "rank", "code", "p", *conformal_columns(pipeline, per_label=True)]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return visit_sections(run_dir, metrics)

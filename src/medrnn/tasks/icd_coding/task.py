@@ -23,6 +23,7 @@ from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
+from medrnn.tasks.icd_coding import explain as explaining
 from medrnn.tasks.icd_coding.config import NotesRunConfig
 from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, text_report,
                                           train_word2vec, unseen_gold)  # fmt: skip
@@ -200,6 +201,9 @@ class IcdCodingTask(Task):
             "notes": NOTES,
         }  # fmt: skip
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     # ---- inference ---------------------------------------------------------------------------------------------
     def read_input(self, source: str, pipeline: NotesPipeline, options: dict[str, Any]) -> InputItem:
         text = read_note_file(source)
@@ -207,18 +211,24 @@ class IcdCodingTask(Task):
         return InputItem(str(source), NoteSet([str(source)], [text], [tokens], pipeline.tokenizer.language))
 
     def decode(self, item: InputItem, scores: Scores, pipeline: NotesPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import in_set, set_labels  # conformal columns, only when --coverage was asked
+
         notes: NoteSet = item.samples
         threshold, top = _threshold(pipeline), scores.extras["top_token"]
         rows = []
         for i, name in enumerate(notes.note_ids):
-            for c in ranked_codes(scores.values[i], threshold):
+            shown = list(ranked_codes(scores.values[i], threshold))  # with --coverage, the set's codes below the threshold too
+            for c in shown + sorted(set(set_labels(scores, i, pipeline)) - set(shown), key=lambda k: -scores.values[i, k]):
                 ev = evidence(notes.texts[i], notes.tokens[i], int(top[i, c]))
                 rows.append({"item_id": name, "code": pipeline.label_names[c], "probability": round(float(scores.values[i, c]), 6),
-                             "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"]})  # fmt: skip
+                             "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"],
+                             **in_set(scores, i, c, pipeline)})  # fmt: skip
         return rows
 
     def columns(self, pipeline: NotesPipeline) -> list[str]:
-        return ["item_id", "code", "probability", "start", "end", "evidence"]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        return ["item_id", "code", "probability", "start", "end", "evidence", *conformal_columns(pipeline, per_label=True)]
 
     def merge_extras(self, member_scores: list[Scores]) -> dict[str, Any]:
         """A code's evidence token comes from the member most confident in that code (ties: the first member)."""

@@ -20,6 +20,7 @@ from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_reco
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
+from medrnn.tasks.icu_mortality import explain as explaining
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.tasks.icu_mortality.data import IcuStays, load_stays, make_icu_split, split_info
 from medrnn.tasks.icu_mortality.pipeline import IcuPipeline
@@ -130,6 +131,9 @@ class IcuMortalityTask(Task):
         # the run's generic "calibration" entry (calibration_summary) holds the ICU one (Brier, base rate, reliability)
         return {"dataset": config.data.dataset, "sets": list(config.data.sets)}
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
     def read_input(self, source: str, pipeline: IcuPipeline, options: dict[str, Any]) -> InputItem:
         report = Physionet2012Report()
         stay = read_physionet2012_record(source, report=report)  # a bad file raises, naming the file, line and field
@@ -144,12 +148,17 @@ class IcuMortalityTask(Task):
         return InputItem(source, IcuStays([stay], np.full(1, np.nan, dtype=np.float32)), problems)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: IcuPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
+
         # the file (item_id) beside record_id: two files may carry one RecordID
         return [{"item_id": item.item_id, "record_id": stay.record_id, f"p_{pipeline.outcome}": round(float(p), 6),
-                 "n_observations": len(stay)} for stay, p in zip(item.samples.stays, scores.values[:, 0])]  # fmt: skip
+                 "n_observations": len(stay), **conformal_fields(scores, i, pipeline)}
+                for i, (stay, p) in enumerate(zip(item.samples.stays, scores.values[:, 0]))]  # fmt: skip
 
     def columns(self, pipeline: IcuPipeline) -> list[str]:
-        return ["item_id", "record_id", f"p_{pipeline.outcome}", "n_observations"]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        return ["item_id", "record_id", f"p_{pipeline.outcome}", "n_observations", *conformal_columns(pipeline)]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return icu_sections(run_dir, metrics)

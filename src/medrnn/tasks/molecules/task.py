@@ -22,6 +22,7 @@ from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
+from medrnn.tasks.molecules import explain as explaining
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.data import (Molecules, SmilesDataset, load_table, missing_molecule_data, token_loaders,
                                          unknown_tokens)  # fmt: skip
@@ -178,6 +179,12 @@ class MoleculesTask(Task):
         """The training loss on final predictions: BCE over labelled entries, or MSE in standardised units (regression)."""
         return loss_of_scores(y, scores.values, pipeline.task_type, pipeline.scaler)
 
+    def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
+        return explaining.explain_inputs(pipeline, samples, index)
+
+    def explain_figures(self, item: Any, pipeline: Any) -> list[tuple[str, Any]]:
+        return explaining.molecule_figures(item)
+
     # ---- inference -----------------------------------------------------------------------------------------------
     def read_input(self, source: str, pipeline: SmilesPipeline, options: dict[str, Any]) -> InputItem:
         table, report = read_smiles_csv(source, targets=(), smiles_column=options.get("smiles_column"), id_column=options.get("id_column"))
@@ -185,16 +192,21 @@ class MoleculesTask(Task):
         return InputItem(str(source), table, problems)
 
     def decode(self, item: InputItem, scores: Scores, pipeline: SmilesPipeline) -> list[dict[str, Any]]:
+        from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
+
         table: MoleculeTable = item.samples
         names = self._value_columns(pipeline)
         # file and row name a molecule whatever the id column holds (ids may repeat, within a file or across files)
         ids = table.ids or tuple(str(r) for r in table.rows)
         return [{"item_id": item.item_id, "row": int(r), "id": i, "smiles": s, "canonical_smiles": c,
-                 **{k: round(float(v), 6) for k, v in zip(names, values)}}
-                for r, i, s, c, values in zip(table.rows, ids, table.input_smiles, table.smiles, scores.values)]  # fmt: skip
+                 **{k: round(float(v), 6) for k, v in zip(names, values)}, **conformal_fields(scores, n, pipeline)}
+                for n, (r, i, s, c, values) in enumerate(zip(table.rows, ids, table.input_smiles, table.smiles,
+                                                             scores.values))]  # fmt: skip
 
     def columns(self, pipeline: SmilesPipeline) -> list[str]:
-        return ["item_id", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline)]
+        from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
+
+        return ["item_id", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline), *conformal_columns(pipeline)]
 
     @staticmethod
     def _value_columns(pipeline: SmilesPipeline) -> list[str]:
