@@ -134,7 +134,7 @@ def render(path: Path = RESULTS) -> str:
     lines += ["", f"Bold: a lower deletion area than random orderings. {st['samples']} test samples per task (seed {st['seed']}); "
                   f"deletion: {st['deletion']}; sanity: {st['sanity']}. {d['note']}. Target: {d['target_seconds_per_item']:g} s "
                   "per item on 2 cores.", "",
-              f"Command: `{d['command']}`; {d['machine']['cpu_count']} cores, torch {d['machine']['torch']}"
+              f"Command: `{d['command'].split(' --machine-note')[0]}`; {d['machine']['cpu_count']} cores, torch {d['machine']['torch']}"
               f"{'; ' + d['machine']['note'] if d['machine'].get('note') else ''}; date {d['date'][:10]}."]  # fmt: skip
     return "\n".join(lines)
 

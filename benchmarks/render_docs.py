@@ -22,6 +22,7 @@ import calibration  # noqa: E402
 import explain  # noqa: E402
 import render_ehr  # noqa: E402
 import render_moleculenet  # noqa: E402
+import serve_load  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
@@ -282,7 +283,8 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
                                         "codiesp": codiesp, "fuzz-readers": fuzz,
-                                        "calibration": calibration.render, "explain": explain.render}  # fmt: skip
+                                        "calibration": calibration.render, "explain": explain.render,
+                                        "serve": serve_load.render}  # fmt: skip
 
 
 def main() -> int:

@@ -70,7 +70,7 @@ class Explanation:
     axes: tuple[str, ...]
     targets: list[str]  # the outputs explained (the predicted class, the predicted codes ...)
     attributions: np.ndarray  # (len(targets), *shape)
-    prediction: dict[str, float]  # output name -> probability (or value) of the model for this sample
+    prediction: dict[str, float]  # output name -> the model's raw probability (before calibration; regression: model units)
     axis_labels: dict[str, list[str]] = field(default_factory=dict)
     values: np.ndarray | None = None
     context: dict[str, Any] = field(default_factory=dict)

@@ -38,6 +38,7 @@ from medrnn.metrics.report import OUTPUT_KINDS
 from medrnn.registry import TASKS
 from medrnn.data.splits import check_split  # noqa: F401  (re-exported: tasks import both from here)
 from medrnn.tasks.catalogue import missing_catalogue_folder  # noqa: F401
+from medrnn.tasks.serving import ServedInput
 
 if TYPE_CHECKING:  # torch-heavy types only for annotations: `medrnn tasks` must stay light
     import lightning as L
@@ -194,6 +195,8 @@ class Task(ABC):
     options: ClassVar[tuple[TaskOption, ...]] = ()  # the task's own `medrnn train` flags (beside the common ones)
     predict_options: ClassVar[tuple[TaskOption, ...]] = ()  # its `medrnn predict` flags; `field` is the key in read_input's options
     examples: ClassVar[tuple[str, ...]] = ()  # `medrnn train` command lines for --help
+    served_input: ClassVar[ServedInput] = ServedInput()  # what `medrnn serve` accepts: uploads, JSON items (tasks/serving.py)
+    site_partitions: ClassVar[dict[str, Any]] = {}  # federated sites: name -> fn(TaskData) -> (n,) site per sample (tasks/<task>/sites.py)
 
     # ---- training ----------------------------------------------------------------------------------------------
     def missing_data(self, config: BaseModel) -> dict[str, list[str]]:

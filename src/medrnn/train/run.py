@@ -96,6 +96,14 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
                         extra_loss=task.extra_loss(data, split, pipeline, config, model))  # fmt: skip
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks, resume=resume)
     seconds["train_seconds"] = fit.seconds
+    return score_fitted(task, config, data, split, pipeline, fit, model_init, seconds)
+
+
+def score_fitted(task: Task, config: BaseModel, data: TaskData, split: Any, pipeline: Any, fit: FitResult, model_init: dict[str, Any],
+                 seconds: dict[str, float]) -> Fitted:  # fmt: skip
+    """Calibrate and tune thresholds on validation, then score test with the trained `fit.module.model` (shared with the
+    federated run)."""
+    method = getattr(config.train, "calibration", "auto")
     model = fit.module.model.eval()
     val_scores = task.predict(model, pipeline, task.subset(data, split.val))
     y_val = task.targets(data, split.val, pipeline)
@@ -126,6 +134,15 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         if not resume and not (run_dir / "checkpoints" / RESUME).exists():  # nothing to resume: leave no half folder behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    return write_run(task, config, run_dir, f)
+
+
+def write_run(task: Task, config: BaseModel, run_dir: Path, f: Fitted, extra_metrics: dict[str, Any] | None = None) -> RunResult:
+    """Evaluate `f` once on test and write the run folder (artifact, predictions, metrics.json, RUN_COMPLETE last).
+
+    Shared by `run_task` and the federated run, so a federated global model is an ordinary run folder; `extra_metrics`
+    are added to metrics.json.
+    """
     seed = config.train.seed
     test = f.split.test
     y_test = task.targets(f.data, test, f.pipeline)
@@ -162,6 +179,7 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
                      "seconds_per_epoch": f.fit.seconds / max(f.fit.epochs, 1)},
         "timings": f.seconds,
         **extra,
+        **(extra_metrics or {}),
     }  # fmt: skip
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=jsonable))
     shutil.rmtree(run_dir / "checkpoints" / RESUME, ignore_errors=True)  # optimizer state is only needed to resume

@@ -51,8 +51,8 @@ class AfRhythmTask(Task):
     input_axes = ("time", "lead")
     default_model = "lstm"
     models = ("lstm", "gru", "rnn")
-    time_estimate = ("15-45 min on 2 CPU cores (2,800 training records, 30 epochs at most with early stopping, 35-95 s an "
-                     "epoch measured); --quick: under a minute")  # fmt: skip
+    time_estimate = ("3-15 min on 2 CPU cores (2,800 training records, 30 epochs at most, early stopping after ~20; 9 s an epoch "
+                     "on an idle machine, up to 45 s on a busy one; docs/benchmarks.md); --quick: under a minute")  # fmt: skip
     config_class = AfRunConfig
     predict_help = ("WFDB records (A00001, path/to/A00001 or .hea; .mat or .dat signal): one row per record: item_id (as given), "
                     "record_id, class, p_N, p_A, p_O, p_~, seconds; the first lead is read; another sampling rate is resampled "

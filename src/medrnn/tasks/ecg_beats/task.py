@@ -21,10 +21,12 @@ from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
 from medrnn.models import build_model
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, register_task
 from medrnn.tasks.ecg_beats import explain as explaining
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet, extract_beats
 from medrnn.tasks.ecg_beats.config import BeatRunConfig
+from medrnn.tasks.ecg_beats.sites import SITE_PARTITIONS
 from medrnn.tasks.ecg_beats.data import load_beats, split_validation_records
 from medrnn.tasks.ecg_beats.pipeline import BeatPipeline
 from medrnn.tasks.ecg_beats.predict import predict_proba
@@ -49,10 +51,12 @@ class EcgBeatsTask(Task):
     models = ("lstm", "gru", "rnn")
     time_estimate = "about 5 min on 2 CPU cores (docs/benchmarks.md); --quick: under a minute"
     config_class = BeatRunConfig
+    site_partitions = SITE_PARTITIONS  # `medrnn federate --sites` (sites.py)
     predict_help = ("WFDB records (data/100, 100.hea or names under the data root): R peaks detected (XQRS), every beat "
                     "classified; one row per beat: item_id (the record exactly as given: in/232 and 232 stay apart), sample, "
                     "time_s, class, p_N ... p_Q")  # fmt: skip
 
+    served_input = ServedInput(uploads=(".hea", ".dat", ".atr"))  # a WFDB record: header + signal (+ annotations)
     examples = ("medrnn train mitdb --out runs/mitdb", "medrnn train mitdb --model gru --seed 1 --out runs/mitdb-gru",
                 "medrnn train mitdb -c my.yaml --accelerator gpu --devices 2 --strategy ddp")  # fmt: skip
 

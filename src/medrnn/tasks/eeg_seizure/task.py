@@ -25,6 +25,7 @@ from medrnn.io.bonn import read_bonn
 from medrnn.io.edf import read_edf
 from medrnn.metrics import evaluate
 from medrnn.models import build_model
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.eeg_seizure import explain as explaining
 from medrnn.tasks.eeg_seizure.config import EegRunConfig
@@ -64,6 +65,7 @@ class EegSeizureTask(Task):
                    "noise (SNR dB), shift, mixup (alpha); e.g. scale:0.2,noise:20.", kind="list"),
     )  # fmt: skip
     predict_options = (TaskOption("--channel", "channel", "EDF channel label to classify (default: every channel)."),)
+    served_input = ServedInput(uploads=(".edf", ".rec", ".txt"))  # EDF recordings or Bonn segment files
     examples = ("medrnn train bonn --out runs/bonn", "medrnn train bonn --protocol five_sets --out runs/bonn-5",
                 "medrnn train bonn --split cv --fold 2 --augment scale:0.2,noise:20 --out runs/bonn-cv2",
                 "medrnn predict runs/bonn/model S001.txt recording.edf --channel Fp1")  # fmt: skip

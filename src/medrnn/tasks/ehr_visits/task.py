@@ -18,6 +18,7 @@ from medrnn import atomic
 from medrnn.data.batch import collate
 from medrnn.data.splits import Split
 from medrnn.models import build_model
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
 from medrnn.tasks.ehr_visits import explain as explaining
 from medrnn.tasks.ehr_visits.config import VisitRunConfig
@@ -62,6 +63,8 @@ class EhrVisitsTask(Task):
         TaskOption("--sources", "data.code_sources", "Code tables, comma-separated: diagnoses,procedures,prescriptions[,labevents] "
                    "(abnormal lab flags).", kind="list"),
     )  # fmt: skip
+    served_input = ServedInput(uploads=(".json",), json_suffix=".json", json_example=[{"patient_id": "p1", "admissions": [
+        {"hadm_id": "1", "admit_time": "2150-01-01 10:00:00", "discharge_time": "2150-01-04 12:00:00", "codes": ["ICD10_DX:I10"]}]}])
     examples = ("medrnn train ehr --out runs/readmit", "medrnn train ehr --data mimic3-demo --target next_visit_diagnosis --model gru",
                 "medrnn train ehr --data /data/mimiciv/3.1 --target next_admission_mortality --out runs/mort")  # fmt: skip
 

@@ -22,6 +22,7 @@ from medrnn.errors import NotFittedError
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
 from medrnn.tasks.icd_coding import explain as explaining
 from medrnn.tasks.icd_coding.config import NotesRunConfig
@@ -75,6 +76,7 @@ class IcdCodingTask(Task):
                    "evidence spans of the training notes (CodiEsp-X): auto (default: 0.1 for laat/caml on Spanish text, else "
                    "off), 0 (off) or a number."),
     )  # fmt: skip
+    served_input = ServedInput(uploads=(".txt",), json_suffix=".txt", json_example=["Paciente con dolor abdominal y fiebre."])
     examples = ("medrnn train notes --out runs/notes                                   # Spanish diagnoses, LAAT, word2vec",
                 "medrnn train notes --model caml --language en --max-epochs 10",
                 "medrnn predict --artifact runs/notes/model notes/*.txt --out codes.csv  # codes + evidence for new notes")  # fmt: skip

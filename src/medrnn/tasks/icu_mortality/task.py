@@ -19,6 +19,7 @@ from medrnn.errors import InvalidRecordError
 from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_record
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
 from medrnn.tasks.icu_mortality import explain as explaining
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
@@ -26,6 +27,7 @@ from medrnn.tasks.icu_mortality.data import IcuStays, load_stays, make_icu_split
 from medrnn.tasks.icu_mortality.pipeline import IcuPipeline
 from medrnn.tasks.icu_mortality.predict import predict_risk
 from medrnn.tasks.icu_mortality.report import icu_sections
+from medrnn.tasks.icu_mortality.sites import SITE_PARTITIONS
 from medrnn.transforms.irregular import n_after_window
 
 VAL_BATCH_SIZE = 256  # validation and scoring batches, as the ICU runs always used
@@ -47,6 +49,7 @@ class IcuMortalityTask(Task):
     models = ("gru_d", "gru", "lstm", "rnn")
     time_estimate = "about 8 min on 2 CPU cores (sets A-C, 12,000 stays; docs/benchmarks.md); --quick: seconds"
     config_class = IcuRunConfig
+    site_partitions = SITE_PARTITIONS  # `medrnn federate --sites` (sites.py)
     predict_help = ("PhysioNet-2012-format stay files (Time,Parameter,Value): one row per file: item_id (the file as given), record_id, "
                     "p_<outcome> (risk), n_observations; a file with descriptors only is an error for that file; values outside the "
                     "plausible ranges become missing, as in training; unknown parameters and observations after the window "
@@ -57,6 +60,8 @@ class IcuMortalityTask(Task):
         TaskOption("--protocol", "data.protocol", "split: stratified 80/10/10 (default); cv: stratified k-fold, test = --fold."),
         TaskOption("--fold", "data.fold", "With --protocol cv: which fold is the test set (0-based).", kind="int"),
     )  # fmt: skip
+    served_input = ServedInput(uploads=(".txt",), json_suffix=".txt", json_columns=("Time", "Parameter", "Value"),
+                               json_example=[[["00:00", "Age", "54"], ["00:07", "HR", "88"], ["01:07", "HR", "92"]]])  # one stay: its rows
     examples = (
         "medrnn train icu --out runs/icu                          # GRU-D, sets A+B+C, stratified 80/10/10",
         "medrnn train icu --sets a --protocol cv --fold 2         # GRU-D's own setting: set A, 5-fold, fold 2",

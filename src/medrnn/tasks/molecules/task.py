@@ -21,6 +21,7 @@ from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
 from medrnn.records import MoleculeTable
+from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.molecules import explain as explaining
 from medrnn.tasks.molecules.config import SmilesRunConfig
@@ -70,6 +71,8 @@ class MoleculesTask(Task):
                    "model on every MoleculeNet molecule outside this dataset (pretrain.corpus), then fine-tune; the LM is "
                    "cached, so only the first run per dataset pays for it (minutes).", kind="bool"),
     )  # fmt: skip
+    served_input = ServedInput(uploads=(".csv",), json_suffix=".csv", json_columns=("smiles",), json_one_file=True,
+                               json_example=["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O"])  # a SMILES list: one CSV
     examples = ("medrnn train smiles --data bbbp --out runs/bbbp", "medrnn train smiles --data tox21 --split scaffold --seed 1",
                 "medrnn train smiles --data bace --pretrain --out runs/bace-lm",
                 "medrnn train smiles --data assays.csv --target pIC50 --split scaffold --out runs/pic50")  # fmt: skip

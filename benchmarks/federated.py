@@ -1,0 +1,171 @@
+"""Federated PhysioNet 2012 in-hospital mortality: centralised vs FedAvg vs FedProx vs each ICU unit alone, one common test set.
+
+Sets A+B+C, the task's stratified 80/10/10 split by stay (seed = split = weights = batches), GRU-D with the task's default
+recipe. Sites: the four ICU units (ICUType: CCU, CSRU, MICU, SICU). Every arm is scored on the same test stays; AUROC and
+AUPRC with 1,000 bootstrap resamples by stay.
+
+    centralised   `fit_task` on every training stay (early stopping on validation), as `medrnn train icu`
+    fedavg        `federate(..., strategy=fedavg)`: --rounds rounds of --local-epochs on each site, Flower simulation
+    fedprox       the same with FedProx (--mu)
+    local:<unit>  `fit_task` on one unit's training and validation stays only (its own pipeline), scored on the common test
+
+    nice python benchmarks/federated.py --seeds 0 --rounds 20 --local-epochs 1
+
+Writes benchmarks/results/federated.json after every arm (resumable: finished arms are skipped). DP-SGD and SecAgg+ are
+not implemented yet: their summary keys are null with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medrnn.data.splits import Split
+from medrnn.federated import FederatedConfig
+from medrnn.federated.simulate import federate
+from medrnn.federated.sites import site_of_samples
+from medrnn.metrics.outputs import evaluate_outputs
+from medrnn.tasks.base import Task, TaskData, get_task
+from medrnn.tasks.icu_mortality.config import IcuRunConfig
+from medrnn.train.run import fit_task
+
+RESULTS = Path(__file__).parent / "results" / "federated.json"
+UNITS = ("CCU", "CSRU", "MICU", "SICU")
+NOT_RUN = "not run yet: DP-SGD (Opacus) and SecAgg+ are the next parts of issue #22"
+
+
+class FixedSplit:
+    """The task with its split replaced (a site's training and validation stays, the common test stays)."""
+
+    def __init__(self, task: Task, split: Split) -> None:
+        self._task, self._split = task, split
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
+
+    def split(self, data: TaskData, config: Any) -> Split:
+        """The fixed split, whatever the config says."""
+        return self._split
+
+
+def config_for(seed: int, max_epochs: int | None) -> IcuRunConfig:
+    """The benchmarked ICU recipe (GRU-D, sets A-C, 80/10/10) at `seed`; no explanations (not measured here)."""
+    train = {"seed": seed, "explain": 0, "progress": False, **({"max_epochs": max_epochs} if max_epochs else {})}
+    return IcuRunConfig.model_validate({"data": {"sets": ["a", "b", "c"]}, "train": train})
+
+
+def scored(y: np.ndarray, prob: np.ndarray, seed: int) -> dict[str, Any]:
+    """AUROC / AUPRC with 95 % bootstrap CIs (1,000 resamples by stay)."""
+    report = evaluate_outputs(y, prob, ["In-hospital_death"], "binary", n_boot=1000, seed=seed)
+    row = report.per_label["In-hospital_death"]
+    return {"auroc": row["auroc"], "auprc": row["auprc"], "auroc_ci": report.ci.get("In-hospital_death.auroc"),
+            "auprc_ci": report.ci.get("In-hospital_death.auprc"), "n_test": int(len(y)), "n_pos": int(np.sum(y))}  # fmt: skip
+
+
+def run_arm(arm: str, seed: int, data: TaskData, args: argparse.Namespace) -> dict[str, Any]:
+    """Train and score one arm at `seed`; a failure is recorded, not raised."""
+    task = get_task("icu_mortality")
+    config = config_for(seed, args.max_epochs)
+    record: dict[str, Any] = {"arm": arm, "seed": seed, "error": None}
+    start = time.perf_counter()
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f"fed-{arm.replace(':', '-')}-{seed}-", dir=args.workdir))
+        if arm in ("fedavg", "fedprox"):
+            fed_config = FederatedConfig(sites="icutype", strategy=arm, rounds=args.rounds, local_epochs=args.local_epochs,
+                                         proximal_mu=args.mu)  # fmt: skip
+            result = federate(task, config, fed_config, work / "run", data=data, say=print)
+            split = task.split(data, config)
+            y, prob = task.targets(data, split.test, result.run.pipeline)[:, 0], result.run.test_scores.values[:, 0]
+            record.update({"rounds": [{k: v for k, v in r.items()} for r in result.rounds], "sites": result.sites,
+                           "config": fed_config.model_dump(mode="json")})  # fmt: skip
+        else:
+            split = task.split(data, config)
+            if arm.startswith("local:"):
+                where = site_of_samples(task, data, "icutype")
+                unit = arm.split(":", 1)[1]
+                split = Split(split.train[where[split.train] == unit], split.val[where[split.val] == unit], split.test)
+                record.update({"n_train": int(len(split.train)), "n_val": int(len(split.val))})
+            f = fit_task(FixedSplit(task, split), config, work, data=data)  # type: ignore[arg-type]
+            y, prob = task.targets(data, split.test, f.pipeline)[:, 0], f.test_scores.values[:, 0]
+            record.update({"epochs": f.fit.epochs, "best_epoch": f.fit.best_epoch, "best_val": f.fit.best_score})
+        record.update(scored(y, prob, seed))
+    except Exception as err:  # noqa: BLE001  recorded; the benchmark goes on with the other arms
+        traceback.print_exc()
+        record["error"] = f"{type(err).__name__}: {err}"
+    record["wall_seconds"] = time.perf_counter() - start
+    record["date"] = datetime.now().isoformat(timespec="seconds")
+    return record
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's summary keys: mean AUROC over the seeds run per arm; local-only: the mean over units (and seeds)."""
+
+    def mean(arm: str) -> float | None:
+        values = [r["auroc"] for r in runs if r["arm"] == arm and r["error"] is None]
+        return statistics.fmean(values) if values else None
+
+    local = {u: mean(f"local:{u}") for u in UNITS}
+    done = [v for v in local.values() if v is not None]
+    return {"centralised_auroc": mean("centralised"), "fedavg_auroc": mean("fedavg"), "fedprox_auroc": mean("fedprox"),
+            "local_only_mean_auroc": statistics.fmean(done) if len(done) == len(UNITS) else None,
+            "local_only_auroc": local, "dp_auroc": {"1": None, "3": None, "8": None}, "secagg_equals_fedavg": None,
+            "seeds": sorted({r["seed"] for r in runs if r["error"] is None}),
+            "notes": {"dp_auroc": NOT_RUN, "secagg_equals_fedavg": NOT_RUN,
+                      "local_only_mean_auroc": "null until every unit has run"}}  # fmt: skip
+
+
+def save(runs: list[dict[str, Any]], data_info: dict[str, Any], args: argparse.Namespace) -> None:
+    results = {"benchmark": "federated", "task": "icu_mortality", "model": "gru_d", "sites": "icutype (CCU, CSRU, MICU, SICU)",
+               "protocol": "sets A+B+C, stratified 80/10/10 by stay, seed = split = weights; one common test set",
+               "settings": {"rounds": args.rounds, "local_epochs": args.local_epochs, "mu": args.mu, "max_epochs": args.max_epochs},
+               "runs": runs, "data": data_info, "summary": summarize(runs),
+               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
+                           "note": args.machine_note}}  # fmt: skip
+    tmp = RESULTS.with_name(RESULTS.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=float))
+    os.replace(tmp, RESULTS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--arms", nargs="+", default=["fedavg", "centralised", *(f"local:{u}" for u in UNITS), "fedprox"])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--local-epochs", type=int, default=1)
+    parser.add_argument("--mu", type=float, default=0.01)
+    parser.add_argument("--max-epochs", type=int, default=None, help="central and local-only runs (default: the task's, early stopping)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the central and local-only runs (sites: one each)")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "medrnn-federated-bench")
+    parser.add_argument("--machine-note", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    if RESULTS.exists():
+        runs = [r for r in json.loads(RESULTS.read_text()).get("runs", []) if r.get("error") is None]
+    task = get_task("icu_mortality")
+    data = task.load(config_for(0, None))
+    for seed in args.seeds:
+        for arm in args.arms:
+            if any(r["arm"] == arm and r["seed"] == seed for r in runs):
+                continue
+            print(f"== {arm}, seed {seed}", flush=True)
+            runs.append(run_arm(arm, seed, data, args))
+            save(runs, {"stays": len(data)}, args)
+            print(json.dumps({k: runs[-1].get(k) for k in ("arm", "seed", "auroc", "auprc", "error", "wall_seconds")}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The Flower ClientApp / ServerApp pair (Message API of flwr 1.41) around `local_train` and the server's evaluation.
+
+The server sends the global arrays with the round, local epochs, FedProx's mu and the task's label names; each site
+answers with its trained arrays and metrics (num-examples weights the average). A site that fails (e.g. labels the task
+does not know) stops the federation with its reason instead of being averaged away.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
+
+from medrnn.errors import ConfigError
+from medrnn.federated.client import Federation, load_federation, local_train
+from medrnn.federated.config import FederatedConfig
+from medrnn.federated.weights import flat, float_keys, to_arrays, weighted_mean
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class History:
+    """What the server saw, round by round: every site's metrics, the global model's test metrics and how far it moved."""
+
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    final_arrays: ArrayRecord | None = None
+    seconds: float = 0.0
+
+
+def make_client_app(federation_path: str, threads: int | None = None) -> ClientApp:
+    """A ClientApp whose site is its simulation partition id; the shared state is read from `federation_path` once.
+
+    `threads`: torch threads in the worker (1 when simulated sites share the machine's cores; None leaves it).
+    """
+    app = ClientApp()
+
+    @app.train()
+    def train(msg: Message, context: Context) -> Message:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        fed = load_federation(federation_path)
+        index = int(context.node_config["partition-id"])
+        config = msg.content["config"]
+        model, metrics = local_train(fed, index, msg.content["arrays"], int(config["server-round"]), int(config["local-epochs"]),
+                                     float(config.get("proximal-mu", 0.0)), list(config["label-names"]))  # fmt: skip
+        return Message(content=RecordDict({"arrays": to_arrays(model), "metrics": MetricRecord(metrics)}), reply_to=msg)
+
+    return app
+
+
+class _Refusing:
+    """Strategy mixin: a failed site reply stops the run with the site's reason (never averaged away silently)."""
+
+    def aggregate_train(self, server_round: int, replies: Any) -> Any:
+        replies = list(replies)
+        failed = [m.error.reason for m in replies if m.has_error()]
+        if failed:
+            raise ConfigError(f"round {server_round}: {len(failed)} site(s) failed: " + " | ".join(failed))
+        return super().aggregate_train(server_round, replies)  # type: ignore[misc]
+
+
+class SiteFedAvg(_Refusing, FedAvg):
+    """FedAvg that refuses failed sites."""
+
+
+class SiteFedProx(_Refusing, FedProx):
+    """FedProx that refuses failed sites."""
+
+
+class SiteFedAdam(_Refusing, FedAdam):
+    """FedAdam (server-side Adam on the averaged update) that refuses failed sites."""
+
+
+def make_strategy(config: FederatedConfig, n_sites: int, on_train: Callable[[list[RecordDict], str], MetricRecord]) -> FedAvg:
+    """FedAvg, FedProx or FedAdam over all `n_sites` every round; `on_train` sees (and aggregates) every site's metrics."""
+    common = {"fraction_train": 1.0, "fraction_evaluate": 0.0, "min_train_nodes": n_sites, "min_available_nodes": n_sites,
+              "train_metrics_aggr_fn": on_train}  # fmt: skip
+    if config.strategy == "fedprox":
+        return SiteFedProx(proximal_mu=config.proximal_mu, **common)
+    if config.strategy == "fedadam":
+        return SiteFedAdam(eta=config.server_lr, **common)
+    return SiteFedAvg(**common)
+
+
+def make_server_app(fed: Federation, config: FederatedConfig, initial: ArrayRecord, evaluate: Callable[[ArrayRecord], dict[str, float]],
+                    history: History, say: Callable[[str], None] = log.info) -> ServerApp:  # fmt: skip
+    """A ServerApp running `config.rounds` rounds of the strategy; per-round site and global metrics go to `history`."""
+    app = ServerApp()
+    names = [s.name for s in fed.sites]
+    keys = float_keys(initial)
+    pending: dict[str, Any] = {}
+
+    def on_train(records: list[RecordDict], key: str) -> MetricRecord:
+        rows = [dict(next(iter(r.metric_records.values()))) for r in records]
+        pending["sites"] = sorted(({**row, "site": names[int(row["site"])]} for row in rows), key=lambda row: row["site"])
+        averaged = ("train-loss", "val-loss", "val-auroc")
+        return MetricRecord({k: weighted_mean(rows, k) for k in averaged} | {key: int(sum(r[key] for r in rows))})
+
+    def evaluate_fn(server_round: int, arrays: ArrayRecord) -> MetricRecord:
+        now = flat(arrays, keys)
+        moved = float(np.linalg.norm(now - pending["previous"])) if "previous" in pending else 0.0
+        pending["previous"] = now
+        metrics = evaluate(arrays)
+        row = {"round": server_round, **metrics, "global_change": moved, "sites": pending.pop("sites", [])}
+        history.rounds.append(row)
+        say(f"round {server_round}/{config.rounds}: test loss {metrics['test-loss']:.4f}, test AUROC {metrics['test-auroc']:.4f}"
+            + (f", moved {moved:.4g}" if server_round else "")
+            + "".join(f"\n  {s['site']:>12}: n={s['num-examples']}, train loss {s['train-loss']:.4f}, val AUROC {s['val-auroc']:.4f}"
+                      for s in row["sites"]))  # fmt: skip
+        return MetricRecord({k: v for k, v in metrics.items() if np.isfinite(v)})
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        start = time.perf_counter()
+        strategy = make_strategy(config, len(fed.sites), on_train)
+        train_config = ConfigRecord({"local-epochs": config.local_epochs, "label-names": list(fed.pipeline.label_names)})
+        result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=config.rounds, train_config=train_config,
+                                evaluate_fn=evaluate_fn)  # fmt: skip
+        history.final_arrays = result.arrays
+        history.seconds = time.perf_counter() - start
+
+    return app

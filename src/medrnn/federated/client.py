@@ -1,0 +1,126 @@
+"""The generic Flower client: one site trains the task's own model with the task's own loss for a few local epochs.
+
+Every site runs the same code; what differs is its samples (`Federation.sites[i]`). The loss is `TaskModule`'s
+(output kind, class weights, the task's extra loss, L1), stepped by a plain torch loop: a Lightning Trainer per site and
+round costs more than the round itself on small sites, and FedProx needs its proximal term inside the step.
+"""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from medrnn.data.splits import Split
+from medrnn.federated.sites import Site, check_site_labels
+from medrnn.federated.weights import load_arrays
+from medrnn.tasks.base import Pipeline, Scores, Task, TaskData, get_task
+from medrnn.train.losses import mean_auroc
+from medrnn.train.task_module import TaskModule
+
+
+@dataclass
+class Federation:
+    """What the server and every simulated site share: the task, its config, the samples, the split, the pipeline, the sites."""
+
+    task_name: str
+    config: BaseModel
+    data: TaskData
+    split: Split
+    pipeline: Pipeline
+    sites: list[Site]
+
+    @property
+    def task(self) -> Task:
+        """The registered task (instantiated here: a worker process holds the name, not the object)."""
+        return get_task(self.task_name)
+
+
+def save_federation(federation: Federation, path: Path) -> Path:
+    """Write the shared state for the simulated sites (Ray workers are other processes): a transient file, never an artifact."""
+    with open(path, "wb") as fh:
+        pickle.dump(federation, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+@functools.cache
+def load_federation(path: str) -> Federation:
+    """The shared state, read once per worker process (a site is asked to train every round)."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301  (written by this run a moment ago, in its own temporary folder)
+
+
+class _SiteModule(TaskModule):
+    """TaskModule stepped without a Trainer: what it would log is kept instead."""
+
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.__dict__.setdefault("logged", {})[name] = float(value.detach() if isinstance(value, torch.Tensor) else value)
+
+
+def site_split(site: Site) -> Split:
+    """The site's samples as a Split for the task's hooks (its val falls back to one training sample when it has none)."""
+    val = site.val if len(site.val) else site.train[:1]
+    return Split(site.train, val, np.zeros(0, dtype=np.int64))
+
+
+def local_train(fed: Federation, index: int, arrays: Any, server_round: int, local_epochs: int, mu: float = 0.0,
+                label_names: list[str] | None = None) -> tuple[torch.nn.Module, dict[str, float]]:  # fmt: skip
+    """Train site `index` from the global `arrays` for `local_epochs`; returns the site model and its metrics.
+
+    Seeded by (run seed, round, site), so a rerun gives the same model; `mu` > 0 adds FedProx's (mu/2)||w - w_global||^2.
+    The site's labels are checked against the server's `label_names` first.
+    """
+    task, site, config, pipeline = fed.task, fed.sites[index], fed.config, fed.pipeline
+    y_train = task.targets(fed.data, site.train, pipeline)
+    check_site_labels(site.name, y_train, list(pipeline.label_names), pipeline.output_kind, label_names)
+    split = site_split(site)
+    seed = int(config.train.seed) + 1000 * server_round + index
+    L.seed_everything(seed, workers=True, verbose=False)
+    model, _ = task.build_model(fed.data, split, pipeline, config)
+    load_arrays(model, arrays)
+    train_cfg = config.train.model_copy(update={"seed": seed, "max_epochs": local_epochs, "progress": False})
+    run_cfg = config.model_copy(update={"train": train_cfg})
+    train_loader, _, _ = task.loaders(fed.data, split, pipeline, run_cfg)
+    module = _SiteModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
+                         class_weights=task.class_weights(fed.data, split, pipeline, run_cfg),
+                         extra_loss=task.extra_loss(fed.data, split, pipeline, run_cfg, model))  # fmt: skip
+    optimizer = module.configure_optimizers()
+    anchor = [p.detach().clone() for p in model.parameters()]
+    losses = []
+    module.train()
+    for _ in range(local_epochs):
+        for step, batch in enumerate(train_loader):
+            loss = module.training_step(batch, step)
+            if mu > 0:
+                loss = loss + mu / 2 * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    model.eval()
+    metrics = {"num-examples": int(len(site.train)), "site": index, "train-loss": float(np.mean(losses)) if losses else float("nan"),
+               "num-val": int(len(site.val)), **score(task, model, fed, site.val, prefix="val")}  # fmt: skip
+    return model, metrics
+
+
+def score(task: Task, model: torch.nn.Module, fed: Federation, index: np.ndarray, prefix: str) -> dict[str, float]:
+    """Loss and mean ROC-AUC (one-vs-rest for multiclass; NaN where undefined) of `model` on the samples at `index`."""
+    if len(index) == 0:
+        return {f"{prefix}-loss": float("nan"), f"{prefix}-auroc": float("nan")}
+    scores: Scores = task.predict(model, fed.pipeline, task.subset(fed.data, index))
+    y = task.targets(fed.data, index, fed.pipeline)
+    out = {f"{prefix}-loss": task.validation_loss(y, scores, fed.pipeline), f"{prefix}-auroc": float("nan")}
+    kind = fed.pipeline.output_kind
+    if kind == "multiclass":
+        onehot = np.eye(scores.values.shape[1])[np.asarray(y, dtype=np.int64)]
+        out[f"{prefix}-auroc"] = mean_auroc(onehot, scores.values)
+    elif kind != "regression":
+        out[f"{prefix}-auroc"] = mean_auroc(np.asarray(y, dtype=np.float64).reshape(scores.values.shape), scores.values)
+    return {k: float(v) for k, v in out.items()}
