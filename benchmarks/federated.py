@@ -43,6 +43,7 @@ from medrnn.train.run import fit_task
 
 RESULTS = Path(__file__).parent / "results" / "federated.json"
 UNITS = ("CCU", "CSRU", "MICU", "SICU")
+ARMS = ("fedavg", "centralised", *(f"local:{u}" for u in UNITS), "fedprox")
 NOT_RUN = "not run yet: DP-SGD (Opacus) and SecAgg+ are the next parts of issue #22"
 
 
@@ -109,11 +110,18 @@ def run_arm(arm: str, seed: int, data: TaskData, args: argparse.Namespace) -> di
     return record
 
 
+def complete_seeds(runs: list[dict[str, Any]]) -> list[int]:
+    """Seeds for which every arm finished: the summary averages over these only, so every arm has the same seeds."""
+    ok = {(r["arm"], r["seed"]) for r in runs if r["error"] is None}
+    return sorted(s for s in {r["seed"] for r in runs} if all((arm, s) in ok for arm in ARMS))
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's summary keys: mean AUROC over the seeds run per arm; local-only: the mean over units (and seeds)."""
+    """The issue's summary keys: mean AUROC per arm over the seeds every arm finished; local-only: the mean over units."""
+    seeds = complete_seeds(runs)
 
     def mean(arm: str) -> float | None:
-        values = [r["auroc"] for r in runs if r["arm"] == arm and r["error"] is None]
+        values = [r["auroc"] for r in runs if r["arm"] == arm and r["error"] is None and r["seed"] in seeds]
         return statistics.fmean(values) if values else None
 
     local = {u: mean(f"local:{u}") for u in UNITS}
@@ -121,9 +129,15 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"centralised_auroc": mean("centralised"), "fedavg_auroc": mean("fedavg"), "fedprox_auroc": mean("fedprox"),
             "local_only_mean_auroc": statistics.fmean(done) if len(done) == len(UNITS) else None,
             "local_only_auroc": local, "dp_auroc": {"1": None, "3": None, "8": None}, "secagg_equals_fedavg": None,
-            "seeds": sorted({r["seed"] for r in runs if r["error"] is None}),
+            "seeds": seeds, "auroc_std_over_seeds": {arm: spread(runs, arm, seeds) for arm in ("centralised", "fedavg", "fedprox")},
             "notes": {"dp_auroc": NOT_RUN, "secagg_equals_fedavg": NOT_RUN,
                       "local_only_mean_auroc": "null until every unit has run"}}  # fmt: skip
+
+
+def spread(runs: list[dict[str, Any]], arm: str, seeds: list[int]) -> float | None:
+    """Standard deviation of an arm's test AUROC over `seeds` (None for fewer than two)."""
+    values = [r["auroc"] for r in runs if r["arm"] == arm and r["error"] is None and r["seed"] in seeds]
+    return statistics.stdev(values) if len(values) > 1 else None
 
 
 def save(runs: list[dict[str, Any]], data_info: dict[str, Any], args: argparse.Namespace) -> None:
@@ -141,7 +155,7 @@ def save(runs: list[dict[str, Any]], data_info: dict[str, Any], args: argparse.N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--arms", nargs="+", default=["fedavg", "centralised", *(f"local:{u}" for u in UNITS), "fedprox"])
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--mu", type=float, default=0.01)
@@ -149,7 +163,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the central and local-only runs (sites: one each)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "medrnn-federated-bench")
     parser.add_argument("--machine-note", default="")
+    parser.add_argument("--summarize-only", action="store_true", help="rewrite the summary of the runs already in the results file")
     args = parser.parse_args()
+    if args.summarize_only:
+        results = json.loads(RESULTS.read_text())
+        kept = argparse.Namespace(**{**vars(args), **results["settings"], "machine_note": results["machine"]["note"]})
+        save(results["runs"], results["data"], kept)
+        return
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
