@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from medrnn.config.schema import ModelConfig, StrictConfig, TrainConfig
 
@@ -31,6 +31,14 @@ class AfDataConfig(StrictConfig):
     val_fraction: float = Field(0.15, gt=0, lt=1, description="with protocol cv: stratified share of the training folds for validation")
     # the first N records by name (stratification still holds on what is read), for smoke runs and `--quick`; None: all
     max_records: int | None = Field(None, ge=8)
+
+    @field_validator("fold")
+    @classmethod
+    def _fold_in_range(cls, fold: int, info: ValidationInfo) -> int:
+        folds = info.data.get("folds", 5)
+        if fold >= folds:
+            raise ValueError(f"out of range for {folds} folds (valid: 0..{folds - 1})")
+        return fold
 
 
 class AfModelConfig(ModelConfig):
