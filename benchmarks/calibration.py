@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -28,18 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+
 RESULTS = Path(__file__).parent / "results" / "calibration.json"
 COVERAGE = 0.9
-
-
-def machine() -> dict[str, Any]:
-    """Cores, CPU model, platform and Python version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "python": platform.python_version()}
 
 
 def measure(name: str, seed: int) -> dict[str, Any]:

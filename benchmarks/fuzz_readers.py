@@ -25,7 +25,6 @@ import io
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
 import re
 import resource
@@ -41,6 +40,8 @@ from datetime import datetime, timezone
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
+
+from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
 
 RESULTS = Path(__file__).parent / "results" / "fuzz.json"
 READERS = ("wfdb", "smiles", "physionet2012", "mimic", "codiesp", "mimic_notes", "config", "artifact")
@@ -1002,15 +1003,6 @@ def _details(case: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- driver
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "python": platform.python_version()}
 
 
 def versions() -> dict[str, str]:
