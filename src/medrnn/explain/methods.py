@@ -70,6 +70,20 @@ def gradients_through_rnns(model: nn.Module) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def seeded(seed: int = 0) -> Iterator[None]:
+    """Captum's sampling methods draw from the global torch and numpy generators: seed both for the call, then put the
+    caller's states back, so the same input always gets the same attribution."""
+    state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            yield
+    finally:
+        np.random.set_state(state)
+
+
 def embedding_layer(model: nn.Module) -> nn.Module:
     """The token embedding the token-input attributions are taken at."""
     layer = getattr(model, "embedding", None)
@@ -113,14 +127,16 @@ def attribute(model: nn.Module, inp: ExplainInput, target: int, method: str, n_s
                 lig = LayerIntegratedGradients(f, layer)
                 raw = lig.attribute(x, baselines=pad, target=target, n_steps=n_steps, internal_batch_size=n_steps)
             else:
-                raw = LayerGradientShap(f, layer).attribute(x, baselines=torch.cat([pad, pad]), target=target, n_samples=16, stdevs=0.0)
+                with seeded():
+                    raw = LayerGradientShap(f, layer).attribute(x, baselines=torch.cat([pad, pad]), target=target, n_samples=16, stdevs=0.0)
         elif method == "ig":
             base = torch.full_like(x, inp.baseline)
             raw = IntegratedGradients(f).attribute(x, baselines=base, target=target, n_steps=n_steps, internal_batch_size=n_steps)
         else:
             generator = torch.Generator(device="cpu").manual_seed(0)
             noise = torch.randn((8, *x.shape[1:]), generator=generator).to(x) * 0.5
-            raw = GradientShap(f).attribute(x, baselines=inp.baseline + noise, target=target, n_samples=16, stdevs=0.05)
+            with seeded():
+                raw = GradientShap(f).attribute(x, baselines=inp.baseline + noise, target=target, n_samples=16, stdevs=0.05)
     return fold(raw[0].detach().cpu().numpy(), inp)
 
 

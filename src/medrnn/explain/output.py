@@ -47,7 +47,6 @@ def write_explanations(result: ExplainResult, task: Any, pipeline: Any, out: Pat
     return index
 
 
-
 def write_run_explanations(run_dir: Path, task: Any, model: Any, pipeline: Any, samples: Any, n: int = 3,
                            method: str = "ig") -> dict[str, Any]:  # fmt: skip
     """Explain the first `n` test samples of a finished training run into RUN/explain/ (JSON, PNGs, index.json with

@@ -113,3 +113,12 @@ def test_targets_follow_the_output_kind() -> None:
     assert choose_targets(np.array([0.9]), ["y"], "binary", None, None) == [0]
     assert choose_targets(np.array([0.9, 0.1, 0.6, 0.8]), list("abcd"), "multilabel", 0.5, None) == [0, 3, 2]
     assert choose_targets(np.array([0.1, 0.2]), list("ab"), "multilabel", 0.5, None) == [1]  # none predicted: the top one
+
+
+@pytest.mark.parametrize("tokens", [False, True])
+def test_gradient_shap_is_seeded(tokens: bool) -> None:
+    model, inp = tiny_lstm(tokens), one_input(tokens)
+    torch.manual_seed(123)
+    first = attribute(model, inp, 0, "gradient_shap")
+    torch.manual_seed(456)  # the caller's generator state does not matter
+    np.testing.assert_array_equal(first, attribute(model, inp, 0, "gradient_shap"))
