@@ -5,6 +5,7 @@ chosen outputs. Each input has its own error boundary, as in `predict`: a bad in
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -110,8 +111,6 @@ def on_device(inp: ExplainInput, model: nn.Module) -> ExplainInput:
     device = next(model.parameters()).device
     if inp.batch.x.device == device:
         return inp
-    import dataclasses
-
     return dataclasses.replace(inp, batch=inp.batch.to(device))
 
 
