@@ -152,6 +152,29 @@ def save(runs: list[dict[str, Any]], data_info: dict[str, Any], args: argparse.N
     os.replace(tmp, RESULTS)
 
 
+def render(path: Path = RESULTS) -> str:
+    """The docs/benchmarks.md block (`python benchmarks/render_docs.py`): AUROC/AUPRC per arm, mean over the seeds."""
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    s, runs = d["summary"], [r for r in d["runs"] if r.get("error") is None]
+    seeds = s.get("seeds") or []
+    lines = ["| arm | AUROC (mean over seeds) | AUPRC | AUROC per seed |", "|---|---|---|---|"]
+    for arm in dict.fromkeys(r["arm"] for r in runs):
+        mine = [r for r in runs if r["arm"] == arm and r["seed"] in seeds]
+        if mine:
+            per = ", ".join(f"{r['auroc']:.3f}" for r in sorted(mine, key=lambda r: r["seed"]))
+            lines.append(f"| {arm} | {np.mean([r['auroc'] for r in mine]):.3f} | {np.mean([r['auprc'] for r in mine]):.3f} | {per} |")
+    dp = ", ".join(f"ε={k}: {v if v is None else f'{v:.3f}'}" for k, v in s["dp_auroc"].items())
+    st = d["settings"]
+    lines += ["", f"Sites: {d['sites']}; {d['protocol']}; {st['rounds']} rounds × {st['local_epochs']} local epoch, FedProx mu "
+                  f"{st['mu']}; seeds {', '.join(map(str, seeds))}. DP: {dp}; SecAgg+ equals FedAvg: {s['secagg_equals_fedavg']} "
+                  f"({s['notes'].get('dp_auroc', '')}).", "",
+              f"Command: `python benchmarks/federated.py --seeds {' '.join(map(str, seeds))}`; {d['machine']['cpu_count']} cores, "
+              f"torch {d['machine']['torch']}; {d['machine'].get('note', '')}; date {max(r['date'] for r in runs)[:10]}."]  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration  # noqa: E402
 import explain  # noqa: E402
+import federated  # noqa: E402
 import render_ehr  # noqa: E402
 import render_moleculenet  # noqa: E402
 import serve_load  # noqa: E402
@@ -283,7 +284,7 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "smiles-levers": levers, "smiles-pretrain": pretrain,
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
                                         "codiesp": codiesp, "fuzz-readers": fuzz,
-                                        "calibration": calibration.render, "explain": explain.render,
+                                        "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render}  # fmt: skip
 
 

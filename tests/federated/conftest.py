@@ -91,4 +91,4 @@ def federation_file(icu_federation: tuple[Any, dict[str, int]], tmp_path: Path) 
     """The federation written where the ClientApp reads it."""
     from medrnn.federated.client import save_federation
 
-    return save_federation(icu_federation[0], tmp_path / "federation.pkl")
+    return save_federation(icu_federation[0], tmp_path / "federation")

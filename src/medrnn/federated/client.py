@@ -8,7 +8,8 @@ round costs more than the round itself on small sites, and FedProx needs its pro
 from __future__ import annotations
 
 import functools
-import pickle
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 from pydantic import BaseModel
 
 from medrnn.data.splits import Split
+from medrnn.errors import ConfigError
 from medrnn.federated.sites import Site, check_site_labels
 from medrnn.federated.weights import load_arrays
 from medrnn.tasks.base import Pipeline, Scores, Task, TaskData, get_task
@@ -43,18 +45,41 @@ class Federation:
         return get_task(self.task_name)
 
 
-def save_federation(federation: Federation, path: Path) -> Path:
-    """Write the shared state for the simulated sites (Ray workers are other processes): a transient file, never an artifact."""
-    with open(path, "wb") as fh:
-        pickle.dump(federation, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+def save_federation(federation: Federation, folder: Path) -> Path:
+    """Write what the simulated sites (Ray workers: other processes) need to rebuild the federation: JSON (task, config,
+    pipeline state, a fingerprint of the samples) and an .npz of positions. Nothing is pickled; a worker re-reads the
+    samples with `task.load(config)` and checks them against the fingerprint."""
+    fed = federation
+    meta = {"task": fed.task_name, "config": fed.config.model_dump(mode="json"), "pipeline": fed.pipeline.state_dict(),
+            "samples": _fingerprint(fed.data), "sites": [{"name": s.name, "labels": s.labels} for s in fed.sites]}  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "federation.json").write_text(json.dumps(meta, default=float), encoding="utf-8")
+    arrays = {f"split_{k}": np.asarray(v, dtype=np.int64) for k, v in fed.split._asdict().items()}
+    for i, site in enumerate(fed.sites):
+        arrays[f"site{i}_train"], arrays[f"site{i}_val"] = np.asarray(site.train, np.int64), np.asarray(site.val, np.int64)
+    np.savez(folder / "federation.npz", **arrays)
+    return folder
 
 
 @functools.cache
-def load_federation(path: str) -> Federation:
-    """The shared state, read once per worker process (a site is asked to train every round)."""
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301  (written by this run a moment ago, in its own temporary folder)
+def load_federation(folder: str) -> Federation:
+    """The federation rebuilt from `save_federation`'s files, once per worker process (a site trains every round)."""
+    meta = json.loads((Path(folder) / "federation.json").read_text(encoding="utf-8"))
+    task = get_task(meta["task"])
+    config = task.config_class.model_validate(meta["config"])
+    data = task.load(config)
+    if _fingerprint(data) != meta["samples"]:
+        raise ConfigError(f"{folder}: the samples `task.load(config)` reads here differ from the server's {meta['samples']}; "
+                          "a federation's data must be the one its config names")  # fmt: skip
+    with np.load(Path(folder) / "federation.npz", allow_pickle=False) as z:
+        split = Split(z["split_train"], z["split_val"], z["split_test"])
+        sites = [Site(s["name"], z[f"site{i}_train"], z[f"site{i}_val"], s["labels"]) for i, s in enumerate(meta["sites"])]
+    return Federation(task.name, config, data, split, task.pipeline_from_state(meta["pipeline"]), sites)
+
+
+def _fingerprint(data: TaskData) -> dict[str, Any]:
+    """Count and SHA-256 of the sample ids, in order."""
+    return {"n": len(data.ids), "ids_sha256": hashlib.sha256("\n".join(map(str, data.ids)).encode("utf-8")).hexdigest()}
 
 
 class _SiteModule(TaskModule):

@@ -98,7 +98,7 @@ def _simulate(fed: Federation, fed_config: FederatedConfig, say: Callable[[str],
     history = History()
     cores = max(1, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="medrnn-federation-") as tmp:
-        path = save_federation(fed, Path(tmp) / "federation.pkl")
+        path = save_federation(fed, Path(tmp) / "federation")
         server = make_server_app(fed, fed_config, to_arrays(model), evaluate, history, say)
         backend = {"client_resources": {"num_cpus": fed_config.client_cpus, "num_gpus": 0.0},
                    "init_args": {"num_cpus": cores, "log_to_driver": False, "configure_logging": False}}  # fmt: skip
