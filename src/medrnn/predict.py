@@ -177,32 +177,94 @@ class Predictor(Served):
         return self.uncertainty.conformal
 
 
+JOIN_MAX_SAMPLES = 4096  # inputs are joined into one forward pass up to this many samples (memory stays bounded)
+
+
 def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], conformal: SplitConformal | None = None,
                   coverage: float | None = None) -> Predictions:  # fmt: skip
     """The per-item error boundary shared by a single model and an ensemble (anything with read/score/task/pipeline);
-    with `conformal` and `coverage`, each item's scores carry extras["conformal"] and the rows the set/interval columns."""
+    with `conformal` and `coverage`, each item's scores carry extras["conformal"] and the rows the set/interval columns.
+
+    Inputs are read one by one; the samples of consecutive read inputs (up to JOIN_MAX_SAMPLES) are joined with
+    `Task.join` and scored in one forward pass, then split back, so many small inputs (the service's concurrent
+    requests) cost one model call while memory stays bounded.
+    """
     task, pipeline = predictor.task, predictor.pipeline
     if conformal is not None and coverage is not None:
         pipeline = with_coverage(pipeline, coverage)
-    items: list[ItemResult] = []
-    failures: dict[str, dict[str, Any]] = {}
-    for source in inputs:
+    outcome: list[ItemResult | dict[str, Any] | None] = [None] * len(inputs)
+    pending: list[tuple[int, InputItem]] = []
+
+    def flush() -> None:
+        for (i, item), scores in zip(pending, score_group(predictor, [item for _, item in pending])):
+            try:
+                if isinstance(scores, Exception):
+                    raise scores
+                if conformal is not None:
+                    scores = Scores(scores.values, {**scores.extras, "conformal": conformal.predict(scores.values, coverage)})
+                outcome[i] = ItemResult(item.item_id, task.decode(item, scores, pipeline), scores, item.problems, item.notes)
+            except DEFECTS:
+                raise
+            except Exception as err:
+                log.debug("%s failed", inputs[i], exc_info=True)
+                outcome[i] = failure(err)
+        pending.clear()
+
+    for i, source in enumerate(inputs):
         try:
             item = predictor.read(source, options)
-            scores = predictor.score(item)
-            if conformal is not None:
-                scores = Scores(scores.values, {**scores.extras, "conformal": conformal.predict(scores.values, coverage)})
-            rows = task.decode(item, scores, pipeline)
         except DEFECTS:
             raise  # a defect in medrnn, not in this input: the CLI reports it as an internal error (exit code 3)
         except Exception as err:  # anything else this input caused (foreign library errors included) fails this item only
             log.debug("%s failed", source, exc_info=True)
-            failures[source] = failure(err)
+            outcome[i] = failure(err)
             continue
-        if item.problems:
-            failures[source] = {"rejected": item.problems}
-        items.append(ItemResult(item.item_id, rows, scores, item.problems, item.notes))
+        if pending and sum(len(it.samples) for _, it in pending) + len(item.samples) > JOIN_MAX_SAMPLES:
+            flush()
+        pending.append((i, item))
+    flush()
+    items: list[ItemResult] = []
+    failures: dict[str, dict[str, Any]] = {}
+    for source, result in zip(inputs, outcome):
+        if isinstance(result, ItemResult):
+            if result.problems:
+                failures[source] = {"rejected": result.problems}
+            items.append(result)
+        elif result is not None:
+            failures[source] = result
     return Predictions(task.name, task.columns(pipeline), items, failures)
+
+
+def score_group(predictor: Any, items: list[InputItem]) -> list[Scores | Exception]:
+    """Scores of every read item, in order, from one forward pass over their joined samples where the task can join
+    them; when that pass fails, each item is scored alone, so a bad item fails by itself."""
+    sizes = [len(item.samples) for item in items]
+    joined = predictor.task.join([item.samples for item in items]) if len(items) > 1 else None
+    if joined is not None:
+        scores = score_one(predictor, InputItem("joined", joined))
+        if isinstance(scores, Scores) and len(scores) == sum(sizes):
+            return split_scores(scores, sizes)
+    return [score_one(predictor, item) for item in items]
+
+
+def score_one(predictor: Any, item: InputItem) -> Scores | Exception:
+    """The item's scores, or the exception it raised (defects in medrnn are raised)."""
+    try:
+        return predictor.score(item)
+    except DEFECTS:
+        raise
+    except Exception as err:
+        return err
+
+
+def split_scores(scores: Scores, sizes: list[int]) -> list[Scores]:
+    """Scores of joined samples -> one Scores per part (values and every extra are aligned with the samples)."""
+    out, start = [], 0
+    for n in sizes:
+        part = slice(start, start + n)
+        out.append(Scores(scores.values[part], {key: value[part] for key, value in scores.extras.items()}))
+        start += n
+    return out
 
 
 def resolve_artifact(path: str | Path) -> Path:

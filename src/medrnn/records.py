@@ -73,6 +73,16 @@ class MoleculeTable:
     def __len__(self) -> int:
         return len(self.smiles)
 
+    @staticmethod
+    def concat(parts: list[MoleculeTable]) -> MoleculeTable:
+        """The rows of every part, in order; targets kept only when every part has the same target columns."""
+        same = all(p.target_names == parts[0].target_names for p in parts)
+        n = sum(len(p) for p in parts)
+        targets = np.concatenate([p.targets for p in parts]) if same else np.zeros((n, 0))
+        ids = tuple(i for p in parts for i in p.ids) if all(p.ids for p in parts) else ()
+        return MoleculeTable(tuple(s for p in parts for s in p.smiles), tuple(s for p in parts for s in p.input_smiles),
+                             np.concatenate([p.rows for p in parts]), targets, parts[0].target_names if same else (), ids)  # fmt: skip
+
     def subset(self, index: np.ndarray) -> MoleculeTable:
         """Rows `index` (integer positions) as a new table."""
         index = np.asarray(index, dtype=np.int64)

@@ -221,6 +221,10 @@ class Task(ABC):
     def subset(self, data: TaskData, index: np.ndarray) -> Any:
         """The samples at positions `index`, in the task's sample container."""
 
+    def join(self, parts: list[Any]) -> Any | None:
+        """Several inputs' samples as one container, in order (one forward pass for many inputs); None: cannot join."""
+        return None
+
     @abstractmethod
     def fit_pipeline(self, data: TaskData, split: Split, config: BaseModel) -> Pipeline:
         """Fit vocabularies, scalers and label sets on `split.train` only (never on validation or test)."""

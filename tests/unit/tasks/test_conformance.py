@@ -84,3 +84,16 @@ def test_training_artifact_and_predictor_agree(name: str, tmp_path: Path) -> Non
     assert added and all(c in ("prediction_set", "set_size", "in_set") or c.startswith(("lower_", "upper_")) for c in added)
     rows = task.decode(item, with_sets, marked)
     assert rows and all(c in row for row in rows[:5] for c in added if not row.get("level") == "segment")
+    # many inputs, one forward pass: the test samples cut in three parts, joined and scored together, score as each
+    # part alone (the service's micro-batching and `medrnn predict` of many files rely on it)
+    from medrnn.predict import score_group
+
+    test = np.asarray(split.test)
+    cuts = [test[: len(test) // 3], test[len(test) // 3 : len(test) // 2], test[len(test) // 2 :]]
+    parts = [InputItem(f"part{k}", task.subset(data, c)) for k, c in enumerate(cuts)]
+    assert task.join([p.samples for p in parts]) is not None
+    for part, joined in zip(parts, score_group(predictor, parts)):
+        alone = predictor.score(part)
+        assert not isinstance(joined, Exception) and len(joined) == len(part.samples)
+        np.testing.assert_allclose(joined.values, alone.values, rtol=0, atol=1e-5)
+        assert set(joined.extras) == set(alone.extras)

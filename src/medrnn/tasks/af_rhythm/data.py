@@ -47,6 +47,12 @@ class AfRecords:
         index = np.asarray(index, dtype=np.int64)
         return AfRecords([self.x[i] for i in index], self.y[index], self.ids[index], self.seconds[index])
 
+    @staticmethod
+    def concat(parts: list[AfRecords]) -> AfRecords:
+        """The records of every part, in order."""
+        return AfRecords([x for p in parts for x in p.x], np.concatenate([p.y for p in parts]),
+                         np.concatenate([p.ids for p in parts]), np.concatenate([p.seconds for p in parts]))  # fmt: skip
+
     @property
     def lengths(self) -> np.ndarray:
         return np.array([len(x) for x in self.x], dtype=np.int64)

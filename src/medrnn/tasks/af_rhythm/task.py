@@ -114,6 +114,9 @@ class AfRhythmTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> AfRecords:
         return data.samples.subset(as_index(index))
 
+    def join(self, parts: list[AfRecords]) -> AfRecords:
+        return AfRecords.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: AfRunConfig) -> AfPipeline:
         return AfPipeline.fit(config.data)
 

@@ -106,6 +106,9 @@ class EcgBeatsTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> BeatSet:
         return data.samples.beats.subset(np.asarray(index, dtype=np.int64))
 
+    def join(self, parts: list[BeatSet]) -> BeatSet:
+        return BeatSet.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: BeatRunConfig) -> BeatPipeline:
         return BeatPipeline.fit(self.subset(data, split.train), config.data)
 

@@ -91,6 +91,9 @@ class EegSeizureTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> EegWindows:
         return data.samples.subset(index)
 
+    def join(self, parts: list[EegWindows]) -> EegWindows:
+        return EegWindows.concat(parts, parts[0].sfreq_hz)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: EegRunConfig) -> EegPipeline:
         return EegPipeline.fit(config.data)
 

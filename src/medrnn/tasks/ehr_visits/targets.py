@@ -57,6 +57,14 @@ class EhrSampleSet:
     def __len__(self) -> int:
         return len(self.samples)
 
+    @staticmethod
+    def concat(parts: list[EhrSampleSet]) -> EhrSampleSet:
+        """The samples of every part, in order, and their dropped counts summed."""
+        dropped: Counter[str] = Counter()
+        for p in parts:
+            dropped.update(p.dropped)
+        return EhrSampleSet([s for p in parts for s in p.samples], dict(dropped))
+
     @property
     def patient_ids(self) -> list[str]:
         return [s.patient_id for s in self.samples]

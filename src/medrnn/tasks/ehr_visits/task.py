@@ -93,6 +93,9 @@ class EhrVisitsTask(Task):
         visits: VisitData = data.samples
         return visits.subset(index)
 
+    def join(self, parts: list[EhrSampleSet]) -> EhrSampleSet:
+        return EhrSampleSet.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: VisitRunConfig) -> VisitPipeline:
         pipeline = VisitPipeline.fit(data.samples.train_patients(split), config.data)
         data.info["vocabulary_size"] = len(pipeline.vocab)

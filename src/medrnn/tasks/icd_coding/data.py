@@ -42,6 +42,13 @@ class NoteSet:
         return NoteSet([self.note_ids[i] for i in pick], [self.texts[i] for i in pick], [self.tokens[i] for i in pick],
                        self.language, records)  # fmt: skip
 
+    @staticmethod
+    def concat(parts: list[NoteSet]) -> NoteSet:
+        """The notes of every part, in order (gold records kept only when every part has them)."""
+        records = None if any(p.records is None for p in parts) else [r for p in parts for r in p.records or []]
+        return NoteSet([i for p in parts for i in p.note_ids], [t for p in parts for t in p.texts],
+                       [t for p in parts for t in p.tokens], parts[0].language, records)  # fmt: skip
+
     def token_texts(self) -> list[list[str]]:
         """Normalised token texts per note (what the vocabulary sees)."""
         return [[t.text for t in doc] for doc in self.tokens]

@@ -103,6 +103,9 @@ class IcdCodingTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> NoteSet:
         return data.samples.subset(np.asarray(index, dtype=np.int64))
 
+    def join(self, parts: list[NoteSet]) -> NoteSet:
+        return NoteSet.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: NotesRunConfig) -> NotesPipeline:
         parts = {s: self.subset(data, index) for s, index in zip(SPLITS, split)}
         pipeline = NotesPipeline.fit(parts["train"], config.data)

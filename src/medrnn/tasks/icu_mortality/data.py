@@ -45,6 +45,14 @@ class IcuStays:
         binned = None if self.binned is None else [self.binned[i] for i in index]
         return IcuStays([self.stays[i] for i in index], self.y[index], binned, self.grid)
 
+    @staticmethod
+    def concat(parts: list[IcuStays]) -> IcuStays:
+        """The stays of every part, in order (binned values kept only when every part has them on one grid)."""
+        same = all(p.binned is not None and p.grid == parts[0].grid for p in parts)
+        binned = [b for p in parts for b in p.binned or []] if same else None
+        return IcuStays([s for p in parts for s in p.stays], np.concatenate([p.y for p in parts]), binned,
+                        parts[0].grid if same else None)  # fmt: skip
+
     def binned_on(self, hours: float, bin_minutes: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(values (T, V), mask (T, V)) of every stay on the grid, reusing `binned` when it was made on it."""
         if self.binned is not None and self.grid == (float(hours), int(bin_minutes)):

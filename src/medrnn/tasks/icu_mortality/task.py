@@ -92,6 +92,9 @@ class IcuMortalityTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> IcuStays:
         return data.samples.subset(as_index(index))
 
+    def join(self, parts: list[IcuStays]) -> IcuStays:
+        return IcuStays.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: IcuRunConfig) -> IcuPipeline:
         return IcuPipeline.fit(self.subset(data, split.train), config.data)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +39,13 @@ def predict_smiles(
     """Score canonical SMILES, averaged with `tta` random SMILES of each molecule (test-time augmentation).
 
     Probabilities (or scaled regression outputs) are averaged over the 1 + tta views; regression outputs
-    are then mapped back to original units with the training `scaler`.
+    are then mapped back to original units with the training `scaler`. A molecule's random views are seeded by its
+    SMILES, so its score does not depend on the molecules scored beside it.
     """
     device = device or next(model.parameters()).device
     model.eval()
     views = [list(smiles)] + [
-        [randomize_smiles(s, 1, seed * 7919 + k * 104729 + i)[0] for i, s in enumerate(smiles)] for k in range(1, tta + 1)
+        [randomize_smiles(s, 1, seed * 7919 + k * 104729 + zlib.crc32(s.encode()))[0] for s in smiles] for k in range(1, tta + 1)
     ]
     total, attention, tokens, unknown = None, None, [], 0
     for k, view in enumerate(views):

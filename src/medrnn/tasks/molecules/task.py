@@ -116,6 +116,9 @@ class MoleculesTask(Task):
     def subset(self, data: TaskData, index: np.ndarray) -> MoleculeTable:
         return data.samples.table.subset(np.asarray(index, dtype=np.int64))
 
+    def join(self, parts: list[MoleculeTable]) -> MoleculeTable:
+        return MoleculeTable.concat(parts)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: SmilesRunConfig) -> SmilesPipeline:
         mols: Molecules = data.samples
         pipeline = SmilesPipeline.fit(mols.table, split.train, mols.task_type, config)
