@@ -1,9 +1,10 @@
 """Load on `medrnn serve`: a bounded httpx asyncio load generator against a real uvicorn process on 127.0.0.1.
 
 Per task's typical input (a 10 s ECG record as an upload, one ICU stay file, one note and 32 SMILES as JSON) at 1, 10
-and 50 concurrent clients, with micro-batching (5 ms window) and without (window 0): p50/p99 latency, throughput,
-errors, 5xx, and the server's RSS (peak and before/after: memory flat?). Each cell sends a fixed number of requests
-and stops early at a fixed duration. Writes benchmarks/results/serve.json after every cell.
+and 50 concurrent clients, with micro-batching (`--max-batch 64`: requests queued while the model is busy share its next
+forward pass) and without (`--max-batch 1`): p50/p99 latency, throughput, errors, 5xx, and the server's RSS after the
+warm-up and at the end (memory flat?). Each cell sends a fixed number of requests and stops early at a fixed duration.
+Writes benchmarks/results/serve.json after every cell. Run it alone: other work on the 2 cores distorts every figure.
 
     python benchmarks/serve_load.py                       # trains the quick artifacts first (a minute)
     python benchmarks/serve_load.py --artifacts /tmp/runs # reuse RUN folders named ecg_beats, molecules, ...
@@ -15,8 +16,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
-import platform
 import socket
 import subprocess
 import sys
@@ -26,17 +25,14 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "serve.json"
 TASKS = {"ecg": "ecg_beats", "icu": "icu_mortality", "note": "icd_coding", "smiles": "molecules"}
 CONCURRENCY = (1, 10, 50)
 REQUESTS = {1: 40, 10: 120, 50: 250}  # per cell, fewer when the duration cap is reached first
 MAX_SECONDS = 20.0
-
-
-def machine() -> dict[str, Any]:
-    """Cores, CPU, platform and Python version."""
-    return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "platform": platform.platform(),
-            "python": platform.python_version(), "note": "the 2 cores are shared with other benchmarks running at the same time"}
 
 
 def artifacts(folder: Path | None, work: Path) -> dict[str, Path]:
@@ -89,13 +85,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(models: dict[str, Path], window_ms: float, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(models: dict[str, Path], max_batch: int, log: Path) -> tuple[subprocess.Popen, str]:
     """`medrnn serve` with every model, waiting until /ready."""
     import httpx
 
     port = free_port()
     args = [sys.executable, "-m", "medrnn.cli.main", "serve", "--port", str(port), "--log-level", "warning",
-            "--batch-window-ms", str(window_ms), "--max-queue", "1024"]  # fmt: skip
+            "--max-batch", str(max_batch), "--max-queue", "1024"]  # fmt: skip
     for name, path in models.items():
         args += ["--artifact", f"{name}={path}"]
     proc = subprocess.Popen(args, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -168,21 +164,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path, default=None, help="folder of RUN folders named by task (trained when missing)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/medrnn-serve-bench"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--inputs", default=",".join(TASKS), help="comma-separated subset of " + ",".join(TASKS))
     args = parser.parse_args(argv)
+    keys = [k for k in args.inputs.split(",") if k in TASKS]
     args.work.mkdir(parents=True, exist_ok=True)
     models = artifacts(args.artifacts, args.work)
     bodies = inputs(args.work)
     doc: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "date": dt.datetime.now(dt.timezone.utc).isoformat(),
-                           "machine": machine(), "config": {"requests": REQUESTS, "max_seconds": MAX_SECONDS, "batch_window_ms": 5,
+                           "machine": machine(), "config": {"requests": REQUESTS, "max_seconds": MAX_SECONDS, "batched": "--max-batch 64",
+                           "unbatched": "--max-batch 1", "batch_window_ms": 0,
                            "inputs": {"ecg": "10 s of MIT-BIH 100 (.hea + .dat upload)", "icu": "one PhysioNet 2012 stay file (upload)",
                                       "note": "one CodiEsp note (JSON)", "smiles": "32 SMILES of SAMPL (JSON)"}},
                            "runs": [], "memory": {}, "summary": {}}  # fmt: skip
-    for mode, window in (("batched", 5.0), ("unbatched", 0.0)):
-        proc, url = start_server(models, window, args.work / f"server-{mode}.log")
+    for mode, max_batch in (("batched", 64), ("unbatched", 1)):
+        proc, url = start_server(models, max_batch, args.work / f"server-{mode}.log")
         try:
             doc["memory"][mode] = {"start": rss_kb(proc.pid)}
-            for key, task in TASKS.items():
-                asyncio.run(cell(url, task, bodies[key], 1, 3))  # warm-up
+            for key in keys:
+                asyncio.run(cell(url, TASKS[key], bodies[key], 10, 30))  # warm-up (every task, before memory is read)
+            doc["memory"][mode]["warm"] = rss_kb(proc.pid)
+            for key in keys:
+                task = TASKS[key]
                 for clients in CONCURRENCY:
                     result = asyncio.run(cell(url, task, bodies[key], clients, REQUESTS[clients]))
                     doc["runs"].append({"mode": mode, "input": key, **result})
@@ -215,11 +217,14 @@ def render(path: Path = RESULTS) -> str:
                          f"{b['errors'] + (u['errors'] if u else 0)} |")  # fmt: skip
     mem = d.get("memory", {})
     m = d["machine"]
-    memory = "; ".join(f"{mode}: RSS {v['start']['rss_kb'] / 1024:.0f} → {v.get('end', v['start'])['rss_kb'] / 1024:.0f} MB, "
-                       f"peak {v.get('end', v['start'])['peak_kb'] / 1024:.0f} MB" for mode, v in mem.items())  # fmt: skip
+    def mb(v: dict[str, Any], when: str, key: str = "rss_kb") -> str:
+        return f"{v.get(when, v['start'])[key] / 1024:.0f}"
+
+    memory = "; ".join(f"{mode}: RSS {mb(v, 'warm')} MB after warm-up → {mb(v, 'end')} MB at the end, peak {mb(v, 'end', 'peak_kb')} MB"
+                       for mode, v in mem.items())  # fmt: skip
     s = d["summary"]
     lines += ["", f"Server memory: {memory}. Errors in all: {s.get('errors')}, 5xx: {s.get('n_5xx')}.", "",
-              f"Command: `{d['command'].strip()}`; {m['cores']} cores ({m['cpu']}), Python {m['python']}, {m['note']}; "
+              f"Command: `{d['command'].strip()}`; {m['cores']} cores ({m['cpu']}), Python {m['python']}{m.get('note', '')}; "
               f"date {d['date'][:10]}."]  # fmt: skip
     return "\n".join(lines)
 

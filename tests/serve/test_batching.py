@@ -1,5 +1,6 @@
 """Micro-batching: concurrent requests to one model become one Predictor call, split back per request; a failed
-call fails only its own requests; no window means one call per request."""
+call fails only its own requests; without a window what is already queued is joined; max_batch 1 means one call per
+request."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ class Recorder:
         return Predictions("t", ["item_id"], items, {s: {"error": "X", "message": "m"} for s in inputs if s.startswith("bad")})
 
 
-def run(window_ms: float, jobs: list[tuple[list[str], float | None]], max_queue: int = 100) -> tuple[Recorder, list[Any]]:
+def run(window_ms: float, jobs: list[tuple[list[str], float | None]], max_queue: int = 100,
+        max_batch: int = 64) -> tuple[Recorder, list[Any]]:  # fmt: skip
     async def main() -> list[Any]:
         recorder = Recorder()
-        batcher = Batcher("m", recorder, window_ms, 64, max_queue)  # type: ignore[arg-type]
+        batcher = Batcher("m", recorder, window_ms, max_batch, max_queue)  # type: ignore[arg-type]
         batcher.start()
         results = await asyncio.gather(*(batcher.predict(i, {}, c) for i, c in jobs), return_exceptions=True)
         await batcher.stop()
@@ -49,11 +51,13 @@ def test_concurrent_requests_share_one_call() -> None:
         assert [i.item_id for i in result.items] == [f"r{k}a", f"r{k}b"] and list(result.failures) == [f"bad{k}"]
 
 
-def test_failed_call_fails_only_its_group_and_no_window_means_one_call_each() -> None:
+def test_failed_call_fails_only_its_group_and_max_batch_one_means_one_call_each() -> None:
     recorder, results = run(50, [(["a"], 0.5), (["b"], None)])
     assert isinstance(results[0], ConfigError) and results[1].items[0].item_id == "b"
-    recorder, results = run(0, [([f"x{k}"], None) for k in range(4)])
-    assert len(recorder.calls) == 4
+    recorder, results = run(0, [([f"x{k}"], None) for k in range(4)])  # queued together: joined without a window
+    assert recorder.calls == [["x0", "x1", "x2", "x3"]]
+    recorder, results = run(0, [([f"x{k}"], None) for k in range(4)], max_batch=1)
+    assert len(recorder.calls) == 4 and [r.items[0].item_id for r in results] == ["x0", "x1", "x2", "x3"]
 
 
 def test_queue_bound() -> None:

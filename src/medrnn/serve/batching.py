@@ -1,9 +1,9 @@
-"""Micro-batching: concurrent requests to one model, gathered for a few milliseconds, become one `Predictor.predict`
-call on the model's own worker thread (the event loop never runs inference).
+"""Micro-batching: concurrent requests to one model become one `Predictor.predict` call, and so one forward pass over
+their joined samples (`Task.join`), on the model's own worker thread (the event loop never runs inference).
 
-What is joined is the *call*: the inputs of every gathered request go to one `predict` (same options and coverage),
-and the result is split back per request by input. The Predictor reads and scores input by input, so joining saves
-per-call overhead and thread hand-offs, not forward passes (no task hook joins samples yet; see docs/serve.md).
+While the worker runs a batch, new requests wait in the queue; when it is free, everything queued (up to `max_batch`
+requests, grouped by options and coverage) is taken at once, and with a window > 0 it waits that long for more. So
+batching costs no latency to a lone client and grows with the load. The result is split back per request by input.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ class Batcher:
         self.task: asyncio.Task | None = None
         self.waiting = 0
         self.batches = 0
-        self.in_flight = asyncio.Semaphore(2)  # one batch running, the next gathered meanwhile (gathering overlaps compute)
-        self.running: set[asyncio.Task] = set()
 
     def start(self) -> None:
         """Start gathering (inside the running event loop)."""
@@ -77,7 +75,7 @@ class Batcher:
                 await asyncio.sleep(0.01)
         if self.task is not None:
             self.task.cancel()
-            await asyncio.gather(self.task, *self.running, return_exceptions=True)
+            await asyncio.gather(self.task, return_exceptions=True)
         self.executor.shutdown(wait=True)
 
     async def predict(self, inputs: list[str], options: dict[str, Any], coverage: float | None) -> Predictions:
@@ -99,6 +97,7 @@ class Batcher:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     async def _gather(self) -> list[Job]:
+        """The next job (waiting for it), everything queued behind it, and with a window what arrives within it."""
         queue = self.queue
         if queue is None:
             raise RuntimeError("batcher not started")
@@ -118,20 +117,12 @@ class Batcher:
         return jobs
 
     async def _loop(self) -> None:
-        while True:
-            jobs = await self._gather() if self.window_s > 0 else [await self.queue.get()]  # type: ignore[union-attr]
+        while True:  # one batch at a time: requests arriving meanwhile queue up and join the next batch
             groups: dict[str, list[Job]] = {}
-            for job in jobs:
+            for job in await self._gather():
                 groups.setdefault(job.key(), []).append(job)
             for group in groups.values():
-                await self.in_flight.acquire()
-                task = asyncio.get_running_loop().create_task(self._run_group(group))
-                self.running.add(task)
-                task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self.running.discard(task)
-        self.in_flight.release()
+                await self._run_group(group)
 
     async def _run_group(self, group: list[Job]) -> None:
         inputs = [s for job in group for s in job.inputs]

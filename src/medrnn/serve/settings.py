@@ -17,8 +17,8 @@ class ServeSettings:
     max_files: int = 64  # files per request, zip entries included -> 413
     max_items: int = 256  # JSON items per request -> 422
     max_unzipped_bytes: int = 128 << 20  # total uncompressed size of a request's zips -> 413
-    batch_window_ms: float = 0.0  # gather concurrent requests to one model this long (0: off, the default: measured no gain on 2 cores)
-    max_batch: int = 64  # requests joined into one Predictor call at most
+    batch_window_ms: float = 0.0  # wait this long for more requests before a batch (0: take only what is queued; no latency cost)
+    max_batch: int = 64  # requests joined into one Predictor call (one forward pass) at most; 1: no batching
     max_queue: int = 256  # requests waiting per model; beyond it 503 with Retry-After
     explain_samples: int = 3  # samples explained per input with ?explain=
     keep_explanations: int = 64  # explanation folders kept for their PNG links (oldest removed first)
