@@ -56,6 +56,7 @@ class ArtifactMeta(BaseModel):
     config: dict[str, Any] | None = None
     best_val: dict[str, float | None] = Field(default_factory=dict)
     uncertainty: dict[str, Any] | None = None  # calibrator + conformal validation scores (medrnn.uncertainty); absent in older artifacts
+    transfer: dict[str, Any] | None = None  # `medrnn pretrain` artifacts: {"parameters": [the pretrained ones], "pretrain": stats}
 
 
 def _sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import choose, data, ensemble, explain, federate, predict, report, serve, tasks, train
+from medrnn.cli import choose, data, ensemble, explain, federate, predict, pretrain, report, serve, tasks, train
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("choose")(choose.choose_command)
 app.command("report")(report.report_command)
 app.command("serve")(serve.serve_command)
 app.command("federate")(federate.federate_command)
+app.command("pretrain")(pretrain.pretrain_command)
 NEEDS_TASKS = ("train", "predict", "explain")  # their commands and flags come from the task registry (importing torch and Lightning)
 
 

@@ -50,10 +50,51 @@ COMMON: list[tuple[str, Any, Any]] = [
             "folder is made; with --no-fetch a missing dataset is an error saying how to get it.",
         ),
     ),
-    ("accelerator", Optional[str], typer.Option(None, "--accelerator", help="Lightning accelerator: auto, cpu, gpu.")),
-    ("devices", Optional[str], typer.Option(None, "--devices", help="Lightning devices: auto, 1, 4, '0,1'.")),
-    ("strategy", Optional[str], typer.Option(None, "--strategy", help="Lightning strategy, e.g. ddp to scale out over GPUs/nodes.")),
-    ("num_nodes", Optional[int], typer.Option(None, "--num-nodes", help="Nodes for multi-node DDP.")),
+    (
+        "accelerator",
+        Optional[str],
+        typer.Option(None, "--accelerator", help="Lightning accelerator, passed on unchanged: auto, cpu, gpu, cuda, mps."),
+    ),
+    (
+        "devices",
+        Optional[str],
+        typer.Option(None, "--devices", help="Lightning devices per node, passed on unchanged: auto, 1, 4, '0,1' (GPU ids)."),
+    ),
+    (
+        "strategy",
+        Optional[str],
+        typer.Option(
+            None,
+            "--strategy",
+            help="Lightning strategy: auto, single_device, ddp, ddp_find_unused_parameters_true/false. ddp runs one process "
+            "per device (--devices 2 --accelerator cpu works without GPUs); rank 0 alone writes the run folder "
+            "(docs/distributed.md).",
+        ),
+    ),
+    (
+        "num_nodes",
+        Optional[int],
+        typer.Option(None, "--num-nodes", help="Machines for multi-node DDP; set MASTER_ADDR, MASTER_PORT and NODE_RANK on each."),
+    ),
+    (
+        "init_from",
+        Optional[str],
+        typer.Option(None, "--init-from", help="Start from the encoder of this artifact or run folder (transfer learning; the head "
+                     "starts fresh; embeddings follow the tokens; a shape mismatch is refused): docs/transfer.md."),
+    ),
+    (
+        "freeze",
+        Optional[str],
+        typer.Option(None, "--freeze", help="With --init-from, keep fixed: encoder (all but the head), frontend (embedding or conv "
+                     "front-end), or N (those and the first N recurrent layers)."),
+    ),
+    ("unfreeze_after", Optional[int], typer.Option(None, "--unfreeze-after", help="Let the frozen parameters train from this epoch on.")),
+    (
+        "train_fraction",
+        Optional[float],
+        typer.Option(None, "--train-fraction", help="Train on this seeded share of the training samples (e.g. 0.1; learning "
+                     "curves); validation and test stay whole."),
+    ),
     (
         "set_",
         Optional[list[str]],
@@ -141,10 +182,14 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
     """Resolve the config from file, --quick, flags and --set; train; print the test table; write the report."""
     from medrnn.download import ensure_datasets
     from medrnn.metrics.bootstrap import progress_bars
+    from medrnn.train.distributed import is_rank_zero
     from medrnn.train.run import run_task  # heavy imports only when training
 
-    # the training log goes with the results to stdout, so `medrnn train ... > run.log` keeps the epochs; errors: stderr
-    logging.basicConfig(level=logging.DEBUG if kwargs["verbose"] else logging.INFO, format="%(message)s", stream=sys.stdout)
+    # the training log goes with the results to stdout, so `medrnn train ... > run.log` keeps the epochs; errors: stderr.
+    # A DDP worker (the same command, started again by Lightning per device) says only what goes wrong
+    worker = not is_rank_zero()
+    level = logging.WARNING if worker else logging.DEBUG if kwargs["verbose"] else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stdout)
     if kwargs["verbose"]:
         logging.getLogger(__name__).debug("--verbose: debug logs may name records and patients")
     task_values: dict[str, tuple[TaskOption, Any]] = {}
@@ -159,10 +204,14 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
     else:
         cfg = build_config(task, kwargs, task_values)
         out = kwargs["out"] or Path("runs") / (task.aliases[0] if task.aliases else task.name)
-    # the data is checked (and fetched when missing) before anything is written: no run folder without data
-    ensure_datasets(task.missing_data(cfg), fetch=kwargs["fetch"], say=typer.echo)
-    with progress_bars(cfg.train.progress):
-        result = run_task(task, cfg, out, progress=cfg.train.progress, overwrite=kwargs["overwrite"], resume=resume is not None)
+    # the data is checked (and fetched when missing) before anything is written: no run folder without data. Workers
+    # never download (rank 0 has fetched before they start; another node needs its copy first: docs/distributed.md)
+    ensure_datasets(task.missing_data(cfg), fetch=kwargs["fetch"] and not worker, say=typer.echo)
+    progress = cfg.train.progress and not worker
+    with progress_bars(progress):
+        result = run_task(task, cfg, out, progress=progress, overwrite=kwargs["overwrite"], resume=resume is not None)
+    if result is None:  # a DDP worker: rank 0 reports
+        return
     split = result.metrics["split"]
     typer.echo(f"split by {task.split_unit.split(' (')[0]}: " + ", ".join(
         f"{k} {split['counts'][k]:,} samples / {split['units'][k]:,} units" for k in split["counts"]))  # fmt: skip
@@ -174,7 +223,8 @@ def run_command(task: Task, kwargs: dict[str, Any]) -> None:
         typer.echo(f"report: {write_report(out)}")
 
 
-RESUME_KEEPS = ("config", "model", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_nodes", "set_", "out")
+RESUME_KEEPS = ("config", "model", "seed", "max_epochs", "accelerator", "devices", "strategy", "num_nodes", "init_from", "freeze",
+                "unfreeze_after", "train_fraction", "set_", "out")
 
 
 def resumed_config(task: Task, run_dir: Path, kwargs: dict[str, Any], task_values: dict[str, tuple[TaskOption, Any]]) -> Any:

@@ -62,6 +62,13 @@ class TrainConfig(StrictConfig):
         "scaling for multiclass, Platt per label for binary/multilabel; none keeps the raw probabilities")
     explain: int = Field(3, ge=0, description="test samples explained (Integrated Gradients, with faithfulness checks) into "
                          "RUN/explain/ for the report; 0: none")
+    init_from: str | None = Field(None, description="artifact or run folder whose encoder (all but the head) initialises the "
+                                  "model: transfer learning (docs/transfer.md)")
+    freeze: str | None = Field(None, description="with init_from: encoder | frontend | N (embedding or front-end and the first N "
+                               "recurrent layers) kept fixed")
+    unfreeze_after: int | None = Field(None, ge=1, description="epochs after which the frozen parameters train too")
+    train_fraction: float = Field(1.0, gt=0, le=1, description="share of the training samples used (seeded; learning curves); "
+                                  "validation and test are unchanged")
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a run config is a few KB; a larger file is not one

@@ -152,3 +152,16 @@ def check_split(units: np.ndarray, split: Split, where: str = "") -> None:
     for name, index in split._asdict().items():
         if len(index) == 0:
             raise ConfigError(f"{where}the {name} part of the split is empty; more data or other split sizes are needed")
+
+
+def subsample_train(split: Split, fraction: float, seed: int) -> Split:
+    """The split with a seeded `fraction` of its training positions (at least one; kept in order), for learning curves:
+    smaller fractions are subsets of larger ones (one seeded permutation), and validation and test are unchanged."""
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"train_fraction {fraction}: expected a share in (0, 1]")
+    if fraction == 1:
+        return split
+    rng = np.random.default_rng([seed, 7207])  # its own stream: the subset does not move the split's or the model's seeds
+    n = max(1, round(fraction * len(split.train)))
+    keep = np.sort(rng.permutation(len(split.train))[:n])
+    return Split(np.asarray(split.train)[keep], split.val, split.test)

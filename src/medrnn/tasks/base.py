@@ -106,6 +106,11 @@ class Pipeline:
         """JSON-ready state, enough to rebuild the pipeline with `from_state_dict` and no training data."""
         raise NotImplementedError
 
+    def tokens(self) -> list[str] | None:
+        """The input vocabulary in id order (what the model's embedding rows stand for), or None (not token input)."""
+        vocab = getattr(self, "vocab", None)
+        return list(getattr(vocab, "tokens_", None) or getattr(vocab, "codes_", None) or []) or None
+
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> Pipeline:
         """Inverse of `state_dict`."""
@@ -243,6 +248,11 @@ class Task(ABC):
 
         Returns (model, info for metrics.json["model_init"]). Called right after the global seed is set.
         """
+
+    def pretrain(self, config: BaseModel, out: Path) -> dict[str, Any]:
+        """Self-supervised pretraining of the encoder, written as an artifact under `out` for `--init-from`; returns stats."""
+        raise ConfigError(f"task {self.name!r} has no self-supervised pretraining; pretrain on a related labelled task instead "
+                          f"(medrnn train ... --out RUN) and start from it: medrnn train {self.name} --init-from RUN")  # fmt: skip
 
     @abstractmethod
     def loaders(self, data: TaskData, split: Split, pipeline: Pipeline,

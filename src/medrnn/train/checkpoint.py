@@ -33,9 +33,11 @@ class SafetensorsCheckpoint(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
-        score = float(trainer.callback_metrics[self.monitor])
-        if self._better(score) and trainer.is_global_zero:
-            self.best_score, self.best_epoch = score, trainer.current_epoch
+        score = float(trainer.callback_metrics[self.monitor])  # synced across DDP ranks (logged with sync_dist)
+        if not self._better(score):
+            return
+        self.best_score, self.best_epoch = score, trainer.current_epoch  # every rank keeps the same record; rank 0 writes
+        if trainer.is_global_zero:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.path) as tmp:
                 save_file({k: v.detach().cpu().contiguous() for k, v in pl_module.state_dict().items()}, tmp)

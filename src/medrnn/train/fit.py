@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 import time
 import warnings
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader
 from medrnn.config import TrainConfig
 from medrnn.errors import ConfigError
 from medrnn.train.checkpoint import SafetensorsCheckpoint
+from medrnn.train.distributed import RankShards, lightning_trainer, note_workers
 from medrnn.train.resume import RESUME, ResumeCheckpoint, SafetensorsCheckpointIO
 
 
@@ -81,7 +83,7 @@ class EpochLog(L.Callback):
         self.started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
+        if not trainer.is_global_zero or not self.started:  # not started: a resumed run replaying the end of its epoch
             return
         shown = [k for k in ("train_loss", "val_loss", self.monitor) if k in trainer.callback_metrics]
         values = ", ".join(f"{k} {float(trainer.callback_metrics[k]):.4f}" for k in dict.fromkeys(shown))
@@ -100,6 +102,7 @@ class FitResult:
     seconds: float
     best_epoch: int | None = None
     monitor: str = ""
+    rank_zero: bool = True  # False in the other DDP processes: they helped train and write nothing
 
 
 def fit_module(
@@ -116,7 +119,9 @@ def fit_module(
     """Lightning fit with early stopping on `monitor`; the best weights (safetensors) are loaded back.
 
     The whole training state is saved after every validation to RUN/checkpoints/resume; with `resume` training goes
-    on from there and ends with the same model an uninterrupted run of the same seed gives.
+    on from there and ends with the same model an uninterrupted run of the same seed gives. Under DDP every rank trains
+    its shard of `train_loader` and validates on all of `val_loader`; rank 0 alone writes files and loads the best
+    weights back (`FitResult.rank_zero` is False in the other processes, whose module keeps its last weights).
     """
     start = time.perf_counter()
     checkpoint = SafetensorsCheckpoint(Path(run_dir) / "checkpoints" / "best.safetensors", monitor=monitor, mode=mode)
@@ -129,12 +134,16 @@ def fit_module(
         trainer = _trainer(config, run_dir, len(train_loader),
                            [stopper, checkpoint, *callbacks, ResumeCheckpoint(resume_dir, train_loader),
                             ProgressBar() if bar else EpochLog(monitor)])  # fmt: skip
-        trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_dir) if resume else None)
-    checkpoint.restore(module)
+        data = RankShards(train_loader, val_loader, seed=config.seed)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_dir) if resume else None)
+    note_workers(trainer)
     module.eval()
     best = checkpoint.best_score if checkpoint.best_score is not None else float("nan")
-    _say_why_it_stopped(trainer, stopper, checkpoint, config)
-    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch, time.perf_counter() - start, checkpoint.best_epoch, monitor)
+    if trainer.is_global_zero:
+        checkpoint.restore(module)
+        _say_why_it_stopped(trainer, stopper, checkpoint, config)
+    return FitResult(module, str(checkpoint.path), best, trainer.current_epoch, time.perf_counter() - start, checkpoint.best_epoch, monitor,
+                     rank_zero=trainer.is_global_zero)  # fmt: skip
 
 
 def _say_why_it_stopped(trainer: L.Trainer, stopper: EarlyStopping, checkpoint: SafetensorsCheckpoint, config: TrainConfig) -> None:
@@ -156,12 +165,9 @@ def _say_why_it_stopped(trainer: L.Trainer, stopper: EarlyStopping, checkpoint: 
 def _trainer(config: TrainConfig, run_dir: Path, n_batches: int, callbacks: list[L.Callback]) -> L.Trainer:
     """The Lightning Trainer of one fit: medrnn's callbacks, safetensors checkpoints, CSV logs in the run folder."""
     bar = any(isinstance(c, TQDMProgressBar) for c in callbacks)
-    return L.Trainer(
+    trainer = lightning_trainer(
+        config,
         max_epochs=config.max_epochs,
-        accelerator=config.accelerator,
-        devices=config.devices,
-        strategy=config.strategy,
-        num_nodes=config.num_nodes,
         deterministic=config.deterministic,
         # early stopping decides at validation end, so the resume checkpoint written right after holds its decision
         callbacks=callbacks,
@@ -170,6 +176,9 @@ def _trainer(config: TrainConfig, run_dir: Path, n_batches: int, callbacks: list
         enable_progress_bar=bar,
         enable_model_summary=False,
         enable_checkpointing=True,  # only medrnn's checkpoints run (safetensors + JSON via SafetensorsCheckpointIO), never a pickle
-        log_every_n_steps=max(1, min(50, n_batches)),  # small molecule sets have fewer than 50 batches
+        use_distributed_sampler=False,  # RankShards shards the train loader (custom batch samplers too), never validation
         default_root_dir=run_dir,
     )
+    # small molecule sets have fewer than 50 batches, and under DDP each rank runs 1/world_size of them
+    trainer.log_every_n_steps = max(1, min(50, math.ceil(n_batches / trainer.world_size)))
+    return trainer

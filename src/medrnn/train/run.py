@@ -2,7 +2,8 @@
 -> model -> Lightning fit (loss by output kind) -> thresholds on validation -> one evaluation on test -> run folder.
 
 The run folder holds config.yaml, metrics.json, predictions.npz, model/ (the artifact) and the task's own files;
-`RUN_COMPLETE` is written last, so a folder without it is a run that did not finish.
+`RUN_COMPLETE` is written last, so a folder without it is a run that did not finish. Under DDP (docs/distributed.md)
+every process trains; only rank 0 makes, writes and completes the folder.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from pydantic import BaseModel
 from medrnn.artifact import redact_ids, save_artifact
 from medrnn.atomic import atomic_path, write_text
 from medrnn.config import load_config, save_config
+from medrnn.data.splits import subsample_train
 from medrnn.errors import ConfigError
 from medrnn.explain.output import write_run_explanations
 from medrnn.models import MODELS
 from medrnn.metrics.bootstrap import jsonable
 from medrnn.runfiles import COMPLETE
 from medrnn.tasks.base import Scores, Task, TaskData, check_split, get_task
+from medrnn.train.distributed import check_hardware, is_rank_zero, wait_for_workers
 from medrnn.train.fit import FitResult, fit_module
 from medrnn.train.resume import RESUME
 from medrnn.train.task_module import TaskModule
+from medrnn.train.transfer import apply_transfer
 from medrnn.uncertainty import Uncertainty, fit_uncertainty, resolve_method, run_metrics
 
 log = logging.getLogger(__name__)
@@ -69,32 +73,40 @@ class Fitted:
 
 
 def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = False, data: TaskData | None = None,
-             resume: bool = False) -> Fitted:  # fmt: skip
+             resume: bool = False) -> Fitted | None:  # fmt: skip
     """Split, fit the pipeline on train, train (validation picks the epoch), tune thresholds on validation, score test.
 
     `data` may be passed to reuse samples already read (benchmarks running several seeds on one dataset); `resume`
-    goes on from the run folder's last resume checkpoint.
+    goes on from the run folder's last resume checkpoint. None in a DDP process other than rank 0, once training ends.
     """
     task = get_task(task) if isinstance(task, str) else task
     MODELS.get(config.model.name)  # an unknown model is refused before any data is read, listing the registered ones
+    check_hardware(config.train)  # so are Lightning flags that cannot run
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = task.load(config, progress=progress) if data is None else data
     seconds["read_seconds"] = time.perf_counter() - t0
     seed = config.train.seed
-    split = task.split(data, config)
+    split = subsample_train(task.split(data, config), getattr(config.train, "train_fraction", 1.0), seed)
     check_split(data.units, split, where=f"{task.name}: ")
     pipeline = task.fit_pipeline(data, split, config)
     method = getattr(config.train, "calibration", "auto")
     resolve_method(method, pipeline.output_kind)  # a method that does not fit the outputs is refused before training
     L.seed_everything(seed, workers=True, verbose=False)  # before the model initialises its weights
     model, model_init = task.build_model(data, split, pipeline, config)
+    transfer, unfreeze = apply_transfer(model, config.train, pipeline)  # --init-from / --freeze / --unfreeze-after
+    if transfer is not None:
+        model_init = {**model_init, "transfer": transfer}
     train_cfg = config.train.model_copy(update={"progress": progress})
     train_loader, val_loader, callbacks = task.loaders(data, split, pipeline, config.model_copy(update={"train": train_cfg}))
+    callbacks = [*callbacks, *unfreeze]
     module = TaskModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
                         class_weights=task.class_weights(data, split, pipeline, config),
                         extra_loss=task.extra_loss(data, split, pipeline, config, model))  # fmt: skip
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks, resume=resume)
+    if not fit.rank_zero:
+        return None  # a DDP worker: it helped train; rank 0 scores and writes
+    wait_for_workers()  # the run is complete only once every process is done
     seconds["train_seconds"] = fit.seconds
     return score_fitted(task, config, data, split, pipeline, fit, model_init, seconds)
 
@@ -119,14 +131,19 @@ def score_fitted(task: Task, config: BaseModel, data: TaskData, split: Any, pipe
 
 
 def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress: bool = True, overwrite: bool = False,
-             resume: bool = False) -> RunResult:  # fmt: skip
+             resume: bool = False) -> RunResult | None:  # fmt: skip
     """Train and evaluate once on test; write config.yaml, metrics.json, predictions.npz, model/ and the task's files.
 
     An existing folder is refused unless `overwrite` (it is then removed first) or `resume` (an unfinished run of the
-    same config goes on from its last checkpoint). Every file is written atomically and RUN_COMPLETE last.
+    same config goes on from its last checkpoint). Every file is written atomically and RUN_COMPLETE last. Under DDP
+    only rank 0 touches the folder; the other processes train and return None.
     """
     task = get_task(task) if isinstance(task, str) else task
     run_dir = Path(run_dir)
+    if not is_rank_zero():  # started by the DDP launcher after rank 0 made the folder: train, write nothing
+        fit_task(task, config, run_dir, progress=False, resume=resume)
+        return None
+    check_hardware(config.train)  # before the folder is made
     prepare_run_dir(run_dir, config, overwrite=overwrite, resume=resume)
     try:
         f = fit_task(task, config, run_dir, progress=progress, resume=resume)
@@ -134,6 +151,9 @@ def run_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
         if not resume and not (run_dir / "checkpoints" / RESUME).exists():  # nothing to resume: leave no half folder behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if f is None:  # the launcher's environment named this process rank 0, Lightning's strategy did not
+        raise ConfigError("this process trained as a DDP worker, yet RANK / NODE_RANK / LOCAL_RANK (or SLURM_PROCID) say it is "
+                          "rank 0; check the variables the launcher sets (docs/distributed.md)")  # fmt: skip
     return write_run(task, config, run_dir, f)
 
 

@@ -36,7 +36,8 @@ class TaskModule(L.LightningModule):
         if output_kind == "multiclass":
             self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_outputs))
             # per-class F1 on validation; macro over the classes present (AAMI Q has a handful of beats)
-            self.val_f1 = MulticlassF1Score(num_classes=num_outputs, average=None)
+            # every DDP rank validates on the whole set (train/distributed.py): nothing to sum across ranks
+            self.val_f1 = MulticlassF1Score(num_classes=num_outputs, average=None, sync_on_compute=False)
             self.register_buffer("val_support", torch.zeros(num_outputs))
         self._val_logits: list[torch.Tensor] = []
         self._val_y: list[torch.Tensor] = []
@@ -100,16 +101,15 @@ class TaskModule(L.LightningModule):
         logits, y = torch.cat(self._val_logits), torch.cat(self._val_y)
         self._val_logits.clear()
         self._val_y.clear()
-        if self.trainer.world_size > 1:  # DDP: every rank scores the whole validation set, not its shard
-            logits, y = (self.all_gather(t).reshape(-1, *t.shape[1:]).cpu() for t in (logits, y))
-        logits, y = logits.numpy(), y.numpy()
+        logits, y = logits.numpy(), y.numpy()  # DDP: each rank holds the whole validation set (it is not sharded)
+        # sync_dist: the ranks' values agree; the mean makes them bitwise equal, so early stopping and the best epoch do too
         if self.config.monitor == "val_map":
-            self.log("val_map", mean_average_precision(y, logits), prog_bar=True)
+            self.log("val_map", mean_average_precision(y, logits), prog_bar=True, sync_dist=True)
         elif self.output_kind == "regression":
             mask = ~np.isnan(y)
-            self.log("val_rmse", float(np.sqrt(np.mean((logits[mask] - y[mask]) ** 2))), prog_bar=True)
+            self.log("val_rmse", float(np.sqrt(np.mean((logits[mask] - y[mask]) ** 2))), prog_bar=True, sync_dist=True)
         else:
-            self.log("val_roc_auc", mean_auroc(y, logits), prog_bar=True)  # AUROC is rank-based: logits suffice
+            self.log("val_roc_auc", mean_auroc(y, logits), prog_bar=True, sync_dist=True)  # AUROC is rank-based: logits suffice
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return make_optimizer(self.model.parameters(), self.config)

@@ -10,6 +10,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -27,7 +29,7 @@ from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.models import create_model
 from medrnn.models.base import RecurrentClassifier, reverse_padded
-from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesTrainConfig
+from medrnn.tasks.molecules.config import PretrainConfig, SmilesModelConfig, SmilesRunConfig, SmilesTrainConfig
 from medrnn.tasks.molecules.data import EpochCallback, SmilesDataset, collate_tokens
 from medrnn.tasks.molecules.spec import MOLECULENET, get_spec
 from medrnn.train.fit import fit_module
@@ -151,13 +153,36 @@ def pretrain_encoder(
     return weights, vocab, stats
 
 
-def load_pretrained(model: nn.Module, weights: dict[str, torch.Tensor], freeze: bool) -> None:
-    """Copy pretrained embedding/first-layer weights into `model`; optionally freeze them."""
+def load_pretrained(model: nn.Module, weights: dict[str, torch.Tensor], freeze: bool, tokens: list[str] | None = None) -> None:
+    """Copy pretrained embedding/first-layer weights into `model` (the transfer mechanism of `--init-from`: by name,
+    embedding rows by token; without `tokens` the model and the weights share one vocabulary); with `freeze`, keep
+    them fixed (`--freeze 1`)."""
+    from medrnn.train.transfer import copy_encoder, frozen_names
+    from medrnn.train.transfer import freeze as freeze_names
+
     missing = [k for k in weights if k not in model.state_dict()]
     if missing:
         raise ConfigError(f"pretrained weights {missing[:3]} do not fit the model; pretrain with the same model config")
-    model.load_state_dict(weights, strict=False)
+    if tokens is None and "embedding.weight" in weights:
+        tokens = [str(i) for i in range(weights["embedding.weight"].shape[0])]  # one vocabulary: row i is row i
+    copy_encoder(model, weights, tokens, tokens, "SMILES language model")
     if freeze:
-        for name, param in model.named_parameters():
-            if name.startswith(PRETRAINED_PREFIXES):
-                param.requires_grad_(False)
+        freeze_names(model, frozen_names(model, "1"))
+
+
+def write_pretrained(config: SmilesRunConfig, exclude: Sequence[str], out: Path) -> dict[str, Any]:
+    """`medrnn pretrain molecules`: the language model's encoder as an artifact that `--init-from` reads (only the
+    pretrained embedding and first layer move; the corpus never holds a molecule of `exclude`)."""
+    from medrnn.artifact import save_artifact
+    from medrnn.models import build_model
+    from medrnn.tasks.molecules.pipeline import SmilesPipeline
+
+    weights, vocab, stats = pretrain_encoder(config.model, config.pretrain, exclude, config.train, config.train.seed)
+    model = build_model(config.model.name, config.model, input_size=config.model.embedding_dim, num_classes=1, vocab_size=len(vocab))
+    load_pretrained(model, weights, False, vocab.tokens_)
+    pipeline = SmilesPipeline(vocab, None, "classification", 0, ["language_model"], config.train.seed)
+    corpus = corpus_smiles(config.pretrain, exclude)
+    save_artifact(out / "model", model, pipeline.state_dict(), ["language_model"], corpus,
+                  extra={"task": "molecules", "config": config.model_dump(mode="json"),
+                         "transfer": {"parameters": sorted(weights), "pretrain": stats}})  # fmt: skip
+    return {"artifact": str(out / "model"), "parameters": sorted(weights), **stats}

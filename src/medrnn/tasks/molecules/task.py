@@ -142,9 +142,15 @@ class MoleculesTask(Task):
         if pipeline.pretrained is not None:
             from medrnn.tasks.molecules.pretrain import load_pretrained
 
-            load_pretrained(model, pipeline.pretrained, config.pretrain.freeze)
+            load_pretrained(model, pipeline.pretrained, config.pretrain.freeze, pipeline.tokens())
             pipeline.pretrained = None  # in the model now; the artifact holds the weights once
         return model, {"pretrain": pipeline.pretrain_stats}
+
+    def pretrain(self, config: SmilesRunConfig, out: Path) -> dict[str, Any]:
+        """The SMILES language model (pretrain.* settings) on every corpus molecule outside `data.data`, as an artifact."""
+        from medrnn.tasks.molecules.pretrain import write_pretrained
+
+        return write_pretrained(config, list(self.load(config).samples.table.smiles), out)
 
     def loaders(self, data: TaskData, split: Split, pipeline: SmilesPipeline,
                 config: SmilesRunConfig) -> tuple[DataLoader, DataLoader, list]:  # fmt: skip
