@@ -19,11 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import calibration  # noqa: E402
+import ddp  # noqa: E402
 import explain  # noqa: E402
 import federated  # noqa: E402
+import fewshot  # noqa: E402
 import render_ehr  # noqa: E402
 import render_moleculenet  # noqa: E402
 import serve_load  # noqa: E402
+import transfer  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
@@ -285,7 +288,8 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "physionet2012": physionet, "mimic-demo": mimic_demo, "ehr-scale": ehr_scale,
                                         "codiesp": codiesp, "fuzz-readers": fuzz,
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
-                                        "serve": serve_load.render}  # fmt: skip
+                                        "serve": serve_load.render, "fewshot": fewshot.render,
+                                        "transfer": transfer.render, "ddp": ddp.render}  # fmt: skip
 
 
 def main() -> int:

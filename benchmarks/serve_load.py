@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             doc["memory"][mode] = {"start": rss_kb(proc.pid)}
             for key in keys:
-                asyncio.run(cell(url, TASKS[key], bodies[key], 10, 30))  # warm-up (every task, before memory is read)
+                asyncio.run(cell(url, TASKS[key], bodies[key], 50, 100))  # warm-up at full load: the allocator's high water
             doc["memory"][mode]["warm"] = rss_kb(proc.pid)
             for key in keys:
                 task = TASKS[key]

@@ -58,7 +58,9 @@ def test_predict_scores_good_rows_and_reports_bad_ones(smiles_run: Path, tmp_pat
     assert code == 1  # one row could not be parsed: reported, and the exit code says so
     rows = list(csv.DictReader(out.open()))
     assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and 0 <= float(rows[0]["p_p_np"]) <= 1  # p_<task>, the task being p_np
-    assert list(rows[0]) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and [r["row"] for r in rows] == ["0", "2"]
+    assert list(rows[0]) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np", "pred_p_np", "nn_similarity", "in_domain",
+                             "oov_tokens"] and [r["row"] for r in rows] == ["0", "2"]  # fmt: skip
+    assert rows[0]["pred_p_np"] in ("0", "1") and rows[0]["in_domain"] in ("True", "False")
     errors = json.loads(out.with_suffix(".errors.json").read_text())
     (bad,) = errors[str(mols)]["rejected"]
     assert bad["row"] == 1 and "unclosed ring" in bad["reason"]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import choose, data, ensemble, explain, federate, predict, pretrain, report, serve, tasks, train
+from medrnn.cli import choose, data, ensemble, explain, federate, fewshot, predict, pretrain, report, serve, tasks, train
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -47,6 +47,7 @@ app.command("report")(report.report_command)
 app.command("serve")(serve.serve_command)
 app.command("federate")(federate.federate_command)
 app.command("pretrain")(pretrain.pretrain_command)
+app.add_typer(fewshot.app, name="fewshot")
 NEEDS_TASKS = ("train", "predict", "explain")  # their commands and flags come from the task registry (importing torch and Lightning)
 
 

@@ -61,7 +61,7 @@ def test_predictor_scores_good_rows_and_reports_bad_ones(runs: list[Path], tmp_p
     mols.write_text("compound,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\nbroken,C1CC\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n")
     predictor = Predictor.from_artifact(runs[0])
     result = predictor.predict([mols, tmp_path / "missing.csv"], id_column="compound")
-    assert result.columns == ["item_id", "row", "id", "smiles", "canonical_smiles", "expt"]
+    assert result.columns == ["item_id", "row", "id", "smiles", "canonical_smiles", "expt", "nn_similarity", "in_domain", "oov_tokens"]
     rows = result.rows()
     assert [r["id"] for r in rows] == ["aspirin", "caffeine"] and rows[0]["item_id"] == str(mols)
     assert [r["row"] for r in rows] == [0, 2]  # the data row: molecules with one id (or none) stay apart
@@ -156,6 +156,37 @@ def test_decode_of_a_classifier_names_probability_columns() -> None:
                                                "task_type": "classification", "label_names": ["p_np"]})  # fmt: skip
     table = MoleculeTable(("CCO", "CCN"), ("OCC", "NCC"), np.array([0, 3]), np.zeros((2, 0)), (), ("m1", "m1"), "x.csv")
     rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]])), pipeline)
-    assert rows == [{"item_id": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25},
-                    {"item_id": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5}]  # fmt: skip
-    assert task.columns(pipeline) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np"] and pipeline.output_kind == "binary"
+    assert rows == [{"item_id": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25, "oov_tokens": ""},
+                    {"item_id": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5, "oov_tokens": ""}]  # fmt: skip
+    assert task.columns(pipeline) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np", "oov_tokens"]
+    assert pipeline.output_kind == "binary"
+    pipeline.threshold = 0.4  # a tuned threshold adds the predicted class beside each probability
+    rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]]), {"tokens": [["C", "C", "O"], ["C", "C", "N"]]}), pipeline)
+    assert [(r["p_p_np"], r["pred_p_np"], r["oov_tokens"]) for r in rows] == [(0.25, 0, "C C O"), (0.5, 1, "C C N")]
+    assert task.columns(pipeline)[5:] == ["p_p_np", "pred_p_np", "oov_tokens"]
+
+
+def test_unknown_tokens_and_far_molecules_are_flagged(runs: list[Path], tmp_path: Path) -> None:
+    """A molecule with a token the model never saw says which; one unlike every training molecule is out of domain."""
+    from medrnn.predict import Predictor
+
+    mols = tmp_path / "far.csv"
+    train_like = json.loads((runs[0] / "metrics.json").read_text())
+    assert train_like["applicability_domain"]["n_in_domain"] + train_like["applicability_domain"]["n_out_of_domain"] > 0
+    mols.write_text("smiles\nC[Se]C\nO=C(N[C@@H](Cc1c[nH]c2ccccc12)C(=O)N[C@@H](CCCNC(=N)N)C(=O)O)c1ccc2ccccc2n1\nCCO\n")  # a peptide: far
+    rows = Predictor.from_artifact(runs[0]).predict([mols]).rows()
+    assert "[Se]" in rows[0]["oov_tokens"].split() and rows[2]["oov_tokens"] == ""
+    assert 0 <= rows[1]["nn_similarity"] < 0.4 and rows[1]["in_domain"] is False
+    assert rows[2]["nn_similarity"] > 0 and all(isinstance(r["in_domain"], bool) for r in rows)
+
+
+def test_balanced_threshold_uses_the_labels_it_is_given() -> None:
+    """The tuning function sees only the labels passed (validation in the run): other labels give another threshold."""
+    from medrnn.tasks.molecules.decision import balanced_threshold
+
+    scores = np.array([[0.1], [0.2], [0.3], [0.6], [0.7], [0.9]])
+    t_val, value = balanced_threshold(np.array([0, 0, 0, 1, 1, 1.0]), scores)
+    assert 0.3 < t_val <= 0.6 and value == 1.0
+    t_other, _ = balanced_threshold(np.array([0, 1, 1, 1, 1, 1.0]), scores)
+    assert t_other <= 0.2 and t_other != t_val
+    assert balanced_threshold(np.array([[np.nan], [1.0]]), np.array([[0.2], [0.8]])) == (0.5, pytest.approx(float("nan"), nan_ok=True))

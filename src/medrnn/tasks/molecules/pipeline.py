@@ -11,6 +11,7 @@ import torch
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.molecules.config import SmilesRunConfig
+from medrnn.tasks.molecules.domain import Domain
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer
 
@@ -31,9 +32,10 @@ class SmilesPipeline(Pipeline):
     tta: int
     label_names: list[str]
     tta_seed: int = 0
-    threshold: float | None = None
+    threshold: float | None = None  # classification: tuned on validation (balanced accuracy); the pred_* columns
     pretrained: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     pretrain_stats: dict[str, float] | None = None
+    domain: Domain | None = field(default=None, repr=False)  # the training molecules' fingerprints (applicability domain)
 
     @property
     def output_kind(self) -> str:  # type: ignore[override]
@@ -64,7 +66,7 @@ class SmilesPipeline(Pipeline):
                 token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
             vocab = Vocabulary(d.min_token_freq).fit(token_lists)
         scaler = Standardizer().fit(table.targets.astype(np.float32)[train]) if task_type == "regression" else None
-        return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats)
+        return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles))
 
     def scale(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model is trained on them: float32, standardised for regression (NaN stays NaN)."""
@@ -75,14 +77,19 @@ class SmilesPipeline(Pipeline):
         """The keys artifacts of `medrnn train smiles` have always held, plus label names and the TTA seed."""
         return {"vocabulary": self.vocab.state_dict(), "target_scaler": self.scaler.state_dict() if self.scaler else None,
                 "task_type": self.task_type, "tta": self.tta, "tta_seed": self.tta_seed, "label_names": list(self.label_names),
-                "smiles": SMILES_NOTE}  # fmt: skip
+                "smiles": SMILES_NOTE, "threshold": self.threshold,
+                "domain": self.domain.state_dict() if self.domain is not None else None}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> SmilesPipeline:
-        """Inverse of `state_dict`; older artifacts lack label_names (artifact.json's class_names) and tta_seed (0)."""
+        """Inverse of `state_dict`; older artifacts lack label_names (artifact.json's class_names), tta_seed (0), the
+        threshold and the domain."""
         scaler = Standardizer.from_state(state["target_scaler"]) if state.get("target_scaler") else None
+        threshold = state.get("threshold")
+        domain = Domain.from_state(state["domain"]) if state.get("domain") else None  # older artifacts have neither
         return cls(Vocabulary.from_state(state["vocabulary"]), scaler, str(state["task_type"]), int(state.get("tta", 0)),
-                   list(state.get("label_names", [])), int(state.get("tta_seed", 0)))  # fmt: skip
+                   list(state.get("label_names", [])), int(state.get("tta_seed", 0)), None if threshold is None else float(threshold),
+                   domain=domain)  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must share labels and task type; vocabularies may differ (each member encodes its own)."""

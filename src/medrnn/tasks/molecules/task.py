@@ -25,6 +25,7 @@ from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
 from medrnn.tasks.molecules import explain as explaining
 from medrnn.tasks.molecules.config import SmilesRunConfig
+from medrnn.tasks.molecules.decision import balanced_threshold, domain_fields, domain_report, oov_tokens, part_metric
 from medrnn.tasks.molecules.data import (Molecules, SmilesDataset, load_table, missing_molecule_data, token_loaders,
                                          unknown_tokens)  # fmt: skip
 from medrnn.tasks.molecules.pipeline import SmilesPipeline
@@ -185,7 +186,20 @@ class MoleculesTask(Task):
             test = self.subset(data, split.test)
             write_attention(run_dir / "attention.json", test.smiles, scores.extras["tokens"], scores.extras["attention"],
                             scores.values, test.targets, pipeline.task_type)  # fmt: skip
-        return {"task_type": pipeline.task_type, "dataset": config.data.data}
+        out: dict[str, Any] = {"task_type": pipeline.task_type, "dataset": config.data.data}
+        if pipeline.domain is not None:  # how the model does near to and far from its training molecules
+            test = self.subset(data, split.test)
+            out["applicability_domain"] = domain_report(pipeline.domain, test.smiles, test.targets, scores.values,
+                                                        part_metric(pipeline.task_type))  # fmt: skip
+        return out
+
+    def tune(self, pipeline: SmilesPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+        """Classification: one decision threshold maximising the mean balanced accuracy over labels on validation."""
+        if pipeline.task_type != "classification":
+            return {}
+        pipeline.threshold, value = balanced_threshold(y, scores.values)
+        return {"threshold": pipeline.threshold, "criterion": "mean balanced accuracy over labels", "on": "validation",
+                "balanced_accuracy": value}  # fmt: skip
 
     def validation_loss(self, y: np.ndarray, scores: Scores, pipeline: SmilesPipeline) -> float:
         """The training loss on final predictions: BCE over labelled entries, or MSE in standardised units (regression)."""
@@ -207,18 +221,31 @@ class MoleculesTask(Task):
         from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
 
         table: MoleculeTable = item.samples
-        names = self._value_columns(pipeline)
+        names, called = self._value_columns(pipeline), self._class_columns(pipeline)
         # file and row name a molecule whatever the id column holds (ids may repeat, within a file or across files)
         ids = table.ids or tuple(str(r) for r in table.rows)
+        near = domain_fields(pipeline.domain, table.smiles)
+        oov = oov_tokens(scores.extras.get("tokens") or [[] for _ in table.smiles], pipeline.vocab.index_)
         return [{"item_id": item.item_id, "row": int(r), "id": i, "smiles": s, "canonical_smiles": c,
-                 **{k: round(float(v), 6) for k, v in zip(names, values)}, **conformal_fields(scores, n, pipeline)}
+                 **{k: round(float(v), 6) for k, v in zip(names, values)},
+                 **({k: int(v >= pipeline.threshold) for k, v in zip(called, values)} if called else {}),
+                 **near[n], "oov_tokens": oov[n], **conformal_fields(scores, n, pipeline)}
                 for n, (r, i, s, c, values) in enumerate(zip(table.rows, ids, table.input_smiles, table.smiles,
                                                              scores.values))]  # fmt: skip
 
     def columns(self, pipeline: SmilesPipeline) -> list[str]:
         from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
 
-        return ["item_id", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline), *conformal_columns(pipeline)]
+        domain = ["nn_similarity", "in_domain"] if pipeline.domain is not None else []
+        return ["item_id", "row", "id", "smiles", "canonical_smiles", *self._value_columns(pipeline), *self._class_columns(pipeline),
+                *domain, "oov_tokens", *conformal_columns(pipeline)]  # fmt: skip
+
+    @staticmethod
+    def _class_columns(pipeline: SmilesPipeline) -> list[str]:
+        """pred_<label> (0/1 at the tuned threshold) for classification artifacts that store one."""
+        if pipeline.task_type != "classification" or pipeline.threshold is None:
+            return []
+        return [f"pred_{t}" for t in pipeline.label_names]
 
     @staticmethod
     def _value_columns(pipeline: SmilesPipeline) -> list[str]:
