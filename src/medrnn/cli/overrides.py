@@ -13,7 +13,7 @@ from medrnn.errors import ConfigError
 from medrnn.tasks.base import Task, TaskOption
 
 TRAIN_FLAGS = ("seed", "max_epochs", "accelerator", "devices", "strategy", "num_nodes", "progress", "init_from", "freeze",
-               "unfreeze_after", "train_fraction")
+               "unfreeze_after", "train_fraction", "threads")
 
 
 def build_config(task: Task, common: dict[str, Any], task_values: dict[str, tuple[TaskOption, Any]]) -> BaseModel:

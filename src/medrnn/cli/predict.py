@@ -48,10 +48,15 @@ def predict_command_for_tasks() -> Any:
         ("artifact", Path, typer.Option(..., "--artifact", "-a", help="Model folder written by `medrnn train` (RUN/model or RUN), or an ensemble folder of `medrnn ensemble`.")),
         ("out", Path, typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json, OUT.notes.json).")),
         ("coverage", Optional[float], typer.Option(None, "--coverage", help=COVERAGE_HELP)),
+        ("threads", Optional[int], typer.Option(None, "--threads", min=1, help="CPU threads torch uses (default: all cores).")),
     ] + [(o.field, TYPES[o.kind], typer.Option(None, o.flag, help=o.help)) for o in options.values()]  # fmt: skip
 
     def command(**kwargs: Any) -> None:
-        coverage = kwargs.pop("coverage")
+        coverage, threads = kwargs.pop("coverage"), kwargs.pop("threads")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         run_predict(kwargs.pop("inputs"), kwargs.pop("artifact"), kwargs.pop("out"), {k: v for k, v in kwargs.items() if v is not None},
                     coverage=coverage)  # fmt: skip
 

@@ -89,6 +89,7 @@ COMMON: list[tuple[str, Any, Any]] = [
                      "front-end), or N (those and the first N recurrent layers)."),
     ),
     ("unfreeze_after", Optional[int], typer.Option(None, "--unfreeze-after", help="Let the frozen parameters train from this epoch on.")),
+    ("threads", Optional[int], typer.Option(None, "--threads", help="CPU threads torch uses (default: all cores).")),
     (
         "train_fraction",
         Optional[float],

@@ -69,6 +69,7 @@ class TrainConfig(StrictConfig):
     unfreeze_after: int | None = Field(None, ge=1, description="epochs after which the frozen parameters train too")
     train_fraction: float = Field(1.0, gt=0, le=1, description="share of the training samples used (seeded; learning curves); "
                                   "validation and test are unchanged")
+    threads: int | None = Field(None, ge=1, description="CPU threads torch uses (default: torch's own choice, all cores)")
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a run config is a few KB; a larger file is not one

@@ -18,6 +18,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from pydantic import BaseModel
 
 from medrnn.artifact import redact_ids, save_artifact
@@ -82,6 +83,8 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     task = get_task(task) if isinstance(task, str) else task
     MODELS.get(config.model.name)  # an unknown model is refused before any data is read, listing the registered ones
     check_hardware(config.train)  # so are Lightning flags that cannot run
+    if getattr(config.train, "threads", None):
+        torch.set_num_threads(config.train.threads)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = task.load(config, progress=progress) if data is None else data

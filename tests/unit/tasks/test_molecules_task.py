@@ -190,3 +190,31 @@ def test_balanced_threshold_uses_the_labels_it_is_given() -> None:
     t_other, _ = balanced_threshold(np.array([0, 1, 1, 1, 1, 1.0]), scores)
     assert t_other <= 0.2 and t_other != t_val
     assert balanced_threshold(np.array([[np.nan], [1.0]]), np.array([[0.2], [0.8]])) == (0.5, pytest.approx(float("nan"), nan_ok=True))
+
+
+def test_split_file_reproduces_a_runs_split_and_refuses_bad_files(runs: list[Path], tmp_path: Path) -> None:
+    """RUN/split.json given back as --split-file gives the same parts under another seed; bad files name the problem."""
+    from medrnn.errors import ConfigError
+    from medrnn.train.run import run_task
+
+    task = get_task("molecules")
+    recorded = json.loads((runs[0] / "split.json").read_text())
+    cfg = task.quick_config().model_copy(deep=True)
+    cfg.train.seed, cfg.data.split_file, cfg.train.explain = 7, str(runs[0] / "split.json"), 0
+    run_task(task, cfg, tmp_path / "again", progress=False)
+    assert json.loads((tmp_path / "again" / "split.json").read_text()) == recorded
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["data"]["split_file"]["rows_in_no_part"] == 0
+    data = task.load(cfg)
+    for text, message in (('{"train": [0, 1], "val": [1], "test": [2]}', "row 1 is in both train and val"),
+                          ('{"train": [0], "dev": [1], "test": [2]}', "part 'dev': expected one of"),
+                          ('{"train": [0], "val": [1], "test": [99999]}', "row 99999 is not a data row")):  # fmt: skip
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        cfg.data.split_file = str(bad)
+        with pytest.raises(ConfigError, match=message):
+            task.split(data, cfg)
+    csv_file = tmp_path / "split.csv"
+    csv_file.write_text("row,split\n0,train\n1,valid\n2,test\n3,train\n")
+    cfg.data.split_file = str(csv_file)
+    split = task.split(data, cfg)
+    assert [len(p) for p in split] == [2, 1, 1] and data.info["split_file"]["rows_in_no_part"] == len(data) - 4

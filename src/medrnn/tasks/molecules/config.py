@@ -20,6 +20,7 @@ class MoleculeDataConfig(StrictConfig):
     split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
     # None: train.seed draws the split too. A seed ensemble trains members with other model seeds on one split.
     split_seed: int | None = None
+    split_file: str | None = None  # a published split: JSON {train, val, test: rows} or CSV row,split (docs/molecules.md)
     augment: int = Field(1, ge=0, description="random SMILES per molecule per epoch: 0 = canonical only, 1 = enumeration")
     tta: int = Field(8, ge=0, description="test-time averaging over this many random SMILES (plus the canonical one)")
     min_token_freq: int = Field(1, ge=1)

@@ -6,6 +6,7 @@ label. Split by Bemis-Murcko scaffold (no scaffold on two sides) or at random (b
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from medrnn.errors import ConfigError
 from medrnn.io.smiles import read_smiles_csv
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
+from medrnn.atomic import write_text
 from medrnn.records import MoleculeTable
 from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, register_task
@@ -29,6 +31,7 @@ from medrnn.tasks.molecules.decision import balanced_threshold, domain_fields, d
 from medrnn.tasks.molecules.data import (Molecules, SmilesDataset, load_table, missing_molecule_data, token_loaders,
                                          unknown_tokens)  # fmt: skip
 from medrnn.tasks.molecules.pipeline import SmilesPipeline
+from medrnn.tasks.molecules.splitfile import split_from_file
 from medrnn.tasks.molecules.predict import predict_smiles
 from medrnn.tasks.molecules.report import molecule_sections, write_attention
 from medrnn.tasks.molecules.selection import loss_of_scores
@@ -64,6 +67,8 @@ class MoleculesTask(Task):
         TaskOption("--smiles-column", "data.smiles_column", "Column with SMILES (default: smiles, canonical_smiles, smi or mol)."),
         TaskOption("--split", "data.split", "scaffold (Bemis-Murcko, balanced) or random; default: MoleculeNet's choice for "
                    "the dataset, random for a CSV."),
+        TaskOption("--split-file", "data.split_file", "A published split to reproduce: JSON {train, val, test: data rows} (as a "
+                   "run's split.json) or a CSV with columns row,split."),
         TaskOption("--task-type", "data.task_type", "classification or regression (default: classification when every "
                    "label is 0/1)."),
         TaskOption("--augment", "data.augment", "Random SMILES per molecule per epoch (0 = canonical only).", kind="int"),
@@ -98,6 +103,8 @@ class MoleculesTask(Task):
         for r in report.rejected:
             log.warning("%s row %d rejected (%s): %s", report.source, r.row, r.reason, r.smiles)
         # a scaffold split keeps each scaffold on one side; a random split draws rows (a molecule listed twice is two rows)
+        if config.data.split_file:
+            split_kind = "file"  # the file decides; rows are the units (a published split may share scaffolds across parts)
         units = [murcko_scaffold(s) for s in table.smiles] if split_kind == "scaffold" else [f"row {r}" for r in table.rows]
         return TaskData(Molecules(table, task_type, split_kind), np.array(units, dtype=str), list(table.smiles), {"read": report.to_dict()})
 
@@ -106,7 +113,11 @@ class MoleculesTask(Task):
         d = config.data
         seed = config.train.seed if d.split_seed is None else d.split_seed
         scaffolds = list(data.units) if mols.split_kind == "scaffold" else None  # computed once, in load
-        split = make_split(mols.split_kind, mols.table.smiles, d.split_sizes, seed, scaffolds=scaffolds)
+        if d.split_file:
+            split, info = split_from_file(d.split_file, mols.table.rows, int(data.info["read"]["n_read"]))
+            data.info["split_file"] = info
+        else:
+            split = make_split(mols.split_kind, mols.table.smiles, d.split_sizes, seed, scaffolds=scaffolds)
         sides = [set(mols.table.smiles[i] for i in part) for part in split]
         twice = len((sides[0] & sides[1]) | (sides[0] & sides[2]) | (sides[1] & sides[2]))
         data.info["split"] = {"kind": mols.split_kind, "seed": seed, "sizes": list(d.split_sizes), "molecules_on_two_sides": twice}
@@ -187,6 +198,8 @@ class MoleculesTask(Task):
             write_attention(run_dir / "attention.json", test.smiles, scores.extras["tokens"], scores.extras["attention"],
                             scores.values, test.targets, pipeline.task_type)  # fmt: skip
         out: dict[str, Any] = {"task_type": pipeline.task_type, "dataset": config.data.data}
+        rows = data.samples.table.rows  # the data rows of each part: `--split-file RUN/split.json` reproduces this split
+        write_text(run_dir / "split.json", json.dumps({k: sorted(int(rows[i]) for i in v) for k, v in split._asdict().items()}))
         if pipeline.domain is not None:  # how the model does near to and far from its training molecules
             test = self.subset(data, split.test)
             out["applicability_domain"] = domain_report(pipeline.domain, test.smiles, test.targets, scores.values,
