@@ -8,11 +8,15 @@ AUPRC with 1,000 bootstrap resamples by stay.
     fedavg        `federate(..., strategy=fedavg)`: --rounds rounds of --local-epochs on each site, Flower simulation
     fedprox       the same with FedProx (--mu)
     local:<unit>  `fit_task` on one unit's training and validation stays only (its own pipeline), scored on the common test
+    dp:<eps>      FedAvg with DP-SGD (Opacus) on every site at target ε over all rounds, δ = 1/n per site (--dp-max-grad-norm)
+    secagg        one round of FedAvg and of FedAvg under SecAgg+ from the same initial GRU-D: their global models compared
 
     nice python benchmarks/federated.py --seeds 0 --rounds 20 --local-epochs 1
+    OMP_NUM_THREADS=1 python benchmarks/federated.py --seeds 0 --arms dp:1 dp:3 dp:8 secagg   # the privacy arms
 
-Writes benchmarks/results/federated.json after every arm (resumable: finished arms are skipped). DP-SGD and SecAgg+ are
-not implemented yet: their summary keys are null with a note.
+Writes benchmarks/results/federated.json after every arm (resumable: finished arms are skipped). The summary's
+centralised / FedAvg / FedProx / local-only means are over the seeds every one of those arms finished; `dp_auroc` is the
+mean over the seeds its DP arm finished (listed in `dp_seeds`), next to the non-private FedAvg of the same seeds.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from medrnn.train.run import fit_task
 RESULTS = Path(__file__).parent / "results" / "federated.json"
 UNITS = ("CCU", "CSRU", "MICU", "SICU")
 ARMS = ("fedavg", "centralised", *(f"local:{u}" for u in UNITS), "fedprox")
-NOT_RUN = "not run yet: DP-SGD (Opacus) and SecAgg+ are the next parts of issue #22"
+EPSILONS = ("1", "3", "8")
+PRIVACY_ARMS = (*(f"dp:{e}" for e in EPSILONS), "secagg")
 
 
 class FixedSplit:
@@ -83,10 +88,22 @@ def run_arm(arm: str, seed: int, data: TaskData, args: argparse.Namespace) -> di
     start = time.perf_counter()
     try:
         work = Path(tempfile.mkdtemp(prefix=f"fed-{arm.replace(':', '-')}-{seed}-", dir=args.workdir))
-        if arm in ("fedavg", "fedprox"):
-            fed_config = FederatedConfig(sites="icutype", strategy=arm, rounds=args.rounds, local_epochs=args.local_epochs,
-                                         proximal_mu=args.mu)  # fmt: skip
+        if arm == "secagg":
+            from medrnn.federated.secagg import compare_secagg  # noqa: PLC0415  (Flower's legacy workflow, this arm only)
+
+            record.update(compare_secagg(task, config, data))
+        elif arm in ("fedavg", "fedprox") or arm.startswith("dp:"):
+            dp = {"dp_epsilon": float(arm.split(":")[1]), "dp_max_grad_norm": args.dp_max_grad_norm} if arm.startswith("dp:") else {}
+            if dp:  # DP-SGD's noise on the mean gradient falls as 1/batch: the DP arms use --dp-batch-size (recorded)
+                config = config.model_copy(update={"train": config.train.model_copy(update={"batch_size": args.dp_batch_size})})
+                record["batch_size"] = args.dp_batch_size
+            fed_config = FederatedConfig(sites="icutype", strategy="fedprox" if arm == "fedprox" else "fedavg", rounds=args.rounds,
+                                         local_epochs=args.local_epochs, proximal_mu=args.mu, **dp)  # fmt: skip
             result = federate(task, config, fed_config, work / "run", data=data, say=print)
+            if dp:
+                metrics = json.loads((work / "run" / "metrics.json").read_text())
+                record["dp"] = {site: {k: v[k] for k in ("epsilon", "delta", "noise_multiplier", "sample_rate", "steps_per_round")}
+                                for site, v in metrics["federated"]["dp"]["sites"].items()}  # fmt: skip
             split = task.split(data, config)
             y, prob = task.targets(data, split.test, result.run.pipeline)[:, 0], result.run.test_scores.values[:, 0]
             record.update({"rounds": [{k: v for k, v in r.items()} for r in result.rounds], "sites": result.sites,
@@ -101,7 +118,8 @@ def run_arm(arm: str, seed: int, data: TaskData, args: argparse.Namespace) -> di
             f = fit_task(FixedSplit(task, split), config, work, data=data)  # type: ignore[arg-type]
             y, prob = task.targets(data, split.test, f.pipeline)[:, 0], f.test_scores.values[:, 0]
             record.update({"epochs": f.fit.epochs, "best_epoch": f.fit.best_epoch, "best_val": f.fit.best_score})
-        record.update(scored(y, prob, seed))
+        if arm != "secagg":
+            record.update(scored(y, prob, seed))
     except Exception as err:  # noqa: BLE001  recorded; the benchmark goes on with the other arms
         traceback.print_exc()
         record["error"] = f"{type(err).__name__}: {err}"
@@ -126,11 +144,26 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     local = {u: mean(f"local:{u}") for u in UNITS}
     done = [v for v in local.values() if v is not None]
+    ok = [r for r in runs if r["error"] is None]
+    dp_seeds = sorted({r["seed"] for r in ok if r["arm"] == "dp:8"})
+
+    def dp_mean(eps: str) -> float | None:
+        values = [r["auroc"] for r in ok if r["arm"] == f"dp:{eps}" and r["seed"] in dp_seeds]
+        return statistics.fmean(values) if values else None
+
+    nonprivate = [r["auroc"] for r in ok if r["arm"] == "fedavg" and r["seed"] in dp_seeds]
+    secagg = [r for r in ok if r["arm"] == "secagg"]
     return {"centralised_auroc": mean("centralised"), "fedavg_auroc": mean("fedavg"), "fedprox_auroc": mean("fedprox"),
             "local_only_mean_auroc": statistics.fmean(done) if len(done) == len(UNITS) else None,
-            "local_only_auroc": local, "dp_auroc": {"1": None, "3": None, "8": None}, "secagg_equals_fedavg": None,
+            "local_only_auroc": local, "dp_auroc": {e: dp_mean(e) for e in EPSILONS},
+            "dp_nonprivate_fedavg_auroc": statistics.fmean(nonprivate) if nonprivate else None, "dp_seeds": dp_seeds,
+            "secagg_equals_fedavg": all(r["equal_within_tolerance"] for r in secagg) if secagg else None,
+            "secagg_max_abs_difference": max(r["max_abs_difference"] for r in secagg) if secagg else None,
             "seeds": seeds, "auroc_std_over_seeds": {arm: spread(runs, arm, seeds) for arm in ("centralised", "fedavg", "fedprox")},
-            "notes": {"dp_auroc": NOT_RUN, "secagg_equals_fedavg": NOT_RUN,
+            "notes": {"dp_auroc": "FedAvg + DP-SGD on every site (target ε over all rounds, δ = 1/n per site), mean over dp_seeds; "
+                                  "dp_nonprivate_fedavg_auroc is FedAvg without DP on the same seeds",
+                      "secagg_equals_fedavg": "one round from the same initial GRU-D, FedAvg vs FedAvg under SecAgg+: every weight "
+                                              "within the quantisation tolerance (medrnn.federated.secagg.compare_secagg)",
                       "local_only_mean_auroc": "null until every unit has run"}}  # fmt: skip
 
 
@@ -143,7 +176,9 @@ def spread(runs: list[dict[str, Any]], arm: str, seeds: list[int]) -> float | No
 def save(runs: list[dict[str, Any]], data_info: dict[str, Any], args: argparse.Namespace) -> None:
     results = {"benchmark": "federated", "task": "icu_mortality", "model": "gru_d", "sites": "icutype (CCU, CSRU, MICU, SICU)",
                "protocol": "sets A+B+C, stratified 80/10/10 by stay, seed = split = weights; one common test set",
-               "settings": {"rounds": args.rounds, "local_epochs": args.local_epochs, "mu": args.mu, "max_epochs": args.max_epochs},
+               "settings": {"rounds": args.rounds, "local_epochs": args.local_epochs, "mu": args.mu, "max_epochs": args.max_epochs,
+                            "dp_max_grad_norm": getattr(args, "dp_max_grad_norm", 1.0),
+                            "dp_batch_size": getattr(args, "dp_batch_size", 256)},
                "runs": runs, "data": data_info, "summary": summarize(runs),
                "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                            "note": args.machine_note}}  # fmt: skip
@@ -160,25 +195,55 @@ def render(path: Path = RESULTS) -> str:
     s, runs = d["summary"], [r for r in d["runs"] if r.get("error") is None]
     seeds = s.get("seeds") or []
     lines = ["| arm | AUROC (mean over seeds) | AUPRC | AUROC per seed |", "|---|---|---|---|"]
-    for arm in dict.fromkeys(r["arm"] for r in runs):
+    for arm in dict.fromkeys(r["arm"] for r in runs if r["arm"] in ARMS):
         mine = [r for r in runs if r["arm"] == arm and r["seed"] in seeds]
         if mine:
             per = ", ".join(f"{r['auroc']:.3f}" for r in sorted(mine, key=lambda r: r["seed"]))
             lines.append(f"| {arm} | {np.mean([r['auroc'] for r in mine]):.3f} | {np.mean([r['auprc'] for r in mine]):.3f} | {per} |")
-    dp = ", ".join(f"ε={k}: {v if v is None else f'{v:.3f}'}" for k, v in s["dp_auroc"].items())
     st = d["settings"]
     lines += ["", f"Sites: {d['sites']}; {d['protocol']}; {st['rounds']} rounds × {st['local_epochs']} local epoch, FedProx mu "
-                  f"{st['mu']}; seeds {', '.join(map(str, seeds))}. DP: {dp}; SecAgg+ equals FedAvg: {s['secagg_equals_fedavg']} "
-                  f"({s['notes'].get('dp_auroc', '')}).", "",
+                  f"{st['mu']}; seeds {', '.join(map(str, seeds))}.", ""]  # fmt: skip
+    lines += render_privacy(s, runs, st)
+    lines += ["",
               f"Command: `python benchmarks/federated.py --seeds {' '.join(map(str, seeds))}`; {d['machine']['cpu_count']} cores, "
               f"torch {d['machine']['torch']}; {d['machine'].get('note', '')}; date {max(r['date'] for r in runs)[:10]}."]  # fmt: skip
     return "\n".join(lines)
 
 
+def render_privacy(s: dict[str, Any], runs: list[dict[str, Any]], st: dict[str, Any]) -> list[str]:
+    """The DP-SGD table (AUROC per target ε, the ε each site's accountant reached) and the SecAgg+ check."""
+    dp_seeds = s.get("dp_seeds") or []
+    lines = ["| FedAvg + DP-SGD | AUROC | AUPRC | ε reached per site (δ = 1/n) | noise multiplier per site |", "|---|---|---|---|---|"]
+    nonprivate = [r for r in runs if r["arm"] == "fedavg" and r["seed"] in dp_seeds]
+    if nonprivate:
+        auroc, auprc = np.mean([r["auroc"] for r in nonprivate]), np.mean([r["auprc"] for r in nonprivate])
+        lines.append(f"| non-private | {auroc:.3f} | {auprc:.3f} | - | - |")
+    for eps in EPSILONS:
+        mine = [r for r in runs if r["arm"] == f"dp:{eps}" and r["seed"] in dp_seeds]
+        if mine:
+            sites = mine[0].get("dp", {})
+            reached = ", ".join(f"{k} {v['epsilon']:.2f}" for k, v in sites.items())
+            noise = ", ".join(f"{k} {v['noise_multiplier']:.2f}" for k, v in sites.items())
+            auroc, auprc = np.mean([r["auroc"] for r in mine]), np.mean([r["auprc"] for r in mine])
+            lines.append(f"| ε = {eps} | {auroc:.3f} | {auprc:.3f} | {reached} | {noise} |")
+    secagg = [r for r in runs if r["arm"] == "secagg"]
+    lines += ["", f"DP arms: seeds {', '.join(map(str, dp_seeds)) or 'none yet'}, batch {st.get('dp_batch_size', 256)} (Poisson), clipping "
+                  f"norm {st.get('dp_max_grad_norm', 1.0)}, {st['rounds']} rounds; the non-private row is FedAvg (batch 64) on the same "
+                  "seeds. `python benchmarks/federated.py --seeds 0 --arms dp:8 dp:3 dp:1 secagg`."]  # fmt: skip
+    if secagg:
+        r = secagg[0]
+        lines.append(f"SecAgg+ vs FedAvg, {r['rounds']} round from the same GRU-D: largest weight difference {r['max_abs_difference']:.2g} "
+                     f"(tolerance {r['tolerance']:.2g} = sites × 3c/Q, c = {r['clipping_range']:g}, Q = 2^22): equal within it: "
+                     f"{s['secagg_equals_fedavg']}.")  # fmt: skip
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=[*ARMS, *PRIVACY_ARMS])
+    parser.add_argument("--dp-max-grad-norm", type=float, default=1.0)
+    parser.add_argument("--dp-batch-size", type=int, default=256, help="batch size of the DP arms (the others: the task's, 64)")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--mu", type=float, default=0.01)

@@ -6,6 +6,8 @@ against FedAvg, a refused site) take seconds; the full Flower simulation runs on
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,13 +47,18 @@ def inline_grid() -> Iterator[type]:
 
         def __init__(self, client_app: Any, n_sites: int) -> None:
             self.client_app, self.n_sites = client_app, n_sites
+            # one Context per node for the whole run, as a SuperNode keeps it (SecAgg+'s mod keeps its keys in it)
+            self.contexts = {node: Context(run_id=1, node_id=node, node_config={"partition-id": node - 1}, state=RecordDict(),
+                                           run_config={}) for node in range(1, n_sites + 1)}  # fmt: skip
 
         def set_run(self, run: Any) -> None:  # noqa: D102
             pass
 
         @property
         def run(self) -> Any:  # noqa: D102
-            raise NotImplementedError
+            from types import SimpleNamespace
+
+            return SimpleNamespace(run_id=1)  # Flower's compatibility workflow (SecAgg+) reads the run id
 
         def create_message(self, *args: Any, **kwargs: Any) -> Message:  # noqa: D102
             raise NotImplementedError
@@ -68,10 +75,9 @@ def inline_grid() -> Iterator[type]:
         def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
             replies = []
             for msg in messages:
-                node = msg.metadata.dst_node_id
-                context = Context(run_id=1, node_id=node, node_config={"partition-id": node - 1}, state=RecordDict(), run_config={})
-                try:
-                    replies.append(self.client_app(msg, context))
+                context = self.contexts[msg.metadata.dst_node_id]
+                try:  # a copy, as the wire gives each node its own (SecAgg+'s mod pops from the config it receives)
+                    replies.append(self.client_app(copy.deepcopy(msg), context))
                 except Exception as ex:  # as Flower's simulation engine does: a failing ClientApp answers with an error
                     replies.append(Message(Error(code=0, reason=f"{type(ex)}:<'{ex}'>"), reply_to=msg))
             return replies

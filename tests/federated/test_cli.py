@@ -18,6 +18,10 @@ def test_a_task_without_sites_and_an_unknown_partition_are_refused(tmp_path, cap
     assert main(["federate", "icu", "--quick", "--sites", "ward", "--out", str(tmp_path / "b")]) == 2
     assert "no site partition 'ward'; available: icutype" in capsys.readouterr().err
     assert main(["federate", "icu", "--quick", "--strategy", "fedsgd", "--out", str(tmp_path / "c")]) == 2
+    assert main(["federate", "icu", "--quick", "--dp-epsilon", "0", "--out", str(tmp_path / "d")]) == 2
+    assert "--dp-epsilon 0.0: input should be greater than 0" in capsys.readouterr().err
+    assert main(["federate", "icu", "--quick", "--dp-max-grad-norm", "-1", "--out", str(tmp_path / "e")]) == 2
+    assert "--dp-max-grad-norm -1.0" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 

@@ -71,3 +71,30 @@ def molecules_command(
                           for kk, r in row["per_k"].items())  # fmt: skip
         typer.echo(f"{method}: {cells}")
     typer.echo(f"wrote {out / 'fewshot.json'}")
+
+
+@app.command("ecg")
+def ecg_command(
+    run: Path = typer.Option(..., "--run", help="An inter-patient ECG run folder (`medrnn train mitdb --out RUN`)."),
+    k: list[str] = typer.Option(["5,10,20"], "--k", help="Labelled beats per test patient: the first k of the record, in time."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Record-bootstrap resamples for the CIs."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for fewshot_ecg.json."),
+) -> None:
+    """Patient adaptation: a cardiologist labels the first k beats of each new (DS2) patient's record; the model's encoder
+    features of those beats correct its posterior on the rest of that record (docs/fewshot.md). Prints jkappa and S/V
+    Se and +P of the global and the adapted model on the same remaining beats.
+
+    Example: medrnn fewshot ecg --run runs/mitdb --k 5,10,20 --out runs/fs-ecg
+    """
+    from medrnn.atomic import write_text
+    from medrnn.fewshot.patient import patient_adaptation
+
+    results = patient_adaptation(run, parse_ks(k), bootstrap, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "fewshot_ecg.json", json.dumps(results, indent=1, default=float))
+    for kk, r in results["per_k"].items():
+        g, a = r["global"], r["adapted"]
+        typer.echo(f"k={kk}: {r['records']} records, {r['beats']} beats; jkappa {g['jkappa']:.3f} -> {a['jkappa']:.3f}; "
+                   f"S Se/+P {g.get('S_se')}/{g.get('S_ppv')} -> {a.get('S_se')}/{a.get('S_ppv')}")  # fmt: skip
+    typer.echo(f"wrote {out / 'fewshot_ecg.json'}")

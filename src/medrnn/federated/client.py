@@ -21,10 +21,12 @@ from pydantic import BaseModel
 
 from medrnn.data.splits import Split
 from medrnn.errors import ConfigError
+from medrnn.federated.dp import DPPlan, DPSettings, PrivateTrainer, plan_dp
+from medrnn.federated.dp_models import dp_compatible, plain_state
 from medrnn.federated.sites import Site, check_site_labels
 from medrnn.federated.weights import load_arrays
 from medrnn.tasks.base import Pipeline, Scores, Task, TaskData, get_task
-from medrnn.train.losses import mean_auroc
+from medrnn.train.losses import l1_penalty, mean_auroc
 from medrnn.train.task_module import TaskModule
 
 
@@ -96,43 +98,87 @@ def site_split(site: Site) -> Split:
 
 
 def local_train(fed: Federation, index: int, arrays: Any, server_round: int, local_epochs: int, mu: float = 0.0,
-                label_names: list[str] | None = None) -> tuple[torch.nn.Module, dict[str, float]]:  # fmt: skip
+                label_names: list[str] | None = None, dp: DPSettings | None = None
+                ) -> tuple[torch.nn.Module, dict[str, float]]:  # fmt: skip
     """Train site `index` from the global `arrays` for `local_epochs`; returns the site model and its metrics.
 
     Seeded by (run seed, round, site), so a rerun gives the same model; `mu` > 0 adds FedProx's (mu/2)||w - w_global||^2.
-    The site's labels are checked against the server's `label_names` first.
+    With `dp`, the data gradient is DP-SGD's (Opacus: per-sample clipping, noise, Poisson batches; federated/dp.py) and the
+    metrics carry the accountant's ε after this round. The site's labels are checked against the server's `label_names` first.
     """
     task, site, config, pipeline = fed.task, fed.sites[index], fed.config, fed.pipeline
     y_train = task.targets(fed.data, site.train, pipeline)
     check_site_labels(site.name, y_train, list(pipeline.label_names), pipeline.output_kind, label_names)
     split = site_split(site)
     seed = int(config.train.seed) + 1000 * server_round + index
+    plan = None if dp is None else plan_dp(site.name, len(site.train), int(config.train.batch_size), local_epochs, dp.rounds,
+                                           dp.epsilon, dp.max_grad_norm)  # fmt: skip
     L.seed_everything(seed, workers=True, verbose=False)
     model, _ = task.build_model(fed.data, split, pipeline, config)
     load_arrays(model, arrays)
-    train_cfg = config.train.model_copy(update={"seed": seed, "max_epochs": local_epochs, "progress": False})
+    # under DP the L1 penalty is a data-independent term added after the noise (dp.py), not part of the clipped loss
+    train_cfg = config.train.model_copy(update={"seed": seed, "max_epochs": local_epochs, "progress": False, **({"l1": 0.0} if dp else {})})
     run_cfg = config.model_copy(update={"train": train_cfg})
     train_loader, _, _ = task.loaders(fed.data, split, pipeline, run_cfg)
     module = _SiteModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
                          class_weights=task.class_weights(fed.data, split, pipeline, run_cfg),
                          extra_loss=task.extra_loss(fed.data, split, pipeline, run_cfg, model))  # fmt: skip
+    extra: dict[str, float] = {}
+    if plan is None:
+        losses = _train_plain(module, train_loader, local_epochs, mu)
+    else:
+        losses, epsilon = _train_private(module, train_loader, local_epochs, mu, float(config.train.l1), plan, seed, server_round)
+        model.load_state_dict(plain_state(module.model, model))
+        extra = {"dp-epsilon": epsilon, "dp-delta": plan.delta, "dp-noise-multiplier": plan.noise_multiplier}
+    model.eval()
+    metrics = {"num-examples": int(len(site.train)), "site": index, "train-loss": float(np.mean(losses)) if losses else float("nan"),
+               "num-val": int(len(site.val)), **extra, **score(task, model, fed, site.val, prefix="val")}  # fmt: skip
+    return model, metrics
+
+
+def _proximal(model: torch.nn.Module, anchor: list[torch.Tensor], mu: float) -> torch.Tensor | float:
+    """FedProx's (mu/2)||w - w_global||^2 (0 when mu is 0)."""
+    return mu / 2 * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor)) if mu > 0 else 0.0
+
+
+def _train_plain(module: _SiteModule, loader: Any, local_epochs: int, mu: float) -> list[float]:
+    """Ordinary local epochs (shuffled batches, the task's loss + FedProx's term); returns the per-step losses."""
+    model = module.model
     optimizer = module.configure_optimizers()
     anchor = [p.detach().clone() for p in model.parameters()]
     losses = []
     module.train()
     for _ in range(local_epochs):
-        for step, batch in enumerate(train_loader):
-            loss = module.training_step(batch, step)
-            if mu > 0:
-                loss = loss + mu / 2 * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
+        for step, batch in enumerate(loader):
+            loss = module.training_step(batch, step) + _proximal(model, anchor, mu)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             losses.append(float(loss.detach()))
-    model.eval()
-    metrics = {"num-examples": int(len(site.train)), "site": index, "train-loss": float(np.mean(losses)) if losses else float("nan"),
-               "num-val": int(len(site.val)), **score(task, model, fed, site.val, prefix="val")}  # fmt: skip
-    return model, metrics
+    return losses
+
+
+def _train_private(module: _SiteModule, loader: Any, local_epochs: int, mu: float, l1: float, plan: DPPlan, seed: int,
+                   server_round: int) -> tuple[list[float], float]:  # fmt: skip
+    """DP-SGD local epochs on a DP-compatible copy of the model (left in `module.model`); returns the losses and the
+    accountant's ε after this round (this round's steps on top of the earlier rounds' planned ones)."""
+    private = dp_compatible(module.model)
+    module.model = private
+    anchor = [p.detach().clone() for p in private.parameters()]
+    trainer = PrivateTrainer(private, module.configure_optimizers(), plan, seed, rounds_before=server_round - 1)
+    losses = []
+    module.train()
+    try:
+        for _ in range(local_epochs):
+            for step, batch in enumerate(trainer.batches(loader)):
+                loss = None if batch is None else module.training_step(batch, step)
+                public = _proximal(private, anchor, mu) + (l1 * l1_penalty(private) if l1 > 0 else 0.0)
+                trainer.step(loss, public if isinstance(public, torch.Tensor) else None)
+                if loss is not None:
+                    losses.append(float(loss.detach()) + float(public.detach() if isinstance(public, torch.Tensor) else public))
+    finally:
+        trainer.close()
+    return losses, trainer.epsilon()
 
 
 def score(task: Task, model: torch.nn.Module, fed: Federation, index: np.ndarray, prefix: str) -> dict[str, float]:

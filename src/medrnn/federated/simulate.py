@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from medrnn.config import save_config
 from medrnn.federated.client import Federation, save_federation, score
 from medrnn.federated.config import FederatedConfig
+from medrnn.federated.dp import DPPlan, plan_dp
 from medrnn.federated.sites import check_partition, partition
 from medrnn.models import MODELS
 from medrnn.tasks.base import Task, TaskData, check_split, get_task
@@ -99,14 +100,65 @@ def _simulate(fed: Federation, fed_config: FederatedConfig, say: Callable[[str],
     cores = max(1, os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="medrnn-federation-") as tmp:
         path = save_federation(fed, Path(tmp) / "federation")
-        server = make_server_app(fed, fed_config, to_arrays(model), evaluate, history, say)
+        if fed_config.secagg:
+            from medrnn.federated.secagg import make_secagg_client_app, make_secagg_server_app
+
+            server = make_secagg_server_app(fed, fed_config, to_arrays(model), evaluate, history, say)
+        else:
+            server = make_server_app(fed, fed_config, to_arrays(model), evaluate, history, say)
         backend = {"client_resources": {"num_cpus": fed_config.client_cpus, "num_gpus": 0.0},
                    "init_args": {"num_cpus": cores, "log_to_driver": False, "configure_logging": False}}  # fmt: skip
         os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # CPU sites: Ray need not touch CUDA_VISIBLE_DEVICES
-        run_simulation(server, make_client_app(str(path), threads=1), num_supernodes=len(fed.sites), backend_config=backend)
+        client = (make_secagg_client_app(str(path), threads=1) if fed_config.secagg
+                  else make_client_app(str(path), threads=1, central_dp=bool(fed_config.central_dp_noise)))  # fmt: skip
+        run_simulation(server, client, num_supernodes=len(fed.sites), backend_config=backend)
     if history.final_arrays is None:
         raise RuntimeError("the federation ended without a global model (see the Flower log above)")
     return load_arrays(model, history.final_arrays).eval(), history
+
+
+def deployed(fed: Federation, fed_config: FederatedConfig, say: Callable[[str], None] = log.info) -> tuple[Any, Any]:
+    """Run the rounds on real local processes (`federated/deploy.py`); returns (global model, history) like `simulate`."""
+    from medrnn.federated.deploy import deploy
+    from medrnn.federated.weights import load_arrays
+
+    history = deploy(fed, fed_config, say)
+    return load_arrays(initial_model(fed), history.final_arrays).eval(), history
+
+
+def dp_plans(fed: Federation, fed_config: FederatedConfig) -> list[DPPlan]:
+    """Every site's DP-SGD plan (noise multiplier for the target ε over all rounds); [] without --dp-epsilon."""
+    if fed_config.dp_epsilon is None:
+        return []
+    batch = int(fed.config.train.batch_size)
+    return [plan_dp(s.name, len(s.train), batch, fed_config.local_epochs, fed_config.rounds, fed_config.dp_epsilon,
+                    fed_config.dp_max_grad_norm) for s in fed.sites]  # fmt: skip
+
+
+def privacy_summary(fed_config: FederatedConfig, plans: list[DPPlan], rounds: list[dict[str, Any]],
+                    say: Callable[[str], None] = log.info) -> dict[str, Any]:  # fmt: skip
+    """metrics.json federated.dp / central_dp: each site's plan, its accountant ε after every round and at the end (printed)."""
+    out: dict[str, Any] = {}
+    if plans:
+        sites = {}
+        for plan in plans:
+            per_round = [next(s["dp-epsilon"] for s in r["sites"] if s["site"] == plan.site) for r in rounds if r["sites"]]
+            sites[plan.site] = {**plan.describe(), "epsilon_per_round": per_round, "epsilon": per_round[-1] if per_round else 0.0}
+            say(f"DP-SGD {plan.site}: ε = {sites[plan.site]['epsilon']:.3f} at δ = {plan.delta:.2g} after {len(per_round)} rounds "
+                f"(target {plan.target_epsilon:g})")  # fmt: skip
+        out["dp"] = {"mechanism": "DP-SGD (Opacus): per-sample clipping, Gaussian noise, Poisson sampling; RDP accountant",
+                     "target_epsilon": fed_config.dp_epsilon, "max_grad_norm": fed_config.dp_max_grad_norm,
+                     "delta": "1/n, n = the site's training samples", "sites": sites}  # fmt: skip
+    if fed_config.central_dp_noise:
+        from medrnn.federated.apps import CENTRAL_DP_DELTA, central_epsilon
+
+        epsilon = central_epsilon(fed_config, fed_config.rounds)
+        say(f"central DP (client level): ε = {epsilon:.3f} at δ = {CENTRAL_DP_DELTA:g} after {fed_config.rounds} rounds")
+        out["central_dp"] = {"mechanism": "Flower DifferentialPrivacyClientSideFixedClipping + fixedclipping_mod; sites averaged "
+                                          "uniformly; RDP accountant (Opacus), every site in every round",
+                             "noise_multiplier": fed_config.central_dp_noise, "clipping_norm": fed_config.central_dp_clip,
+                             "delta": CENTRAL_DP_DELTA, "epsilon": epsilon}  # fmt: skip
+    return out
 
 
 def federate(task: Task | str, config: BaseModel, fed_config: FederatedConfig, run_dir: str | Path, overwrite: bool = False,
@@ -137,7 +189,12 @@ def _federate(task: Task, config: BaseModel, fed_config: FederatedConfig, run_di
         say(f"  {s['name']:>12}: {s['n_train']} train, {s['n_val']} val; labels {s['labels']}")
     for name, n in left_out.items():
         say(f"  {name:>12}: left out ({n} training samples < min_site_train={fed_config.min_site_train})")
-    model, history = simulate(fed, fed_config, say)
+    plans = dp_plans(fed, fed_config)  # a site too small for DP-SGD's batches is refused here, before any round
+    for plan in plans:
+        say(f"  {plan.site:>12}: DP-SGD target ε {plan.target_epsilon:g} at δ={plan.delta:.2g} over {plan.rounds} rounds x "
+            f"{plan.steps_per_round} steps: noise multiplier {plan.noise_multiplier:.3f}, clip {plan.max_grad_norm:g}, "
+            f"sample rate {plan.sample_rate:.4f}")  # fmt: skip
+    model, history = deployed(fed, fed_config, say) if fed_config.deployment else simulate(fed, fed_config, say)
     seconds["train_seconds"] = history.seconds
     pooled_val = score(task, model, fed, fed.split.val, prefix="val")["val-auroc"]  # the sites' validation samples, pooled
     module = TaskModule(model, config.train, fed.pipeline.output_kind, len(fed.pipeline.label_names))
@@ -147,5 +204,6 @@ def _federate(task: Task, config: BaseModel, fed_config: FederatedConfig, run_di
                            "final_model": "the global model after the last round (no selection on validation or test)",
                            "pipeline_fitted_on": "the union of the sites' training samples (a simplification; see docs/federated.md)",
                            "rounds": history.rounds}}  # fmt: skip
+    extra["federated"].update(privacy_summary(fed_config, plans, history.rounds, say))
     run = write_run(task, config, run_dir, fitted, extra_metrics=extra)
     return FederatedResult(run, history.rounds, sites)
