@@ -40,7 +40,7 @@ def run(mode: str, seed: int, work: Path) -> dict[str, Any]:
     subprocess.run(args, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - t0
     m = json.loads((out / "metrics.json").read_text())
-    return {"mode": mode, "seed": seed, "auroc": m["test"]["overall"]["auroc"], "epochs": m["training"]["epochs"],
+    return {"mode": mode, "seed": seed, "auroc": m["test"]["overall"]["roc_auc"], "epochs": m["training"]["epochs"],
             "seconds_per_epoch": m["training"]["seconds_per_epoch"], "wall_seconds": round(wall, 1)}  # fmt: skip
 
 
