@@ -160,11 +160,47 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "secagg_equals_fedavg": all(r["equal_within_tolerance"] for r in secagg) if secagg else None,
             "secagg_max_abs_difference": max(r["max_abs_difference"] for r in secagg) if secagg else None,
             "seeds": seeds, "auroc_std_over_seeds": {arm: spread(runs, arm, seeds) for arm in ("centralised", "fedavg", "fedprox")},
+            **communication(runs, seeds),
             "notes": {"dp_auroc": "FedAvg + DP-SGD on every site (target ε over all rounds, δ = 1/n per site), mean over dp_seeds; "
                                   "dp_nonprivate_fedavg_auroc is FedAvg without DP on the same seeds",
                       "secagg_equals_fedavg": "one round from the same initial GRU-D, FedAvg vs FedAvg under SecAgg+: every weight "
                                               "within the quantisation tolerance (medrnn.federated.secagg.compare_secagg)",
                       "local_only_mean_auroc": "null until every unit has run"}}  # fmt: skip
+
+
+GRU_D_PARAMETERS = 34187  # parameters of the benchmarked GRU-D (hidden 64), as model_parameters() counts them
+
+
+def model_parameters() -> int:
+    """Parameters of the benchmarked model, built from the recipe on a small real subset (sizes do not depend on it)."""
+    from medrnn.tasks.base import get_task
+
+    task = get_task("icu_mortality")
+    config = config_for(0, None)
+    config = config.model_copy(update={"data": task.quick_config().data})
+    data = task.load(config)
+    split = task.split(data, config)
+    model, _ = task.build_model(data, split, task.fit_pipeline(data, split, config), config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def communication(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Rounds until the global model first reaches 95 % of the same seed's centralised test AUROC, seconds per round, and
+    bytes exchanged per round (every site receives the global float32 weights and sends its own back)."""
+    central = {r["seed"]: r["auroc"] for r in runs if r["arm"] == "centralised" and r["error"] is None}
+    out: dict[str, Any] = {"rounds_to_95pct_of_centralised": {}, "seconds_per_round": {}}
+    for arm in ("fedavg", "fedprox"):
+        reached, seconds = [], []
+        for r in runs:
+            if r["arm"] != arm or r["error"] is not None or r["seed"] not in seeds or r["seed"] not in central:
+                continue
+            hit = next((x["round"] for x in r["rounds"] if x.get("test-auroc", 0) >= 0.95 * central[r["seed"]]), None)
+            reached.append(hit)
+            seconds.append(r["wall_seconds"] / max(len(r["rounds"]), 1))
+        out["rounds_to_95pct_of_centralised"][arm] = reached
+        out["seconds_per_round"][arm] = round(statistics.median(seconds), 1) if seconds else None
+    out["bytes_per_round"] = GRU_D_PARAMETERS * 4 * 2 * len(UNITS)
+    return out
 
 
 def spread(runs: list[dict[str, Any]], arm: str, seeds: list[int]) -> float | None:
@@ -203,6 +239,10 @@ def render(path: Path = RESULTS) -> str:
     st = d["settings"]
     lines += ["", f"Sites: {d['sites']}; {d['protocol']}; {st['rounds']} rounds × {st['local_epochs']} local epoch, FedProx mu "
                   f"{st['mu']}; seeds {', '.join(map(str, seeds))}.", ""]  # fmt: skip
+    lines += [f"Rounds until the global model first reached 95 % of the centralised AUROC (per seed): "
+              f"{s.get('rounds_to_95pct_of_centralised')}; seconds per round (median, the 2 shared cores): {s.get('seconds_per_round')}; "
+              f"bytes exchanged per round: {s.get('bytes_per_round', 0) / 1e6:.2f} MB (4 sites × the {GRU_D_PARAMETERS:,} float32 weights, "
+              "down and up).", ""]  # fmt: skip
     lines += render_privacy(s, runs, st)
     lines += ["",
               f"Command: `python benchmarks/federated.py --seeds {' '.join(map(str, seeds))}`; {d['machine']['cpu_count']} cores, "
