@@ -281,6 +281,26 @@ def bonn_eeg() -> str:
     return "\n".join(lines)
 
 
+def fewshot_ecg() -> str:
+    """ECG patient adaptation (results/fewshot_ecg.json, written by `medrnn fewshot ecg`)."""
+    path = RESULTS / "fewshot_ecg.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    lines = ["| k labelled beats | beats scored | jκ inter-patient | jκ adapted [95 % CI] | S Se / +P inter-patient | S Se / +P adapted "
+             "| V Se / +P inter-patient | V Se / +P adapted |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for k, r in d["per_k"].items():
+        g, a = r["global"], r["adapted"]
+        ci = a.get("jkappa_ci") or [float("nan")] * 2
+        lines.append(f"| {k} | {r['beats']:,} | {g['jkappa']:.3f} | {a['jkappa']:.3f} [{ci[0]:.3f}–{ci[1]:.3f}] | "
+                     f"{g['S_se']:.3f} / {g['S_ppv']:.3f} | {a['S_se']:.3f} / {a['S_ppv']:.3f} | {g['V_se']:.3f} / {g['V_ppv']:.3f} | "
+                     f"{a['V_se']:.3f} / {a['V_ppv']:.3f} |")  # fmt: skip
+    gains = ", ".join(f"{w}: {v:+.3f}" for w, v in d["validation_jkappa_gain_by_weight"].items())
+    lines += ["", f"Weight {d['weight']} chosen on the validation records (mean jκ gain over k by weight: {gains}). Support: "
+              f"{d['support']}. Command: `{d['command']}`; date {d['date'][:10]}."]  # fmt: skip
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smiles-caps": smiles_caps,
                                         "cinc2017": cinc2017, "bonn-eeg": bonn_eeg,
                                         "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
@@ -289,7 +309,7 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "codiesp": codiesp, "fuzz-readers": fuzz,
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render, "fewshot": fewshot.render,
-                                        "transfer": transfer.render, "ddp": ddp.render}  # fmt: skip
+                                        "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg}  # fmt: skip
 
 
 def main() -> int:

@@ -90,7 +90,11 @@ def ecg_command(
     from medrnn.atomic import write_text
     from medrnn.fewshot.patient import patient_adaptation
 
+    import sys
+    from datetime import datetime, timezone
+
     results = patient_adaptation(run, parse_ks(k), bootstrap, seed)
+    results = {"command": " ".join(["medrnn", *sys.argv[1:]]), "date": datetime.now(timezone.utc).isoformat(), **results}
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "fewshot_ecg.json", json.dumps(results, indent=1, default=float))
     for kk, r in results["per_k"].items():
