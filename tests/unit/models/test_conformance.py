@@ -96,6 +96,13 @@ SPECS = {
                  always_attends=True, size_arg="vocab_size", junk=_token_junk, label_attention=True),
     "bigru_maxpool": Spec(50, {"plain": {"embedding_dim": 12}, "stacked": {"num_layers": 2, "embedding_dim": 12}}, _token_batch,
                           size_arg="vocab_size", junk=_token_junk),
+    # slices flattened: 1 channel of 16x16, or 4 channels of 8x8 (image + outline channels), per step
+    "slice_rnn": Spec(256, {"plain": {"cnn_channels": [4, 8]},
+                            "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_layers": 2,
+                                                "num_static": 3, "head_hidden": 0}}, _batch, always_attends=True),
+    "cnn3d": Spec(256, {"linear_head": {"cnn_channels": [4, 8], "hidden_size": 0},
+                        "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_static": 3}},
+                  _batch),
 }  # fmt: skip
 RECURRENT = [name for name in list_models() if issubclass(MODELS.get(name), RecurrentClassifier)]
 

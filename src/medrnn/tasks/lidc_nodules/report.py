@@ -1,0 +1,44 @@
+"""LIDC's part of report.html: the nodules per part of the patient-wise split, and where the slice attention fell
+relative to the radiologists' outlines (the explained nodules' figures, outlines beside attributions, come from the
+generic explanation section)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from medrnn.report.numbers import percent, sig
+from medrnn.tasks.base import Section
+
+
+def lidc_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
+    """The split table and the attention-in-outlines table, each when metrics.json has what it needs."""
+    sections = []
+    data = metrics.get("data") if isinstance(metrics.get("data"), dict) else {}
+    split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    classes = [str(c) for c in data.get("classes", [])]
+    counts = split.get("class_counts") if isinstance(split.get("class_counts"), dict) else {}
+    if counts and classes:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in classes)
+        rows = "".join(f"<tr><td>{html.escape(str(part))}</td><td>{sig(split.get('patients', {}).get(part))}</td>"
+                       + "".join(f"<td>{sig(v)}</td>" for v in list(values)[: len(classes)]) + "</tr>"
+                       for part, values in counts.items())  # fmt: skip
+        left = ", ".join(f"{html.escape(str(k))}: {sig(v)}" for k, v in (data.get("left_out_by_label") or {}).items()) or "none"
+        sections.append(Section("Nodules per part (split by patient)",
+                                f"<table><tr><th>part</th><th>patients</th>{head}</tr>{rows}</table>"
+                                f"<p>Left out by label: {left}. Labels are the radiologists' median malignancy rating, not "
+                                "pathology; the crops are 8-bit windowed grey levels, not Hounsfield units.</p>"))  # fmt: skip
+    share = metrics.get("attention_in_outlines")
+    if isinstance(share, dict) and share.get("nodules"):
+        sections.append(Section("Slice attention and the radiologists' outlines",
+                                f"<p>Over {sig(share['nodules'])} test nodules with some slices outlined by at least "
+                                f"{sig(share.get('consensus_votes'))} radiologists and some not, the model put "
+                                f"{percent(share['attention_share'])} of its slice attention on the outlined slices; uniform "
+                                f"attention would put {percent(share['uniform_share'])} there. Attention on outlined slices "
+                                f"exceeded the uniform share for {percent(share['nodules_above_uniform'])} of these "
+                                "nodules.</p>"))  # fmt: skip
+    return sections
+
+
+__all__ = ["lidc_sections"]
