@@ -301,6 +301,29 @@ def fewshot_ecg() -> str:
     return "\n".join(lines)
 
 
+def imaging() -> str:
+    """LIDC and AdrenalMNIST3D (results/imaging.json, written by benchmarks/imaging.py)."""
+    path = RESULTS / "imaging.json"
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    lines = ["| dataset | model | AUROC per seed | mean | 95 % CI (seed 0) | accuracy |", "|---|---|---|---|---|---|"]
+    for name, s in d["summary"].items():
+        ci = s.get("auroc_ci") or [float("nan")] * 2
+        per = ", ".join(f"{v:.3f}" for v in s.get("auroc_per_seed", []))
+        accuracy = s.get("accuracy", float("nan"))
+        lines.append(f"| {name} | {s['model']} | {per} | {s['auroc']:.3f} | {ci[0]:.3f}–{ci[1]:.3f} | {accuracy:.3f} |")
+        for base, value in (s.get("baselines") or {}).items():
+            lines.append(f"| {name} | {base} (baseline) | – | {value:.3f} | – | – |")
+    att = d["summary"].get("lidc", {}).get("attention_in_outlines")
+    if att:
+        lines += ["", f"LIDC slice attention on slices outlined by ≥ 2 radiologists: {att['attention_share']:.0%} of the weight (uniform: "
+                      f"{att['uniform_share']:.0%}); above uniform on {att['nodules_above_uniform']:.0%} of test nodules."]  # fmt: skip
+    commands = d.get("commands") or []
+    lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands) + f"; date {str(d.get('date', ''))[:10]}."]
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smiles-caps": smiles_caps,
                                         "cinc2017": cinc2017, "bonn-eeg": bonn_eeg,
                                         "moleculenet-tables": moleculenet_tables, "moleculenet-speed": speed,
@@ -309,7 +332,8 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "codiesp": codiesp, "fuzz-readers": fuzz,
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render, "fewshot": fewshot.render,
-                                        "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg}  # fmt: skip
+                                        "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg,
+                                        "imaging": imaging}  # fmt: skip
 
 
 def main() -> int:
