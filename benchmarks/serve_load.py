@@ -1,6 +1,7 @@
 """Load on `medrnn serve`: a bounded httpx asyncio load generator against a real uvicorn process on 127.0.0.1.
 
-Per task's typical input (a 10 s ECG record as an upload, one ICU stay file, one note and 32 SMILES as JSON) at 1, 10
+Per task's typical input (a 10 s ECG record as an upload, one ICU stay file, one note and 32 SMILES as JSON, one 28³
+volume as a NIfTI upload) at 1, 10
 and 50 concurrent clients, with micro-batching (`--max-batch 64`: requests queued while the model is busy share its next
 forward pass) and without (`--max-batch 1`): p50/p99 latency, throughput, errors, 5xx, and the server's RSS after the
 warm-up and at the end (memory flat?). Each cell sends a fixed number of requests and stops early at a fixed duration.
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "serve.json"
-TASKS = {"ecg": "ecg_beats", "icu": "icu_mortality", "note": "icd_coding", "smiles": "molecules"}
+TASKS = {"ecg": "ecg_beats", "icu": "icu_mortality", "note": "icd_coding", "smiles": "molecules", "volume": "adrenal_mnist3d"}
 CONCURRENCY = (1, 10, 50)
 REQUESTS = {1: 40, 10: 120, 50: 250}  # per cell, fewer when the duration cap is reached first
 MAX_SECONDS = 20.0
@@ -63,10 +64,15 @@ def inputs(work: Path) -> dict[str, dict[str, Any]]:
     note = sorted((paths.dataset_dir("codiesp") / "final_dataset_v4_to_publish" / "dev" / "text_files").glob("*.txt"))[0]
     smiles = [line.split(",")[1] for line in (paths.dataset_dir("moleculenet") / "SAMPL.csv").read_text().splitlines()[1:33]]
     record = [("files", (name, (work / name).read_bytes())) for name in ("r100.hea", "r100.dat")]
+    import nibabel
+
+    volume = np.load(paths.dataset_dir("medmnist3d") / "adrenalmnist3d.npz")["test_images"][0]  # one 28^3 shape mask
+    nibabel.save(nibabel.Nifti1Image(volume.astype(np.uint8), np.eye(4)), work / "volume.nii.gz")
     return {"ecg": {"files": record},
             "icu": {"files": [("files", (stay.name, stay.read_bytes()))]},
             "note": {"json": {"items": [note.read_text(encoding="utf-8")]}},
-            "smiles": {"json": {"items": smiles}}}  # fmt: skip
+            "smiles": {"json": {"items": smiles}},
+            "volume": {"files": [("files", ("volume.nii.gz", (work / "volume.nii.gz").read_bytes()))]}}  # fmt: skip
 
 
 def rss_kb(pid: int) -> dict[str, int]:
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                            "machine": machine(), "config": {"requests": REQUESTS, "max_seconds": MAX_SECONDS, "batched": "--max-batch 64",
                            "unbatched": "--max-batch 1", "batch_window_ms": 0,
                            "inputs": {"ecg": "10 s of MIT-BIH 100 (.hea + .dat upload)", "icu": "one PhysioNet 2012 stay file (upload)",
-                                      "note": "one CodiEsp note (JSON)", "smiles": "32 SMILES of SAMPL (JSON)"}},
+                                      "note": "one CodiEsp note (JSON)", "smiles": "32 SMILES of SAMPL (JSON)",
+                                      "volume": "one 28^3 AdrenalMNIST3D volume (.nii.gz upload)"}},
                            "runs": [], "memory": {}, "summary": {}}  # fmt: skip
     for mode, max_batch in (("batched", 64), ("unbatched", 1)):
         proc, url = start_server(models, max_batch, args.work / f"server-{mode}.log")

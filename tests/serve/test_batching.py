@@ -65,9 +65,10 @@ def test_queue_bound() -> None:
     assert isinstance(results[0], QueueFull)
 
 
-@pytest.mark.parametrize("task", ["eeg_seizure", "ehr_visits"])
-def test_other_tasks_load_and_predict(task: str, trained: Any) -> None:
-    """The remaining tasks through the same routes: JSON example (when the task takes JSON) or a real upload."""
+@pytest.mark.parametrize("task", ["eeg_seizure", "ehr_visits", "adrenal_mnist3d"])
+def test_other_tasks_load_and_predict(task: str, trained: Any, tmp_path: Any) -> None:
+    """The remaining tasks through the same routes: JSON example (when the task takes JSON) or real uploads (two NIfTI
+    volumes in one request for the imaging world: one joined forward pass, split back per file)."""
     from fastapi.testclient import TestClient
 
     from medrnn import paths
@@ -80,6 +81,17 @@ def test_other_tasks_load_and_predict(task: str, trained: Any) -> None:
     with TestClient(create_app(ServeSettings(), models), raise_server_exceptions=False) as c:
         if spec.json_example is not None:
             r = c.post(f"/models/{task}/predict", json={"items": spec.json_example})
+        elif task == "adrenal_mnist3d":
+            import nibabel
+            import numpy as np
+
+            volumes = np.load(paths.dataset_dir("medmnist3d") / "adrenalmnist3d.npz")["test_images"][:2]
+            files = []
+            for k, volume in enumerate(volumes):
+                nibabel.save(nibabel.Nifti1Image(volume.astype(np.uint8), np.eye(4)), tmp_path / f"v{k}.nii.gz")
+                files.append(("files", (f"v{k}.nii.gz", (tmp_path / f"v{k}.nii.gz").read_bytes())))
+            r = c.post(f"/models/{task}/predict", files=files)
+            assert r.status_code == 200 and len(r.json()["items"]) == 2, r.text
         else:
             segment = sorted((paths.dataset_dir("bonn_eeg") / "Z").glob("*.txt"))[0]
             r = c.post(f"/models/{task}/predict", files=[("files", (segment.name, segment.read_bytes()))])
