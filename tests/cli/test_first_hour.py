@@ -183,7 +183,7 @@ def test_help_keeps_brackets(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_train_help_shows_the_tasks_defaults_and_time(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(capsys, "train", "icu")
-    assert "Model (default: gru_d). Models: gru_d, gru, lstm, rnn." in text
+    assert "Model (default: gru_d). Models: gru_d, gru, lstm, rnn, fusion." in text
     assert "(default: 0)" in text and "Upper bound (default: 40)" in text and "Time: about 8 min" in text
     text = _help(capsys, "train", "mitdb")
     assert "Upper bound (default: 15)" in text and "Time: about 5 min" in text and "--no-fetch" in text

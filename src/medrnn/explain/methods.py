@@ -55,7 +55,8 @@ def forward_fn(model: nn.Module, inp: ExplainInput) -> Callable[[torch.Tensor], 
             full[..., columns] = x
             x = full
         static = None if b.static is None else b.static.expand(n, -1)
-        batch = Batch(x, b.lengths.expand(n), b.mask.expand(n, -1), None, torch.arange(n, device=x.device), static)
+        present = None if b.present is None else b.present.expand(n, -1)
+        batch = Batch(x, b.lengths.expand(n), b.mask.expand(n, -1), None, torch.arange(n, device=x.device), static, present)
         return model(batch).logits
 
     return forward

@@ -174,6 +174,10 @@ class Task(ABC):
         """Several inputs' samples as one container, in order (one forward pass for many inputs); None: cannot join."""
         return None
 
+    def drop_modality(self, samples: Any, modality: str) -> Any:
+        """The samples with one modality removed from each, as a patient lacking it would come (fusion models)."""
+        raise ConfigError(f"{self.name}: no modality can be removed from its samples (it has no fusion model); got {modality!r}")
+
     @abstractmethod
     def fit_pipeline(self, data: TaskData, split: Split, config: BaseModel) -> Pipeline:
         """Fit vocabularies, scalers and label sets on `split.train` only (never on validation or test)."""

@@ -100,6 +100,12 @@ SPECS = {
     "slice_rnn": Spec(256, {"plain": {"cnn_channels": [4, 8]},
                             "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_layers": 2,
                                                 "num_static": 3, "head_hidden": 0}}, _batch, always_attends=True),
+    # series (GRU-D layout: 2 variables) + 3 descriptors; the last variant feeds the every-parameter gradient test
+    "fusion": Spec(6, {"early_gru_d": {"num_static": 3, "fusion": "early", "head_hidden": 8},
+                       "late_gru": {"num_static": 3, "fusion": "late", "branch": "gru"},
+                       "concat_groups": {"fusion": "concat", "branch": "lstm", "channel_groups": [0, 0, 0, 1, 1, 1],
+                                         "group_names": ["a", "b"], "attention": True},
+                       "gated_gru_d": {"num_static": 3, "fusion": "gated", "modality_dropout": 0.0}}, _gru_d_batch),
     "cnn3d": Spec(256, {"linear_head": {"cnn_channels": [4, 8], "hidden_size": 0},
                         "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_static": 3}},
                   _batch),

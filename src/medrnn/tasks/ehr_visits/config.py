@@ -23,7 +23,7 @@ class VisitDataConfig(StrictConfig):
 
 
 class VisitModelConfig(StrictConfig):
-    """RETAIN by default (per-code contributions); gru/lstm/rnn read the same multi-hot visits."""
+    """RETAIN by default (per-code contributions); gru/lstm/rnn read the same multi-hot visits; fusion splits codes from labs."""
 
     name: str = "retain"
     hidden_size: int = 64
@@ -32,6 +32,10 @@ class VisitModelConfig(StrictConfig):
     bidirectional: bool = False
     attention: bool = False
     head_hidden: int = 0
+    # model "fusion" only (models/fusion.py): coded visits and lab items as two modalities (needs labevents in code_sources)
+    fusion: Literal["early", "concat", "late", "gated", "codes", "labs"] = "gated"
+    branch: Literal["retain", "gru", "lstm", "rnn"] = Field("retain", description="fusion: the model reading each modality")
+    modality_dropout: float = Field(0.1, ge=0, lt=1, description="fusion: chance a modality is hidden from a training sample")
 
 
 class VisitTrainConfig(TrainConfig):

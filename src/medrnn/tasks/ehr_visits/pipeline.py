@@ -15,6 +15,9 @@ from medrnn.tasks.ehr_visits.config import VisitDataConfig
 from medrnn.tasks.ehr_visits.targets import TARGETS, EhrSampleSet, NextVisitDiagnosisTask
 from medrnn.transforms.codes import CodeVocabulary
 
+MODALITIES = ("codes", "labs")  # a fusion model's modalities: diagnoses/procedures/prescriptions, abnormal lab items
+LAB_PREFIX = "LAB:"
+
 
 @dataclass
 class VisitPipeline(Pipeline):
@@ -46,6 +49,10 @@ class VisitPipeline(Pipeline):
         if label_task is not None:
             return cls(vocab, target, label_task, code_sources, list(label_task.label_codes_), "multilabel")
         return cls(vocab, target, None, code_sources, [target], "binary")
+
+    def modality_groups(self) -> list[int]:
+        """Per vocabulary column, its modality in MODALITIES: 1 for lab items (LAB:<itemid>), 0 for every other code."""
+        return [int(code.startswith(LAB_PREFIX)) for code in self.vocab.codes_]
 
     def inputs(self, samples: EhrSampleSet) -> list[np.ndarray]:
         """Multi-hot visits (n_visits, vocab) float32 of every sample; codes unseen in training set the <unk> column."""

@@ -5,6 +5,7 @@ the training patients only."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader
 from medrnn import atomic
 from medrnn.data.batch import collate
 from medrnn.data.splits import Split
+from medrnn.errors import ConfigError
 from medrnn.models import build_model
 from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, missing_catalogue_folder, register_task
@@ -25,7 +27,7 @@ from medrnn.tasks.ehr_visits.config import VisitRunConfig
 from medrnn.tasks.ehr_visits.data import VisitData, load_visits, split_patients
 from medrnn.tasks.ehr_visits.inputs import PatientInputs, read_patients
 from medrnn.tasks.ehr_visits.metrics import evaluate_visits, ranking_metrics
-from medrnn.tasks.ehr_visits.pipeline import VisitPipeline
+from medrnn.tasks.ehr_visits.pipeline import LAB_PREFIX, MODALITIES, VisitPipeline
 from medrnn.tasks.ehr_visits.predict import explain_retain, predict_sigmoid, visit_dataset
 from medrnn.tasks.ehr_visits.report import visit_sections
 from medrnn.tasks.ehr_visits.targets import TARGETS, EhrSampleSet
@@ -47,7 +49,7 @@ class EhrVisitsTask(Task):
     output_kinds = ("binary", "multilabel")
     input_axes = ("visit", "code")
     default_model = "retain"
-    models = ("retain", "gru", "lstm", "rnn")
+    models = ("retain", "gru", "lstm", "rnn", "fusion")
     time_estimate = "seconds on the MIMIC-IV demo (docs/benchmarks.md); a full MIMIC-IV takes far longer"
     config_class = VisitRunConfig
     predict_help = ("a JSON patient file {patient_id, admissions: [{hadm_id, admit_time, discharge_time, death_time?, codes}]} "
@@ -66,7 +68,8 @@ class EhrVisitsTask(Task):
     served_input = ServedInput(uploads=(".json",), json_suffix=".json", json_example=[{"patient_id": "p1", "admissions": [
         {"hadm_id": "1", "admit_time": "2150-01-01 10:00:00", "discharge_time": "2150-01-04 12:00:00", "codes": ["ICD10_DX:I10"]}]}])
     examples = ("medrnn train ehr --out runs/readmit", "medrnn train ehr --data mimic3-demo --target next_visit_diagnosis --model gru",
-                "medrnn train ehr --data /data/mimiciv/3.1 --target next_admission_mortality --out runs/mort")  # fmt: skip
+                "medrnn train ehr --data /data/mimiciv/3.1 --target next_admission_mortality --out runs/mort",
+                "medrnn train ehr --model fusion --set data.code_sources=[diagnoses,procedures,prescriptions,labevents]  # codes + labs")  # fmt: skip
 
     predict_options = (TaskOption("--top-k", "top_k", "Visit models (next_visit_diagnosis): label codes written per patient (default 10).",
                                   "int"),)  # fmt: skip
@@ -110,8 +113,23 @@ class EhrVisitsTask(Task):
     def build_model(self, data: TaskData, split: Split, pipeline: VisitPipeline,
                     config: VisitRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
         m = config.model
-        model = build_model(m.name, m, input_size=len(pipeline.vocab), num_classes=len(pipeline.label_names))
+        extra: dict[str, Any] = {}
+        if m.name == "fusion":
+            groups = pipeline.modality_groups()
+            if len(set(groups)) < 2:
+                raise ConfigError(f"model fusion reads {' and '.join(MODALITIES)} as two modalities; the training vocabulary has "
+                                  f"{'no lab item' if 1 not in groups else 'only lab items'}: put labevents and another source in "
+                                  f"data.code_sources (now {', '.join(config.data.code_sources)})")  # fmt: skip
+            extra = {"channel_groups": groups, "group_names": list(MODALITIES)}
+        model = build_model(m.name, m, input_size=len(pipeline.vocab), num_classes=len(pipeline.label_names), **extra)
         return model, {}
+
+    def drop_modality(self, samples: EhrSampleSet, modality: str) -> EhrSampleSet:
+        if modality not in MODALITIES:
+            raise ConfigError(f"ehr_visits: modality {modality!r}; its modalities: {', '.join(MODALITIES)}")
+        keep_labs = modality == "codes"  # dropping codes keeps the lab items, and the other way round
+        visits = lambda s: tuple(tuple(c for c in v if c.startswith(LAB_PREFIX) == keep_labs) for v in s.visits)  # noqa: E731
+        return EhrSampleSet([dataclasses.replace(s, visits=visits(s)) for s in samples.samples], dict(samples.dropped))
 
     def loaders(self, data: TaskData, split: Split, pipeline: VisitPipeline, config: VisitRunConfig) -> tuple[DataLoader, DataLoader, list]:
         train = visit_dataset(self.subset(data, split.train), pipeline)

@@ -28,13 +28,18 @@ class IcuDataConfig(StrictConfig):
 
 
 class IcuModelConfig(ModelConfig):
-    """GRU-D by default; gru/lstm/rnn read the same [values | mask | delta] channels."""
+    """GRU-D by default; gru/lstm/rnn read the same [values | mask | delta] channels; `fusion` fuses series and descriptors."""
 
     name: str = "gru_d"
     hidden_size: int | list[int] = 64
     dropout: float = Field(0.3, ge=0, lt=1)
     frontend: Literal["none"] = "none"  # 48 hourly steps: nothing to shorten
     head_hidden: int = 64
+    # model "fusion" only (models/fusion.py): how the series and the descriptors meet, or one of them alone
+    fusion: Literal["early", "concat", "late", "gated", "series", "static"] = "gated"
+    branch: Literal["gru_d", "gru", "lstm", "rnn"] = Field("gru_d", description="fusion: the model reading the series")
+    static_hidden: int = Field(32, ge=1, description="fusion: width of the descriptor encoder")
+    modality_dropout: float = Field(0.1, ge=0, lt=1, description="fusion: chance a modality is hidden from a training sample")
 
 
 class IcuTrainConfig(TrainConfig):

@@ -20,6 +20,7 @@ from medrnn.transforms.irregular import IrregularStandardizer, grud_inputs, raw_
 from medrnn.transforms.standardize import Standardizer
 
 LAYOUT = "x = [standardised values, 0 where missing | observation mask | hours since last observation]"
+MODALITIES = ("series", "static")  # a fusion model's modalities: the 48 h series, the admission descriptors
 
 
 @dataclass
@@ -33,6 +34,7 @@ class IcuPipeline(Pipeline):
     static_scaler: Standardizer
     static_names: list[str]
     variables: list[str] = field(default_factory=lambda: list(VARIABLES))
+    modalities_optional: bool = False  # a fusion model: a stay may lack its series or its descriptors (MODALITIES)
     output_kind: str = "binary"
     threshold: float | None = None
 
@@ -65,10 +67,18 @@ class IcuPipeline(Pipeline):
         static = np.nan_to_num(self.static_scaler.transform(with_indicators(raw, base_names, self.static_names)), nan=0.0)
         return x, static
 
+    def presence(self, samples: IcuStays) -> np.ndarray:
+        """(n, 2) float32 0/1 per stay: [any observation in the window, any descriptor], the order of MODALITIES."""
+        binned = samples.binned_on(self.hours, self.bin_minutes)
+        series = np.array([bool(np.asarray(mask).any()) for _, mask in binned], dtype=np.float32)
+        static = np.array([any(np.isfinite(v) for v in s.static.values()) for s in samples.stays], dtype=np.float32)
+        return np.stack([series, static], axis=1).reshape(len(samples), 2)
+
     def state_dict(self) -> dict[str, Any]:
         return {"variables": list(self.variables), "hours": self.hours, "bin_minutes": self.bin_minutes,
                 "series_scaler": self.series_scaler.state_dict(), "static_scaler": self.static_scaler.state_dict(),
-                "static_names": list(self.static_names), "outcome": self.outcome, "layout": LAYOUT}  # fmt: skip
+                "static_names": list(self.static_names), "outcome": self.outcome, "layout": LAYOUT,
+                "modalities_optional": self.modalities_optional}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> IcuPipeline:
@@ -79,7 +89,7 @@ class IcuPipeline(Pipeline):
                                 "the artifact comes from another reader")  # fmt: skip
         return cls(float(state["hours"]), int(state["bin_minutes"]), str(state["outcome"]),
                    IrregularStandardizer.from_state_dict(state["series_scaler"]), Standardizer.from_state(state["static_scaler"]),
-                   list(state["static_names"]), variables)  # fmt: skip
+                   list(state["static_names"]), variables, bool(state.get("modalities_optional", False)))  # fmt: skip
 
 
-__all__ = ["IcuPipeline", "LAYOUT"]
+__all__ = ["IcuPipeline", "LAYOUT", "MODALITIES"]

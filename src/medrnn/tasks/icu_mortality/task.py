@@ -4,6 +4,7 @@ stratified by the outcome) is made before the standardisers are fitted on the tr
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,17 @@ from torch.utils.data import DataLoader
 from medrnn.data.batch import SequenceDataset, collate
 from medrnn.data.splits import Split
 from medrnn.datasets import missing_under_root
-from medrnn.errors import InvalidRecordError
+from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_record
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.models import build_model
+from medrnn.models.fusion import METHODS
 from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
 from medrnn.tasks.icu_mortality import explain as explaining
 from medrnn.tasks.icu_mortality.config import IcuRunConfig
 from medrnn.tasks.icu_mortality.data import IcuStays, load_stays, make_icu_split, split_info
-from medrnn.tasks.icu_mortality.pipeline import IcuPipeline
+from medrnn.tasks.icu_mortality.pipeline import MODALITIES, IcuPipeline
 from medrnn.tasks.icu_mortality.predict import predict_risk
 from medrnn.tasks.icu_mortality.report import icu_sections
 from medrnn.tasks.icu_mortality.sites import SITE_PARTITIONS
@@ -46,12 +48,14 @@ class IcuMortalityTask(Task):
     output_kinds = ("binary",)
     input_axes = ("hour", "variable")
     default_model = "gru_d"
-    models = ("gru_d", "gru", "lstm", "rnn")
+    models = ("gru_d", "gru", "lstm", "rnn", "fusion")
     time_estimate = "about 8 min on 2 CPU cores (sets A-C, 12,000 stays; docs/benchmarks.md); --quick: seconds"
     config_class = IcuRunConfig
     site_partitions = SITE_PARTITIONS  # `medrnn federate --sites` (sites.py)
     predict_help = ("PhysioNet-2012-format stay files (Time,Parameter,Value): one row per file: item_id (the file as given), record_id, "
-                    "p_<outcome> (risk), n_observations; a file with descriptors only is an error for that file; values outside the "
+                    "p_<outcome> (risk), n_observations; a file with descriptors only is an error for that file (a model fusing series and "
+                    "descriptors, --model fusion, predicts it from the descriptors, and a file without descriptors from its series, saying so in a "
+                    "'modalities' column); values outside the "
                     "plausible ranges become missing, as in training; unknown parameters and observations after the window "
                     "are reported per file")  # fmt: skip
     options = (
@@ -66,6 +70,7 @@ class IcuMortalityTask(Task):
         "medrnn train icu --out runs/icu                          # GRU-D, sets A+B+C, stratified 80/10/10",
         "medrnn train icu --sets a --protocol cv --fold 2         # GRU-D's own setting: set A, 5-fold, fold 2",
         "medrnn train icu --model gru --seed 1 --out runs/icu-gru",
+        "medrnn train icu --model fusion --set model.fusion=late  # GRU-D series + descriptor MLP, late fusion",
     )
 
     def quick_config(self) -> IcuRunConfig:
@@ -95,8 +100,19 @@ class IcuMortalityTask(Task):
     def join(self, parts: list[IcuStays]) -> IcuStays:
         return IcuStays.concat(parts)
 
+    def drop_modality(self, samples: IcuStays, modality: str) -> IcuStays:
+        if modality not in MODALITIES:
+            raise ConfigError(f"icu_mortality: modality {modality!r}; its modalities: {', '.join(MODALITIES)}")
+        empty = np.zeros(0)
+        stays = [dataclasses.replace(s, times_min=empty, variables=empty.astype(np.int64), values=empty) if modality == "series"
+                 else dataclasses.replace(s, static={k: float("nan") for k in s.static}) for s in samples.stays]  # fmt: skip
+        return IcuStays(stays, samples.y)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: IcuRunConfig) -> IcuPipeline:
-        return IcuPipeline.fit(self.subset(data, split.train), config.data)
+        pipeline = IcuPipeline.fit(self.subset(data, split.train), config.data)
+        # a model fusing both modalities predicts for a stay lacking one of them (descriptors only, or no descriptors)
+        pipeline.modalities_optional = config.model.name == "fusion" and config.model.fusion in METHODS
+        return pipeline
 
     def pipeline_from_state(self, state: dict[str, Any]) -> IcuPipeline:
         return IcuPipeline.from_state_dict(state)
@@ -105,17 +121,19 @@ class IcuMortalityTask(Task):
         return data.samples.y[as_index(index)].reshape(-1, 1)
 
     def build_model(self, data: TaskData, split: Split, pipeline: IcuPipeline, config: IcuRunConfig) -> tuple[nn.Module, dict[str, Any]]:
-        # gru_d, gru, lstm and rnn share one IcuModelConfig: build_model drops the fields the chosen model does not take
+        # gru_d, gru, lstm, rnn and fusion share one IcuModelConfig: build_model drops the fields a model does not take
+        extra = {"group_names": [MODALITIES[0]]} if config.model.name == "fusion" else {}
         model = build_model(config.model.name, config.model, input_size=pipeline.input_size, num_classes=1,
-                            num_static=len(pipeline.static_names))  # fmt: skip
+                            num_static=len(pipeline.static_names), **extra)  # fmt: skip
         return model, {}
 
     def loaders(self, data: TaskData, split: Split, pipeline: IcuPipeline, config: IcuRunConfig) -> tuple[DataLoader, DataLoader, list]:
         t = config.train
         sets = {}
         for name, index in (("train", split.train), ("val", split.val)):
-            x, static = pipeline.features(self.subset(data, index))
-            sets[name] = SequenceDataset(x, data.samples.y[as_index(index)], static)
+            stays = self.subset(data, index)
+            x, static = pipeline.features(stays)
+            sets[name] = SequenceDataset(x, data.samples.y[as_index(index)], static, pipeline.presence(stays))
         generator = torch.Generator().manual_seed(t.seed)
         train = DataLoader(sets["train"], batch_size=t.batch_size, shuffle=True, collate_fn=collate, generator=generator,
                            num_workers=t.num_workers)  # fmt: skip
@@ -126,7 +144,7 @@ class IcuMortalityTask(Task):
         if len(samples) == 0:
             return Scores(np.zeros((0, 1)))
         x, static = pipeline.features(samples)
-        return Scores(predict_risk(model, x, static, batch_size=VAL_BATCH_SIZE))
+        return Scores(predict_risk(model, x, static, batch_size=VAL_BATCH_SIZE, present=pipeline.presence(samples)))
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: IcuPipeline, config: IcuRunConfig,
                  samples: Any) -> Any:  # fmt: skip
@@ -145,7 +163,7 @@ class IcuMortalityTask(Task):
     def read_input(self, source: str, pipeline: IcuPipeline, options: dict[str, Any]) -> InputItem:
         report = Physionet2012Report()
         stay = read_physionet2012_record(source, report=report)  # a bad file raises, naming the file, line and field
-        if len(stay) == 0:  # training excluded such stays: the model has never seen one
+        if len(stay) == 0 and not pipeline.modalities_optional:  # training excluded such stays: the model has never seen one
             raise InvalidRecordError(f"{source}: RecordID {stay.record_id} has descriptors only, no time-series observation; "
                                      "the model was trained on stays with some")  # fmt: skip
         problems = read_problems(report)
@@ -158,18 +176,25 @@ class IcuMortalityTask(Task):
     def decode(self, item: InputItem, scores: Scores, pipeline: IcuPipeline) -> list[dict[str, Any]]:
         from medrnn.uncertainty.rows import conformal_fields  # conformal columns, only when --coverage was asked
 
-        # the file (item_id) beside record_id: two files may carry one RecordID
+        # the file (item_id) beside record_id: two files may carry one RecordID; a fusion model says what it read
+        used = modalities_used(pipeline, item.samples) if pipeline.modalities_optional else None
         return [{"item_id": item.item_id, "record_id": stay.record_id, f"p_{pipeline.outcome}": round(float(p), 6),
-                 "n_observations": len(stay), **conformal_fields(scores, i, pipeline)}
+                 "n_observations": len(stay), **({"modalities": used[i]} if used else {}), **conformal_fields(scores, i, pipeline)}
                 for i, (stay, p) in enumerate(zip(item.samples.stays, scores.values[:, 0]))]  # fmt: skip
 
     def columns(self, pipeline: IcuPipeline) -> list[str]:
         from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
 
-        return ["item_id", "record_id", f"p_{pipeline.outcome}", "n_observations", *conformal_columns(pipeline)]
+        used = ["modalities"] if pipeline.modalities_optional else []
+        return ["item_id", "record_id", f"p_{pipeline.outcome}", "n_observations", *used, *conformal_columns(pipeline)]
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return icu_sections(run_dir, metrics)
+
+
+def modalities_used(pipeline: IcuPipeline, stays: IcuStays) -> list[str]:
+    """Per stay, the modalities a fusion model read: "series+static", "series" (no descriptor) or "static" (no series)."""
+    return ["+".join(m for m, on in zip(MODALITIES, row) if on) for row in pipeline.presence(stays)]
 
 
 def read_problems(report: Physionet2012Report) -> list[dict[str, Any]]:
@@ -184,4 +209,4 @@ def read_problems(report: Physionet2012Report) -> list[dict[str, Any]]:
     return problems
 
 
-__all__ = ["IcuMortalityTask", "read_problems"]
+__all__ = ["IcuMortalityTask", "modalities_used", "read_problems"]
