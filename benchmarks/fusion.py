@@ -155,6 +155,38 @@ def gather(records: Path, out: Path, args: argparse.Namespace) -> list[dict[str,
     return runs
 
 
+def render(path: Path = RESULTS) -> str:
+    """The docs/benchmarks.md block (`fusion`) from results/fusion.json."""
+    if not path.exists():
+        return "(not run yet)"
+    d = json.loads(path.read_text())
+    lines = []
+    for dataset, s in d["summary"].items():
+        modalities = DATASETS[dataset]["modalities"]
+        lines += [f"**{dataset}** (test ROC-AUC, mean of seeds; CI: mean of the per-seed bootstrap 95 % CIs)", "",
+                  "| arm | ROC-AUC | 95 % CI | seed sd | val ROC-AUC | " + " | ".join(f"without {m}" for m in modalities) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(modalities)]  # fmt: skip
+        for arm, row in s["arms"].items():
+            ci = f"{row['auroc_ci'][0]:.3f}–{row['auroc_ci'][1]:.3f}" if row.get("auroc_ci") else "—"
+            sd = f"{row['auroc_std']:.3f}" if row.get("auroc_std") is not None else "—"
+            drops = " | ".join(f"{row[f'auroc_without_{m}']:.3f}" if f"auroc_without_{m}" in row else "—" for m in modalities)
+            kind = "alone" if arm in modalities else "fusion"
+            lines.append(f"| {arm} ({kind}, seeds {row['seeds']}) | {row['auroc']:.3f} | {ci} | {sd} | {row['best_val']:.3f} | {drops} |")
+        gain = s.get("gain_over_best_single")
+        lines += ["", f"Best single modality: {s['best_single']}; fusion chosen on validation: {s['fusion']} "
+                      f"(test {s['auroc']:.3f}, {gain:+.3f} over the best single modality)." if s["fusion"] else ""]  # fmt: skip
+        ref = {k: v for k, v in s.get("reference", {}).items() if k != "file" and v is not None}
+        if ref:
+            lines.append("Same split without the fusion layer (" + s["reference"]["file"] + "): "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in ref.items()) + ".")  # fmt: skip
+        lines.append("")
+    m = d["machine"]
+    dates = sorted(r["date"][:10] for r in d["runs"])
+    lines.append(f"Command: `{d['command']}`; {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} thread per process; "
+                 f"runs dated {dates[0]} to {dates[-1]}.")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))

@@ -23,6 +23,7 @@ import ddp  # noqa: E402
 import explain  # noqa: E402
 import federated  # noqa: E402
 import fewshot  # noqa: E402
+import fusion  # noqa: E402
 import render_ehr  # noqa: E402
 import render_moleculenet  # noqa: E402
 import serve_load  # noqa: E402
@@ -333,7 +334,7 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render, "fewshot": fewshot.render,
                                         "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg,
-                                        "imaging": imaging}  # fmt: skip
+                                        "imaging": imaging, "fusion": fusion.render}  # fmt: skip
 
 
 def main() -> int:

@@ -4,6 +4,9 @@ Each target is a `medrnn train` run at several shares of its training labels (`-
 weights and once `--init-from` the source; validation and test are the full ones at every share. Sources:
 - molecules: the SMILES language model (`medrnn pretrain smiles --data TARGET`: every MoleculeNet molecule outside the
   target dataset, no labels) -> BBBP, BACE (scaffold splits) and Tox21 SR-p53 (random split).
+- ECG: the CinC 2017 rhythm model (`medrnn train af`: 4,000 single-lead records, labels N/AF/other/noisy; proxy-task
+  pretraining, no MIT-BIH record) -> MIT-BIH inter-patient beats (DS1 -> DS2); its conv front-end layers and forward
+  LSTM move (same shapes), the backward LSTM and attention of the rhythm model have no place in the beat model.
 
     python benchmarks/transfer.py                                   # all targets, 5 fractions, 3 seeds
     python benchmarks/transfer.py --targets bbbp --fractions 0.1,1 --seeds 0
@@ -12,6 +15,9 @@ The same figures with the CLI, per target, fraction F and seed S:
     medrnn pretrain smiles --data bbbp --out runs/lm-bbbp
     medrnn train smiles --data bbbp --train-fraction F --seed S --max-epochs 30 --out runs/bbbp-scratch-F-S
     medrnn train smiles --data bbbp --train-fraction F --seed S --max-epochs 30 --init-from runs/lm-bbbp --out runs/bbbp-lm-F-S
+    medrnn train af --out runs/af-cinc2017
+    medrnn train mitdb --train-fraction F --seed S --init-from runs/af-cinc2017 --out runs/mitdb-af-F-S
+Runs on several processes share the records under --work/records (one file a run); each process gathers them into --out.
 Writes benchmarks/results/transfer.json after every run (a stopped benchmark keeps what it measured).
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -34,9 +41,12 @@ TARGETS: dict[str, dict[str, Any]] = {
     "bbbp": {"task": "molecules", "set": {"data.data": "bbbp"}},
     "bace": {"task": "molecules", "set": {"data.data": "bace"}},
     "tox21-sr-p53": {"task": "molecules", "set": {"data.data": "tox21", "data.targets": ["SR-p53"]}},
+    # the beat task's own epoch cap (15) and recipe; the source is a supervised run of another task
+    "mitdb": {"task": "ecg_beats", "set": {}, "max_epochs": None, "source": {"task": "af_rhythm", "set": {}}},
 }
 FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
-SPLIT = "each dataset's default split (MoleculeNet's: scaffold for BBBP and BACE, random for Tox21), full validation and test"
+SPLIT = ("each dataset's default split (MoleculeNet's: scaffold for BBBP and BACE, random for Tox21; MIT-BIH: DS1 train with 4 "
+         "records held out for validation, DS2 test), full validation and test")
 
 
 def config_for(target: str, fraction: float, seed: int, max_epochs: int, init_from: Path | None) -> Any:
@@ -49,7 +59,8 @@ def config_for(target: str, fraction: float, seed: int, max_epochs: int, init_fr
     raw = task.config_class().model_dump(mode="json")
     for key, value in spec["set"].items():
         set_field(raw, key, value)
-    raw["train"].update({"seed": seed, "max_epochs": max_epochs, "train_fraction": fraction, "explain": 0,
+    epochs = spec.get("max_epochs", max_epochs) or raw["train"]["max_epochs"]
+    raw["train"].update({"seed": seed, "max_epochs": epochs, "train_fraction": fraction, "explain": 0,
                          "init_from": str(init_from) if init_from else None})  # fmt: skip
     return task, validate(task.config_class, raw, f"transfer benchmark {target}")
 
@@ -58,6 +69,19 @@ def source_for(target: str, work: Path) -> Path:
     """The pretrained source of a target (made once; the language model itself is cached by medrnn)."""
     from medrnn.tasks.base import get_task
 
+    source = TARGETS[target].get("source")
+    if source is not None:  # a supervised run of another task (its default recipe, seed 0)
+        from medrnn.cli.overrides import set_field, validate
+        from medrnn.train.run import run_task
+
+        out = work / f"source-{target}"
+        if not (out / "RUN_COMPLETE").exists():
+            task = get_task(source["task"])
+            raw = task.config_class().model_dump(mode="json")
+            for key, value in source["set"].items():
+                set_field(raw, key, value)
+            run_task(task, validate(task.config_class, raw, f"transfer source {target}"), out, progress=False, overwrite=True)
+        return out
     out = work / f"lm-{target}"
     if not (out / "model" / "artifact.json").exists():
         task, cfg = config_for(target, 1.0, 0, 1, None)
@@ -92,6 +116,21 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def epochs_of(target: str, args: argparse.Namespace) -> int | None:
+    """The epoch cap of a target's runs: its own (None: the task's default) or --max-epochs."""
+    return TARGETS[target].get("max_epochs", args.max_epochs) if target in TARGETS else args.max_epochs
+
+
+def gather(doc: dict[str, Any], records: Path, out: Path) -> None:
+    """Every run record (of all processes) -> `out`, written atomically, with its summary."""
+    runs = sorted((json.loads(p.read_text()) for p in records.glob("*.json")),
+                  key=lambda r: (list(TARGETS).index(r["target"]) if r["target"] in TARGETS else 99, r["mode"], r["fraction"], r["seed"]))
+    doc = {**doc, "runs": runs, "summary": summarise(runs)}
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default=",".join(TARGETS))
@@ -105,33 +144,38 @@ def main(argv: list[str] | None = None) -> int:
 
     fractions = [float(f) for f in args.fractions.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    doc: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "date": datetime.now(timezone.utc).isoformat(),
+    doc: dict[str, Any] = {"command": "python benchmarks/transfer.py  (targets may run in parallel processes: --targets)", "date": datetime.now(timezone.utc).isoformat(),
                            "machine": machine(), "config": {"fractions": fractions, "seeds": seeds, "max_epochs": args.max_epochs,
-                           "targets": {t: TARGETS[t] for t in args.targets.split(",")}, "transfer": "--init-from the source, "
+                           "targets": TARGETS, "transfer": "--init-from the source, "
                            "no freezing (full fine-tuning)", "split": SPLIT},
                            "runs": [], "summary": {}}  # fmt: skip
+    records = args.work / "records"
+    records.mkdir(parents=True, exist_ok=True)
     if args.out.exists():  # go on from a stopped benchmark: runs already measured with the same settings are kept
         old = json.loads(args.out.read_text())
-        if old.get("config", {}).get("max_epochs") == args.max_epochs:
-            doc["runs"] = old.get("runs", [])
-    done = {(r["target"], r["mode"], r["fraction"], r["seed"]) for r in doc["runs"]}
+        for r in old.get("runs", []):
+            path = records / f"{r['target']}-{r['mode']}-{r['fraction']}-{r['seed']}.json"
+            if not path.exists() and r.get("max_epochs", old.get("config", {}).get("max_epochs")) == epochs_of(r["target"], args):
+                path.write_text(json.dumps({"max_epochs": epochs_of(r["target"], args), **r}))
     for target in args.targets.split(","):
         source = source_for(target, args.work)
         for fraction in fractions:
             for seed in seeds:
                 for mode in ("scratch", "transfer"):
-                    if (target, mode, fraction, seed) in done:
+                    path = records / f"{target}-{mode}-{fraction}-{seed}.json"
+                    if path.exists():
                         continue
                     task, cfg = config_for(target, fraction, seed, args.max_epochs, source if mode == "transfer" else None)
                     run = args.work / f"{target}-{mode}-{fraction}-{seed}"
                     t0 = time.perf_counter()
                     run_task(task, cfg, run, progress=False, overwrite=True)
                     metric, value, ci = headline(run)
-                    doc["runs"].append({"target": target, "mode": mode, "fraction": fraction, "seed": seed, "metric": metric,
-                                        "value": value, "ci": ci, "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
-                    doc["summary"] = summarise(doc["runs"])
-                    args.out.write_text(json.dumps(doc, indent=1))
+                    path.write_text(json.dumps({"target": target, "mode": mode, "fraction": fraction, "seed": seed, "metric": metric,
+                                                "value": value, "ci": ci, "seconds": round(time.perf_counter() - t0, 1),
+                                                "max_epochs": cfg.train.max_epochs, "source": str(source)}))  # fmt: skip
+                    gather(doc, records, args.out)
                     print(target, mode, fraction, seed, metric, round(value, 4), flush=True)
+    gather(doc, records, args.out)
     return 0
 
 
@@ -150,7 +194,7 @@ def render(path: Path = RESULTS) -> str:
         lines.append("")
     m = d["machine"]
     lines.append(f"Command: `{d['command'].strip()}`; {d['config']['transfer']}; {d['config']['split']}; max {d['config']['max_epochs']} "
-                 f"epochs; {m['cores']} cores ({m['cpu']}); date {d['date'][:10]}.")  # fmt: skip
+                 f"epochs for molecules, the task's own cap for ECG (15); {m['cores']} cores ({m['cpu']}); date {d['date'][:10]}.")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -10,9 +10,9 @@ import typer
 
 
 def pretrain_command(
-    task_name: str = typer.Argument(..., metavar="TASK", help="Task name or alias (molecules/smiles: the SMILES language model)."),
+    task_name: str = typer.Argument(..., metavar="TASK", help="Task name or alias (molecules/smiles: the SMILES language model; icd_coding/notes: word2vec on every training note)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write; the artifact lands in OUT/model."),
-    data: Optional[str] = typer.Option(None, "--data", help="The dataset the pretrained encoder will serve: its molecules are left out of the corpus."),
+    data: Optional[str] = typer.Option(None, "--data", help="The dataset the pretrained encoder will serve (molecules: its molecules are left out of the corpus)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="The task's YAML run config (model and pretrain settings); flags override it."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the corpus split and the initial weights."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Any config field as key=value, e.g. --set pretrain.epochs=5 (repeatable)."),
@@ -25,6 +25,8 @@ def pretrain_command(
 
     Example: medrnn pretrain smiles --data bbbp --out runs/smiles-lm
              medrnn train smiles --data bbbp --init-from runs/smiles-lm --freeze 1 --unfreeze-after 5 --out runs/bbbp-lm
+             medrnn pretrain notes --out runs/notes-w2v
+             medrnn train notes --embeddings none --init-from runs/notes-w2v --out runs/notes-ft
     """
     from medrnn.cli.overrides import build_config
     from medrnn.errors import ConfigError

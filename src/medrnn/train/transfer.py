@@ -109,7 +109,7 @@ def copy_rows(target: torch.Tensor, source: torch.Tensor, source_tokens: list[st
     """Embedding rows copied token by token, in place (padding and tokens the source never saw keep their values)."""
     if source.shape[1] != target.shape[1]:
         raise ConfigError(f"--init-from: embedding width is {source.shape[1]} there and {target.shape[1]} here; "
-                          "use the same model.embedding_dim")  # fmt: skip
+                          "use the same embedding width (model.embedding_dim; data.embedding_dim for notes)")  # fmt: skip
     where = {tok: i for i, tok in enumerate(source_tokens)}
     shared = 0
     for j, tok in enumerate(target_tokens):

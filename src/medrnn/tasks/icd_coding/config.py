@@ -77,11 +77,33 @@ class NotesTrainConfig(TrainConfig):
 AUTO_EVIDENCE_WEIGHT = 0.1
 
 
+class NotesPretrainConfig(StrictConfig):
+    """`medrnn pretrain icd_coding`: word2vec on every CodiEsp training note (labelled or not; never a dev or test note).
+
+    The vocabulary follows `data.min_token_count` and `data.min_doc_freq`, the vectors `data.embedding_dim`, the model
+    `model.*`: what a target run must share to take the rows over (`--init-from`).
+    """
+
+    # the texts word2vec reads: None = data.language (the language the model reads); ["es", "en"] adds the translation
+    # of each training note (the vocabulary counts a note once, in whichever of its versions a word occurs)
+    languages: list[Literal["es", "en"]] | None = Field(None, min_length=1, description="training-note versions word2vec "
+                                                        "reads (None: data.language only)")  # fmt: skip
+    epochs: int = Field(10, ge=1, description="word2vec passes over the corpus")
+
+    @field_validator("languages")
+    @classmethod
+    def _once_each(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"give each language at most once, got {value}")
+        return value
+
+
 class NotesRunConfig(StrictConfig):
     """Everything that defines one notes run; written to config.yaml beside its outputs."""
 
     data: NotesDataConfig = NotesDataConfig()
     model: NotesModelConfig = NotesModelConfig()
     train: NotesTrainConfig = NotesTrainConfig()
+    pretrain: NotesPretrainConfig = NotesPretrainConfig()  # `medrnn pretrain icd_coding` only; a training run ignores it
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by document) for the CIs")
     evidence_documents: int = Field(20, ge=0, description="test documents written to evidence.json")

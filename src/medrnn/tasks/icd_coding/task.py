@@ -139,6 +139,13 @@ class IcdCodingTask(Task):
                          "seconds": time.perf_counter() - start})  # fmt: skip
         return model, info
 
+    def pretrain(self, config: NotesRunConfig, out: Path) -> dict[str, Any]:
+        """word2vec on every CodiEsp training note (labelled or not; never dev or test; pretrain.* settings) as the
+        embedding of a `model.name` model with its vocabulary, an artifact whose embedding alone `--init-from` moves."""
+        from medrnn.tasks.icd_coding.pretrain import write_pretrained
+
+        return write_pretrained(config, out)
+
     def loaders(self, data: TaskData, split: Split, pipeline: NotesPipeline, config: NotesRunConfig) -> tuple[DataLoader, DataLoader, list]:
         t, n = config.train, len(pipeline.label_names)
         # a window of a long note carries its whole note's codes: a code evidenced elsewhere in the note is a noisy positive

@@ -20,13 +20,15 @@ def explain_inputs(pipeline: Any, stays: IcuStays, index: list[int]) -> list[Exp
         return []
     chosen = stays.subset(np.asarray(index))
     x, static = pipeline.features(chosen)
+    present = torch.from_numpy(pipeline.presence(chosen))  # which modalities each stay has (fusion models read it)
     binned = chosen.binned_on(pipeline.hours, pipeline.bin_minutes)
     n_vars = len(pipeline.variables)
     values_only = np.arange(n_vars)  # x = [values | mask | hours since observed]: the values are attributed
     out = []
     for k, stay in enumerate(chosen.stays):
         values, mask = binned[k]
-        batch = make_batch(torch.from_numpy(x[k : k + 1]), static=torch.from_numpy(static[k : k + 1].astype(np.float32)))
+        batch = make_batch(torch.from_numpy(x[k : k + 1]), static=torch.from_numpy(static[k : k + 1].astype(np.float32)),
+                           present=present[k : k + 1])  # fmt: skip
         out.append(ExplainInput(str(stay.record_id), batch, ("hour", "variable"), x.shape[1], features=values_only,
                                 axis_labels={"variable": list(pipeline.variables)}, present=np.asarray(mask, dtype=bool),
                                 values=np.where(mask, values, np.nan), context={"bin_minutes": pipeline.bin_minutes},
