@@ -22,7 +22,6 @@ skipped, so a stopped benchmark resumes; processes running in parallel share the
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform

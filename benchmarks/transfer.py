@@ -4,6 +4,8 @@ Each target is a `medrnn train` run at several shares of its training labels (`-
 weights and once `--init-from` the source; validation and test are the full ones at every share. Sources:
 - molecules: the SMILES language model (`medrnn pretrain smiles --data TARGET`: every MoleculeNet molecule outside the
   target dataset, no labels) -> BBBP, BACE (scaffold splits) and Tox21 SR-p53 (random split).
+- notes: word2vec on every CodiEsp-D training note (`medrnn pretrain notes`; the labelled share of a run is a subset)
+  -> CodiEsp-D with random token embeddings otherwise (`--embeddings none`), the task's recipe (LAAT, up to 50 epochs).
 - ECG: the CinC 2017 rhythm model (`medrnn train af`: 4,000 single-lead records, labels N/AF/other/noisy; proxy-task
   pretraining, no MIT-BIH record) -> MIT-BIH inter-patient beats (DS1 -> DS2); its conv front-end layers and forward
   LSTM move (same shapes), the backward LSTM and attention of the rhythm model have no place in the beat model.
@@ -15,6 +17,8 @@ The same figures with the CLI, per target, fraction F and seed S:
     medrnn pretrain smiles --data bbbp --out runs/lm-bbbp
     medrnn train smiles --data bbbp --train-fraction F --seed S --max-epochs 30 --out runs/bbbp-scratch-F-S
     medrnn train smiles --data bbbp --train-fraction F --seed S --max-epochs 30 --init-from runs/lm-bbbp --out runs/bbbp-lm-F-S
+    medrnn pretrain notes --out runs/notes-w2v
+    medrnn train notes --embeddings none --train-fraction F --seed S [--init-from runs/notes-w2v] --out runs/notes-F-S
     medrnn train af --out runs/af-cinc2017
     medrnn train mitdb --train-fraction F --seed S --init-from runs/af-cinc2017 --out runs/mitdb-af-F-S
 Runs on several processes share the records under --work/records (one file a run); each process gathers them into --out.
@@ -43,6 +47,8 @@ TARGETS: dict[str, dict[str, Any]] = {
     "tox21-sr-p53": {"task": "molecules", "set": {"data.data": "tox21", "data.targets": ["SR-p53"]}},
     # the beat task's own epoch cap (15) and recipe; the source is a supervised run of another task
     "mitdb": {"task": "ecg_beats", "set": {}, "max_epochs": None, "source": {"task": "af_rhythm", "set": {}}},
+    # scratch: random token embeddings; transfer: `medrnn pretrain notes` (word2vec on every training note, labelled or not)
+    "codiesp": {"task": "icd_coding", "set": {"data.embeddings": "none"}, "max_epochs": None},
 }
 FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 SPLIT = ("each dataset's default split (MoleculeNet's: scaffold for BBBP and BACE, random for Tox21; MIT-BIH: DS1 train with 4 "
@@ -144,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
     fractions = [float(f) for f in args.fractions.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    doc: dict[str, Any] = {"command": "python benchmarks/transfer.py  (targets may run in parallel processes: --targets)", "date": datetime.now(timezone.utc).isoformat(),
+    doc: dict[str, Any] = {"command": "python benchmarks/transfer.py  (targets may run in parallel processes: --targets)",
+                           "date": datetime.now(timezone.utc).isoformat(),
                            "machine": machine(), "config": {"fractions": fractions, "seeds": seeds, "max_epochs": args.max_epochs,
                            "targets": TARGETS, "transfer": "--init-from the source, "
                            "no freezing (full fine-tuning)", "split": SPLIT},
@@ -194,7 +201,8 @@ def render(path: Path = RESULTS) -> str:
         lines.append("")
     m = d["machine"]
     lines.append(f"Command: `{d['command'].strip()}`; {d['config']['transfer']}; {d['config']['split']}; max {d['config']['max_epochs']} "
-                 f"epochs for molecules, the task's own cap for ECG (15); {m['cores']} cores ({m['cpu']}); date {d['date'][:10]}.")  # fmt: skip
+                 f"epochs for molecules, the task's own cap for ECG (15) and notes (50, patience 8); {m['cores']} cores ({m['cpu']}); "
+                 f"date {d['date'][:10]}.")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -51,12 +51,7 @@ def make_client_app(federation_path: str, threads: int | None = None, central_dp
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        fed = load_federation(federation_path)
-        index = int(context.node_config["partition-id"])
+        fed, index = site_of(federation_path, context, threads)
         config = msg.content["config"]
         model, metrics = local_train(fed, index, msg.content["arrays"], int(config["server-round"]), int(config["local-epochs"]),
                                      float(config.get("proximal-mu", 0.0)), list(config["label-names"]), dp_settings(config))  # fmt: skip
@@ -64,6 +59,15 @@ def make_client_app(federation_path: str, threads: int | None = None, central_dp
         return Message(content=RecordDict({"arrays": to_arrays(model), "metrics": MetricRecord(metrics)}), reply_to=msg)
 
     return app
+
+
+def site_of(federation_path: str, context: Context, threads: int | None) -> tuple[Any, int]:
+    """In a ClientApp worker: the torch threads set, the shared federation state and this node's site index."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return load_federation(federation_path), int(context.node_config["partition-id"])
 
 
 def dp_settings(config: ConfigRecord | dict[str, Any]) -> DPSettings | None:

@@ -32,8 +32,8 @@ from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from flwr.serverapp import Grid, ServerApp
 
 from medrnn.errors import ConfigError
-from medrnn.federated.apps import History, dp_settings, train_config
-from medrnn.federated.client import Federation, load_federation, local_train
+from medrnn.federated.apps import History, dp_settings, site_of, train_config
+from medrnn.federated.client import Federation, local_train
 from medrnn.federated.config import FederatedConfig
 from medrnn.federated.weights import flat, float_keys
 
@@ -70,12 +70,7 @@ def make_secagg_client_app(federation_path: str, threads: int | None = None) -> 
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        fed = load_federation(federation_path)
-        index = int(context.node_config["partition-id"])
+        fed, index = site_of(federation_path, context, threads)
         fitins = compat.recorddict_to_fitins(msg.content, keep_input=True)
         config = fitins.config
         keys = list(_template_keys(fed))

@@ -162,7 +162,8 @@ class FusionClassifier(nn.Module):
         if batch.present is not None:
             present = batch.present.to(batch.x.dtype)
             if present.shape != (batch.x.shape[0], len(self.modalities)):
-                raise ShapeError(f"fusion: present must be (batch, {len(self.modalities)}) for {self.modalities}, got {tuple(present.shape)}")
+                raise ShapeError(f"fusion: present must be (batch, {len(self.modalities)}) for {self.modalities}, "
+                                 f"got {tuple(present.shape)}")
             return present
         real = (torch.arange(batch.x.shape[1], device=batch.x.device)[None, :] < batch.lengths[:, None]).unsqueeze(-1)
         nonzero = ((batch.x != 0) & real).any(dim=1).to(batch.x.dtype)  # (batch, channels)

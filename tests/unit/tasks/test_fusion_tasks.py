@@ -4,8 +4,6 @@ were read; a fusion that cannot have two modalities is refused naming the fix.""
 
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +47,8 @@ def icu_fusion(set_a: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _stay_files(set_a: Path, folder: Path) -> list[Path]:
     """One real stay three ways: whole, descriptors only, series only (its 00:00 descriptor rows removed)."""
     lines = (set_a / "132539.txt").read_text().splitlines()
-    descriptor_rows = [r for r in lines[2:] if r.split(",")[1] in ("Age", "Gender", "Height", "ICUType", "Weight") and r.startswith("00:00")]
+    names = ("Age", "Gender", "Height", "ICUType", "Weight")
+    descriptor_rows = [r for r in lines[2:] if r.split(",")[1] in names and r.startswith("00:00")]
     files = {"whole.txt": lines, "descriptors_only.txt": lines[:2] + descriptor_rows,
              "series_only.txt": [r for r in lines if r not in descriptor_rows]}  # fmt: skip
     for name, rows in files.items():
@@ -62,7 +61,8 @@ def test_icu_fusion_predicts_stays_lacking_a_modality_and_says_so(icu_fusion: Pa
     result = predictor.predict([str(p) for p in _stay_files(set_a, tmp_path)])
     assert result.n_failed == 0 and not result.failures
     rows = {Path(r["item_id"]).name: r for r in result.rows()}
-    assert [rows[n]["modalities"] for n in ("whole.txt", "descriptors_only.txt", "series_only.txt")] == ["series+static", "static", "series"]
+    used = [rows[n]["modalities"] for n in ("whole.txt", "descriptors_only.txt", "series_only.txt")]
+    assert used == ["series+static", "static", "series"]
     risks = [rows[n]["p_In-hospital_death"] for n in rows]
     assert all(np.isfinite(risks)) and len(set(risks)) == 3  # each reads what it has
 

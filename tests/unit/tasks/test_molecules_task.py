@@ -156,12 +156,14 @@ def test_decode_of_a_classifier_names_probability_columns() -> None:
                                                "task_type": "classification", "label_names": ["p_np"]})  # fmt: skip
     table = MoleculeTable(("CCO", "CCN"), ("OCC", "NCC"), np.array([0, 3]), np.zeros((2, 0)), (), ("m1", "m1"), "x.csv")
     rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]])), pipeline)
-    assert rows == [{"item_id": "x.csv", "row": 0, "id": "m1", "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25, "oov_tokens": ""},
-                    {"item_id": "x.csv", "row": 3, "id": "m1", "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5, "oov_tokens": ""}]  # fmt: skip
+    base = {"item_id": "x.csv", "id": "m1", "oov_tokens": ""}
+    assert rows == [{**base, "row": 0, "smiles": "OCC", "canonical_smiles": "CCO", "p_p_np": 0.25},
+                    {**base, "row": 3, "smiles": "NCC", "canonical_smiles": "CCN", "p_p_np": 0.5}]  # fmt: skip
     assert task.columns(pipeline) == ["item_id", "row", "id", "smiles", "canonical_smiles", "p_p_np", "oov_tokens"]
     assert pipeline.output_kind == "binary"
     pipeline.threshold = 0.4  # a tuned threshold adds the predicted class beside each probability
-    rows = task.decode(InputItem("x.csv", table), Scores(np.array([[0.25], [0.5]]), {"tokens": [["C", "C", "O"], ["C", "C", "N"]]}), pipeline)
+    scores = Scores(np.array([[0.25], [0.5]]), {"tokens": [["C", "C", "O"], ["C", "C", "N"]]})
+    rows = task.decode(InputItem("x.csv", table), scores, pipeline)
     assert [(r["p_p_np"], r["pred_p_np"], r["oov_tokens"]) for r in rows] == [(0.25, 0, "C C O"), (0.5, 1, "C C N")]
     assert task.columns(pipeline)[5:] == ["p_p_np", "pred_p_np", "oov_tokens"]
 

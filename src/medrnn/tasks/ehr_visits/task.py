@@ -69,7 +69,7 @@ class EhrVisitsTask(Task):
         {"hadm_id": "1", "admit_time": "2150-01-01 10:00:00", "discharge_time": "2150-01-04 12:00:00", "codes": ["ICD10_DX:I10"]}]}])
     examples = ("medrnn train ehr --out runs/readmit", "medrnn train ehr --data mimic3-demo --target next_visit_diagnosis --model gru",
                 "medrnn train ehr --data /data/mimiciv/3.1 --target next_admission_mortality --out runs/mort",
-                "medrnn train ehr --model fusion --set data.code_sources=[diagnoses,procedures,prescriptions,labevents]  # codes + labs")  # fmt: skip
+                "medrnn train ehr --model fusion --set data.code_sources=[diagnoses,procedures,prescriptions,labevents]")  # fmt: skip
 
     predict_options = (TaskOption("--top-k", "top_k", "Visit models (next_visit_diagnosis): label codes written per patient (default 10).",
                                   "int"),)  # fmt: skip

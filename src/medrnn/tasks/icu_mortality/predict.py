@@ -11,7 +11,8 @@ from medrnn.data.inference import predict_sigmoid
 
 
 @torch.no_grad()
-def predict_risk(model: nn.Module, x: np.ndarray, static: np.ndarray, batch_size: int = 256, present: np.ndarray | None = None) -> np.ndarray:
+def predict_risk(model: nn.Module, x: np.ndarray, static: np.ndarray, batch_size: int = 256,
+                 present: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Sigmoid probabilities (n, 1) float64 for model input x (n, time, 3V), descriptors (n, s) and which of the two a
     stay has (n, 2), in order.
 

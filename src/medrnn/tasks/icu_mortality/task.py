@@ -54,8 +54,8 @@ class IcuMortalityTask(Task):
     site_partitions = SITE_PARTITIONS  # `medrnn federate --sites` (sites.py)
     predict_help = ("PhysioNet-2012-format stay files (Time,Parameter,Value): one row per file: item_id (the file as given), record_id, "
                     "p_<outcome> (risk), n_observations; a file with descriptors only is an error for that file (a model fusing series and "
-                    "descriptors, --model fusion, predicts it from the descriptors, and a file without descriptors from its series, saying so in a "
-                    "'modalities' column); values outside the "
+                    "descriptors, --model fusion, predicts it from the descriptors, and a file without descriptors from its "
+                    "series, saying so in a 'modalities' column); values outside the "
                     "plausible ranges become missing, as in training; unknown parameters and observations after the window "
                     "are reported per file")  # fmt: skip
     options = (
