@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import StrictConfig, TrainConfig
+from medrnn.config.schema import StrictConfig, TrainConfig, VolumeAugmentConfig
 
 
 class LidcDataConfig(StrictConfig):
@@ -42,16 +42,16 @@ class LidcModelConfig(StrictConfig):
     head_hidden: int = Field(32, ge=0)
 
 
-class LidcTrainConfig(TrainConfig):
-    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), no ECG augmentation."""
+class LidcTrainConfig(VolumeAugmentConfig, TrainConfig):
+    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), the volume augmentation
+    (flips and turns, rotation, intensity, slice dropout; each switchable), no ECG augmentation."""
 
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(30, ge=1)
     patience: int = Field(6, ge=1)
     weight_decay: float = Field(1e-4, ge=0)
     monitor: Literal["auto", "val_loss"] = "auto"  # type: ignore[assignment]  # auto: ROC-AUC (binary), macro-F1 (3 classes)
-    augment: bool = False  # the generic module's ECG augmentation; this task's flips and rotations are `flip`
-    flip: bool = True  # training slices: random horizontal/vertical flips and 90-degree turns (one draw per nodule)
+    augment: bool = False  # the generic module's ECG augmentation; this task's is VolumeAugmentConfig's fields
 
 
 class LidcRunConfig(StrictConfig):

@@ -29,6 +29,7 @@ from medrnn.tasks.lidc_nodules.pipeline import LidcPipeline
 from medrnn.tasks.lidc_nodules.predict import SliceStacks, score_stacks
 from medrnn.tasks.lidc_nodules.report import lidc_sections
 from medrnn.tasks.serving import ServedInput
+from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
 
 
 @register_task
@@ -112,12 +113,14 @@ class LidcNodulesTask(Task):
 
     def loaders(self, data: TaskData, split: Split, pipeline: LidcPipeline, config: LidcRunConfig) -> tuple[DataLoader, DataLoader, list]:
         multiclass, t = pipeline.output_kind == "multiclass", config.train
+        settings = VolumeAugmentSettings.from_config(t)
         sets = {}
         for name, index in (("train", split.train), ("val", split.val)):
             chosen = self.subset(data, index)
-            seed = t.seed if name == "train" and t.flip else None
-            seed = seed if pipeline.layout == "slices" else None  # a row sequence is not flipped as an image
-            sets[name] = SliceStacks(pipeline.features(chosen), chosen.y, multiclass, pipeline.crop_px, flip_seed=seed)
+            augment = None
+            if name == "train" and settings.active and pipeline.layout == "slices":  # a row sequence is not an image
+                augment = VolumeAugmenter(settings, t.seed, image_channels=1)  # the outline channel is never intensity-changed
+            sets[name] = SliceStacks(pipeline.features(chosen), chosen.y, multiclass, pipeline.crop_px, augment=augment)
         return make_loader(sets["train"], t, True), make_loader(sets["val"], t, False), []
 
     def class_weights(self, data: TaskData, split: Split, pipeline: LidcPipeline, config: LidcRunConfig) -> torch.Tensor | None:
@@ -129,7 +132,7 @@ class LidcNodulesTask(Task):
     def predict(self, model: nn.Module, pipeline: LidcPipeline, samples: NoduleSet) -> Scores:
         if len(samples) == 0:
             return Scores(np.zeros((0, len(pipeline.label_names))), {"attention": []})
-        probs, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind == "multiclass", pipeline.crop_px)
+        probs, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind, pipeline.crop_px)
         return Scores(probs, {"attention": attention})
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: LidcPipeline, config: LidcRunConfig,
