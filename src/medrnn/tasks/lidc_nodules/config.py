@@ -30,7 +30,9 @@ class LidcDataConfig(StrictConfig):
 
 
 class LidcModelConfig(StrictConfig):
-    """The slice model: CNN per slice -> BiLSTM over slices -> additive slice attention -> head (models/slice_rnn.py)."""
+    """The slice model: CNN per slice -> BiLSTM over slices -> additive slice attention -> head (models/slice_rnn.py);
+    the baselines take the fields they share with it (cnn3d, resnet3d, resnet2p5d: hidden_size is their head's hidden
+    layer) and their own (widen_factor, cube_depth)."""
 
     name: str = "slice_rnn"
     cnn_channels: int | list[int] = 16
@@ -40,6 +42,10 @@ class LidcModelConfig(StrictConfig):
     dropout: float = Field(0.3, ge=0, lt=1)
     attention_size: int = Field(32, ge=1)
     head_hidden: int = Field(32, ge=0)
+    # resnet3d / resnet2p5d (MONAI ResNet-18): channel width x this (1.0: 64-128-256-512); resnet3d: planes of the
+    # resampled volume (0: as many as the crop's side, a cube)
+    widen_factor: float = Field(1.0, gt=0)
+    cube_depth: int = Field(0, ge=0)
 
 
 class LidcTrainConfig(VolumeAugmentConfig, TrainConfig):

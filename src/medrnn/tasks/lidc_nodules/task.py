@@ -45,8 +45,9 @@ class LidcNodulesTask(Task):
     output_kinds = ("binary", "multiclass")
     input_axes = ("slice", "region")  # region: square patches of region_px pixels of each slice (slice x H x W, pooled)
     default_model = "slice_rnn"
-    # cnn3d: the 3-D CNN baseline on the same slices; lstm: the rows of the central slice (data.layout=central_slice_rows)
-    models = ("slice_rnn", "cnn3d", "lstm")
+    # cnn3d: the 3-D CNN baseline on the same slices; resnet3d / resnet2p5d: MONAI ResNet-18s on those slices resampled to
+    # a cube (3-D, or its three central planes); lstm: the rows of the central slice (data.layout=central_slice_rows)
+    models = ("slice_rnn", "cnn3d", "resnet3d", "resnet2p5d", "lstm")
     time_estimate = "about 10-20 min on 2 CPU cores (1,345 benign/malignant nodules); --quick: seconds"
     config_class = LidcRunConfig
     predict_help = ("a nodule folder (images/slice-N.png [+ mask/]), a folder of PNG/TIFF slices, a DICOM series folder, a NIfTI "
@@ -105,7 +106,8 @@ class LidcNodulesTask(Task):
         rows = pipeline.layout == "central_slice_rows"
         if rows != (config.model.name == "lstm"):
             raise ConfigError(f"model {config.model.name!r} with data.layout={pipeline.layout!r}: the lstm reads the rows of the central "
-                              "slice (data.layout=central_slice_rows); slice_rnn and cnn3d read slices (data.layout=slices)")  # fmt: skip
+                              "slice (data.layout=central_slice_rows); slice_rnn, cnn3d and the resnets read slices "
+                              "(data.layout=slices)")  # fmt: skip
         sizes = {"input_size": pipeline.input_size, "num_classes": len(pipeline.label_names)}
         if not rows:
             sizes["in_channels"] = pipeline.in_channels
