@@ -14,8 +14,9 @@ class LidcDataConfig(StrictConfig):
 
     dataset: str = "lidc-nodules"  # the catalogue name, or a folder laid out like it (nodules.csv + <patient>/nodule-<k>/)
     # binary: benign (median rating < 3) vs malignant (> 3), indeterminate (= 3) excluded, as in the literature and in
-    # NoduleMNIST3D; three_class keeps the indeterminate nodules as a class of their own
-    labels: Literal["binary", "three_class"] = "binary"
+    # NoduleMNIST3D; three_class keeps the indeterminate nodules as a class of their own; rating: regression on the mean
+    # of the radiologists' malignancy ratings (1-5), every nodule kept
+    labels: Literal["binary", "three_class", "rating"] = "binary"
     # 32 px (about 22 mm at LIDC pixel spacing) holds most nodules and trains 4x faster on CPU than the full 64 px
     crop_px: int = Field(32, ge=8, le=64, description="central crop of each 64x64 slice (the nodule is centred)")
     max_slices: int = Field(32, ge=1, description="at most this many slices per nodule, the central ones (median 4, max 56)")

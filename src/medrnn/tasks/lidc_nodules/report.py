@@ -29,6 +29,18 @@ def lidc_sections(run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
                                 f"<table><tr><th>part</th><th>patients</th>{head}</tr>{rows}</table>"
                                 f"<p>Left out by label: {left}. Labels are the radiologists' median malignancy rating, not "
                                 "pathology; the crops are 8-bit windowed grey levels, not Hounsfield units.</p>"))  # fmt: skip
+    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
+    rating = (test.get("extras") or {}).get("benign_vs_malignant") if isinstance(test.get("extras"), dict) else None
+    if isinstance(rating, dict) and rating.get("n"):
+        ci = rating.get("auroc_ci") or [None, None]
+        sections.append(Section("The predicted rating as a benign-vs-malignant score",
+                                f"<p>The model predicts the mean of the radiologists' malignancy ratings (1-5). Read as a score "
+                                f"for malignant (median rating &gt; 3) against benign (&lt; 3), on the {sig(rating['n'])} test "
+                                f"nodules of {sig(rating.get('n_patients'))} patients with one of those labels (indeterminate "
+                                f"left out), its AUROC is {sig(rating.get('auroc'))} (95 % CI {sig(ci[0])}-{sig(ci[1])}, "
+                                "bootstrap by patient). Set it beside the benign-vs-malignant models' AUROC with care: this run "
+                                "keeps the indeterminate nodules, so its patients and its split (same seed) are not theirs."
+                                "</p>"))  # fmt: skip
     share = metrics.get("attention_in_outlines")
     if isinstance(share, dict) and share.get("nodules"):
         sections.append(Section("Slice attention and the radiologists' outlines",

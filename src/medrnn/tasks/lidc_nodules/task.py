@@ -28,6 +28,7 @@ from medrnn.tasks.lidc_nodules.outlines import attention_in_outlines
 from medrnn.tasks.lidc_nodules.pipeline import LidcPipeline
 from medrnn.tasks.lidc_nodules.predict import SliceStacks, score_stacks
 from medrnn.tasks.lidc_nodules.report import lidc_sections
+from medrnn.tasks.lidc_nodules.rating import rating_auroc
 from medrnn.tasks.serving import ServedInput
 from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
 
@@ -42,7 +43,7 @@ class LidcNodulesTask(Task):
     data = "lidc-nodules (2,097 nodules of 703 patients: 64x64 8-bit crops per slice, outlines, ratings; nodules.csv)"
     readers = ("read_lidc_table", "read_lidc_nodule", "read_slice_stack", "read_dicom_series", "read_nifti")
     split_unit = "patient"
-    output_kinds = ("binary", "multiclass")
+    output_kinds = ("binary", "multiclass", "regression")
     input_axes = ("slice", "region")  # region: square patches of region_px pixels of each slice (slice x H x W, pooled)
     default_model = "slice_rnn"
     # cnn3d: the 3-D CNN baseline on the same slices; resnet3d / resnet2p5d: MONAI ResNet-18s on those slices resampled to
@@ -53,9 +54,11 @@ class LidcNodulesTask(Task):
     predict_help = ("a nodule folder (images/slice-N.png [+ mask/]), a folder of PNG/TIFF slices, a DICOM series folder, a NIfTI "
                     "file (--volume for 4-D) or a .zip of a folder: slices are centre-cropped to the model's crop (the nodule "
                     "must be centred); CT in HU goes through the model's window (lung). One row per input: item_id, nodule_id, "
-                    "p_malignant (or class and p_<class>), n_slices, slices_used, top_slice, slice_attention")  # fmt: skip
+                    "p_malignant (or class and p_<class>, or malignancy_rating), n_slices, slices_used, top_slice, "
+                    "slice_attention")  # fmt: skip
     options = (
-        TaskOption("--labels", "data.labels", "binary: benign vs malignant, indeterminate left out (default); three_class."),
+        TaskOption("--labels", "data.labels", "binary: benign vs malignant, indeterminate left out (default); three_class; "
+                   "rating: regression on the mean malignancy rating (1-5), every nodule kept."),
         TaskOption("--crop-px", "data.crop_px", "Central crop of each 64x64 slice, pixels (default 32).", kind="int"),
         TaskOption("--mask-channel", "data.mask_channel", "Read the radiologists' outline as a second channel.", kind="bool"),
         TaskOption("--max-patients", "data.max_patients", "Only the first N patients (smoke runs).", kind="int"),
@@ -79,10 +82,12 @@ class LidcNodulesTask(Task):
 
     def split(self, data: TaskData, config: LidcRunConfig) -> Split:
         split = make_lidc_split(data, config)
-        y = data.samples.y
+        strata = data.samples.strata()  # the nodules.csv label of each nodule: the classes, or the strata of the rating
+        if config.data.labels == "binary":
+            strata = strata // 2  # benign 0, malignant 2 -> 0, 1: the binary classes' order
         data.info["split"] = {"unit": "patient", "seed": config.train.seed, "sizes": list(config.data.split_sizes),
                               "patients": {k: int(len(set(data.units[v]))) for k, v in split._asdict().items()},
-                              "class_counts": {k: np.bincount(y[v].astype(int), minlength=3).tolist()
+                              "class_counts": {k: np.bincount(strata[v], minlength=3).tolist()
                                                for k, v in split._asdict().items()}}  # fmt: skip
         return split
 
@@ -122,7 +127,8 @@ class LidcNodulesTask(Task):
             augment = None
             if name == "train" and settings.active and pipeline.layout == "slices":  # a row sequence is not an image
                 augment = VolumeAugmenter(settings, t.seed, image_channels=1)  # the outline channel is never intensity-changed
-            sets[name] = SliceStacks(pipeline.features(chosen), chosen.y, multiclass, pipeline.crop_px, augment=augment)
+            y = pipeline.scale_targets(chosen.y)  # the rating standardised; class indices unchanged
+            sets[name] = SliceStacks(pipeline.features(chosen), y, multiclass, pipeline.crop_px, augment=augment)
         return make_loader(sets["train"], t, True), make_loader(sets["val"], t, False), []
 
     def class_weights(self, data: TaskData, split: Split, pipeline: LidcPipeline, config: LidcRunConfig) -> torch.Tensor | None:
@@ -134,16 +140,19 @@ class LidcNodulesTask(Task):
     def predict(self, model: nn.Module, pipeline: LidcPipeline, samples: NoduleSet) -> Scores:
         if len(samples) == 0:
             return Scores(np.zeros((0, len(pipeline.label_names))), {"attention": []})
-        probs, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind, pipeline.crop_px)
-        return Scores(probs, {"attention": attention})
+        values, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind, pipeline.crop_px)
+        return Scores(pipeline.unscale(values), {"attention": attention})
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: LidcPipeline, config: LidcRunConfig,
                  samples: Any) -> Any:  # fmt: skip
         if pipeline.output_kind == "multiclass":
             return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="patients",
                             n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
-        return evaluate_outputs(y[:, 0], scores.values[:, 0], list(pipeline.label_names), "binary", units=units, unit="patients",
-                                n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
+        report = evaluate_outputs(y[:, 0], scores.values[:, 0], list(pipeline.label_names), pipeline.output_kind, units=units,
+                                  unit="patients", n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
+        if pipeline.output_kind == "regression":
+            report.extras["benign_vs_malignant"] = rating_auroc(samples, scores.values[:, 0], units, config.bootstrap, config.train.seed)
+        return report
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: LidcPipeline, scores: Scores,
                       model: nn.Module, config: LidcRunConfig) -> dict[str, Any]:  # fmt: skip
@@ -185,6 +194,8 @@ class LidcNodulesTask(Task):
             if pipeline.output_kind == "multiclass":
                 names = pipeline.label_names
                 out = {"class": names[int(np.argmax(p))], **{f"p_{n}": round(float(v), 6) for n, v in zip(names, p)}}
+            elif pipeline.output_kind == "regression":
+                out = {pipeline.label_names[0]: round(float(p[0]), 4)}
             else:
                 out = {f"p_{pipeline.label_names[0]}": round(float(p[0]), 6)}
             rows.append({"item_id": item.item_id, "nodule_id": nodule, **out, "n_slices": len(image),
@@ -197,7 +208,7 @@ class LidcNodulesTask(Task):
         from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
 
         names = pipeline.label_names
-        out = ["class", *[f"p_{n}" for n in names]] if pipeline.output_kind == "multiclass" else [f"p_{names[0]}"]
+        out = {"multiclass": ["class", *[f"p_{n}" for n in names]], "regression": names}.get(pipeline.output_kind, [f"p_{names[0]}"])
         return ["item_id", "nodule_id", *out, "n_slices", "slices_used", "top_slice", "slice_attention", *conformal_columns(pipeline)]
 
 
