@@ -29,6 +29,7 @@ from medrnn.tasks.lidc_nodules.pipeline import LidcPipeline
 from medrnn.tasks.lidc_nodules.predict import SliceStacks, score_stacks
 from medrnn.tasks.lidc_nodules.report import lidc_sections
 from medrnn.tasks.lidc_nodules.rating import rating_auroc
+from medrnn.tasks.lidc_nodules.strip import strip_figures
 from medrnn.tasks.serving import ServedInput
 from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
 
@@ -168,6 +169,9 @@ class LidcNodulesTask(Task):
 
     def explain_figures(self, item: Any, pipeline: Any) -> list[tuple[str, Any]]:
         return explaining.explain_figures(item)
+
+    def predict_figures(self, item: InputItem, scores: Scores, pipeline: LidcPipeline) -> list[tuple[str, Any]]:
+        return strip_figures(item, scores, pipeline)
 
     def read_input(self, source: str, pipeline: LidcPipeline, options: dict[str, Any]) -> InputItem:
         record = read_volume(source, volume=options.get("volume"))
