@@ -71,3 +71,16 @@ def test_a_figure_that_fails_is_noted_and_the_rows_stand(run_dir: Path, monkeypa
     result = predictor.predict([nodule], figures=True)
     assert result.rows() and not result.failures and result.items[0].figures == {}
     assert result.notes[nodule]["figures"] == "not drawn: ValueError: no canvas"
+
+
+def test_report_shows_test_nodules_with_outlines_beside_the_attention(run_dir: Path) -> None:
+    import json
+
+    from medrnn.report.html import write_report
+
+    examples = json.loads((run_dir / "metrics.json").read_text())["examples"]
+    assert 1 <= len(examples) <= 4 and all((run_dir / e["file"]).read_bytes()[:4] == b"\x89PNG" for e in examples)
+    assert all(e["slice_attention"] and e["label"] in ("benign", "malignant") for e in examples)
+    page = write_report(run_dir).read_text()
+    assert "Test nodules: the radiologists&#39; outlines and the slice attention" in page or "Test nodules: the radiologists' outlines" in page
+    assert page.count("data:image/png;base64") >= len(examples) and examples[0]["nodule"] in page

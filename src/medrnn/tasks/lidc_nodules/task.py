@@ -24,11 +24,12 @@ from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOp
 from medrnn.tasks.lidc_nodules import explain as explaining
 from medrnn.tasks.lidc_nodules.config import LidcRunConfig
 from medrnn.tasks.lidc_nodules.data import DATASET, NoduleSet, grey_levels, load_nodules, make_lidc_split
+from medrnn.tasks.lidc_nodules.examples import write_examples
 from medrnn.tasks.lidc_nodules.outlines import attention_in_outlines
 from medrnn.tasks.lidc_nodules.pipeline import LidcPipeline
 from medrnn.tasks.lidc_nodules.predict import SliceStacks, score_stacks
-from medrnn.tasks.lidc_nodules.report import lidc_sections
 from medrnn.tasks.lidc_nodules.rating import rating_auroc
+from medrnn.tasks.lidc_nodules.report import lidc_sections
 from medrnn.tasks.lidc_nodules.strip import strip_figures
 from medrnn.tasks.serving import ServedInput
 from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
@@ -159,7 +160,8 @@ class LidcNodulesTask(Task):
                       model: nn.Module, config: LidcRunConfig) -> dict[str, Any]:  # fmt: skip
         test = self.subset(data, split.test)
         share = attention_in_outlines(test, scores.extras.get("attention", []), pipeline)
-        return {"dataset": config.data.dataset, "attention_in_outlines": share}
+        examples = write_examples(run_dir, test, scores.values, scores.extras.get("attention", []), pipeline)
+        return {"dataset": config.data.dataset, "attention_in_outlines": share, "examples": examples}
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return lidc_sections(run_dir, metrics)
