@@ -106,6 +106,9 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {  # name -> (task, config over
     # baselines beside it: a plain 3-D CNN on the same slices, and the seed's literal recipe (an LSTM over the rows of one
     # slice, the central one), both with the task's defaults otherwise
     "lidc/cnn3d": ("lidc_nodules", {"model": {"name": "cnn3d"}}),
+    # MONAI ResNet-18s (full width) on the same slices resampled to a 32^3 cube: 3-D, and 2.5-D (its three central planes)
+    "lidc/resnet3d": ("lidc_nodules", {"model": {"name": "resnet3d"}}),
+    "lidc/resnet2p5d": ("lidc_nodules", {"model": {"name": "resnet2p5d"}}),
     "lidc/rows_lstm": ("lidc_nodules", {"model": {"name": "lstm"}, "data": {"layout": "central_slice_rows"}, "train": {"explain": 0}}),
     "adrenal/slice_rnn": ("adrenal_mnist3d", {}),
 }

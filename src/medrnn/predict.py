@@ -46,6 +46,7 @@ class ItemResult:
     scores: Scores
     problems: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, bytes] = field(default_factory=dict)  # name -> PNG, with figures=True (predict --figures)
 
 
 @dataclass
@@ -116,18 +117,19 @@ class Served:
 
         return explain(self, [str(i) for i in inputs], method, targets, max_samples, options, check)
 
-    def predict(self, inputs: list[str | Path], coverage: float | None = None, **options: Any) -> Predictions:
+    def predict(self, inputs: list[str | Path], coverage: float | None = None, figures: bool = False, **options: Any) -> Predictions:
         """Read, score and decode every input; a bad input is a failure entry and the rest go on.
 
         `coverage` (e.g. 0.9) adds each sample's split-conformal prediction set (or interval, regression), calibrated on
-        the run's validation split; it is checked before any input is read.
+        the run's validation split; it is checked before any input is read. `figures` draws the task's figures of each
+        input (`Task.predict_figures`) into `ItemResult.figures`.
         """
         conformal = None
         if coverage is not None:
             coverage = check_coverage(coverage)
             conformal = self.conformal()
             conformal.thresholds(coverage)  # refused now when the stored validation scores cannot give this coverage
-        return predict_items(self, [str(i) for i in inputs], options, conformal, coverage)
+        return predict_items(self, [str(i) for i in inputs], options, conformal, coverage, figures)
 
 
 class Predictor(Served):
@@ -181,7 +183,7 @@ JOIN_MAX_SAMPLES = 4096  # inputs are joined into one forward pass up to this ma
 
 
 def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], conformal: SplitConformal | None = None,
-                  coverage: float | None = None) -> Predictions:  # fmt: skip
+                  coverage: float | None = None, figures: bool = False) -> Predictions:  # fmt: skip
     """The per-item error boundary shared by a single model and an ensemble (anything with read/score/task/pipeline);
     with `conformal` and `coverage`, each item's scores carry extras["conformal"] and the rows the set/interval columns.
 
@@ -203,6 +205,8 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], co
                 if conformal is not None:
                     scores = Scores(scores.values, {**scores.extras, "conformal": conformal.predict(scores.values, coverage)})
                 outcome[i] = ItemResult(item.item_id, task.decode(item, scores, pipeline), scores, item.problems, item.notes)
+                if figures:
+                    outcome[i].figures = item_figures(task, item, scores, pipeline)
             except DEFECTS:
                 raise
             except Exception as err:
@@ -233,6 +237,20 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], co
         elif result is not None:
             failures[source] = result
     return Predictions(task.name, task.columns(pipeline), items, failures)
+
+
+def item_figures(task: Task, item: InputItem, scores: Scores, pipeline: Pipeline) -> dict[str, bytes]:
+    """The input's figures as PNGs; one that cannot be drawn is noted on the item (its rows stand), never raised."""
+    from medrnn.predict_figures import draw_item_figures
+
+    try:
+        return draw_item_figures(task, item, scores, pipeline)
+    except DEFECTS:
+        raise
+    except Exception as err:
+        log.debug("%s: figures not drawn", item.item_id, exc_info=True)
+        item.notes["figures"] = f"not drawn: {type(err).__name__}: {err}"
+        return {}
 
 
 def score_group(predictor: Any, items: list[InputItem]) -> list[Scores | Exception]:

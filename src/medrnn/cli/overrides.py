@@ -39,6 +39,8 @@ def build_config(task: Task, common: dict[str, Any], task_values: dict[str, tupl
         check_model(task, common["model"])
         raw["model"]["name"] = common["model"]
         flags["model.name"] = "--model"
+        if common.get("quick") and config_path is None:
+            raw["model"] = quick_model_section(task, raw["model"])
     for field, (option, value) in task_values.items():
         if value is not None:
             set_field(raw, field, [v.strip() for v in value.split(",") if v.strip()] if option.kind == "list" else value)
@@ -52,6 +54,16 @@ def build_config(task: Task, common: dict[str, Any], task_values: dict[str, tupl
     if config_path is not None and not common.get("model"):
         check_model(task, raw["model"].get("name"), f"{config_path}: model.name")
     return validate(task.config_class, raw, "command line", flags)
+
+
+def quick_model_section(task: Task, section: dict[str, Any]) -> dict[str, Any]:
+    """--quick with another --model: the quick sizes of fields that model does not take go back to their defaults (they
+    size the default model; the chosen one would refuse them), the fields it takes keep their quick values."""
+    from medrnn.models import model_arguments
+
+    defaults = task.config_class().model_dump(mode="json").get("model", {})
+    valid = set(model_arguments(section["name"]))
+    return {k: v if k == "name" or k in valid else defaults.get(k, v) for k, v in section.items()}
 
 
 def check_model(task: Task, name: Any, where: str = "--model") -> None:

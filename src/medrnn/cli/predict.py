@@ -49,16 +49,17 @@ def predict_command_for_tasks() -> Any:
         ("out", Path, typer.Option(Path("predictions.csv"), "--out", "-o", help="Output file; .json for JSON, else CSV (+ OUT.errors.json, OUT.notes.json).")),
         ("coverage", Optional[float], typer.Option(None, "--coverage", help=COVERAGE_HELP)),
         ("threads", Optional[int], typer.Option(None, "--threads", min=1, help="CPU threads torch uses (default: all cores).")),
+        ("figures", bool, typer.Option(False, "--figures", help="Also draw each input's figures (imaging: the slices read, with their attention and outline) as PNGs in OUT.figures/ beside OUT; tasks without figures write none.")),
     ] + [(o.field, TYPES[o.kind], typer.Option(None, o.flag, help=o.help)) for o in options.values()]  # fmt: skip
 
     def command(**kwargs: Any) -> None:
-        coverage, threads = kwargs.pop("coverage"), kwargs.pop("threads")
+        coverage, threads, figures = kwargs.pop("coverage"), kwargs.pop("threads"), kwargs.pop("figures")
         if threads:
             import torch
 
             torch.set_num_threads(threads)
         run_predict(kwargs.pop("inputs"), kwargs.pop("artifact"), kwargs.pop("out"), {k: v for k, v in kwargs.items() if v is not None},
-                    coverage=coverage)  # fmt: skip
+                    coverage=coverage, figures=figures)  # fmt: skip
 
     command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=t) for n, t, d in params]
@@ -67,15 +68,16 @@ def predict_command_for_tasks() -> Any:
     return command
 
 
-def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str, Any], coverage: float | None = None) -> None:
-    """Predict every input, print one line per item, write the rows and the errors and notes files."""
+def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str, Any], coverage: float | None = None,
+                figures: bool = False) -> None:  # fmt: skip
+    """Predict every input, print one line per item, write the rows and the errors and notes files (and the figures)."""
     from medrnn.predict import Predictor, write_predictions
     from medrnn.uncertainty import check_coverage
 
     if coverage is not None:
         check_coverage(coverage)  # a bad value is refused before the artifact is loaded
     predictor = Predictor.from_artifact(artifact)
-    result = predictor.predict(list(inputs), coverage=coverage, **options)
+    result = predictor.predict(list(inputs), coverage=coverage, figures=figures, **options)
     for item in result.items:
         typer.echo(f"{item.item_id}: {len(item.rows)} rows" + (f", {len(item.problems)} parts rejected" if item.problems else "")
                    + (f"; noted: {item.notes}" if item.notes else ""))  # fmt: skip
@@ -83,6 +85,11 @@ def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str,
         if "error" in entry:
             typer.echo(f"{source}: FAILED: {entry['message']}", err=True)
     errors = write_predictions(result, out)
+    if figures:
+        from medrnn.predict_figures import write_figures
+
+        folder, written = write_figures(result, out)
+        typer.echo(f"{len(written)} figures in {folder}" if written else f"no figures: task {result.task} draws none for these inputs")
     typer.echo(summary_line(result, len(inputs), out, errors))
     if result.n_failed or any("rejected" in f for f in result.failures.values()):
         raise typer.Exit(code=1)

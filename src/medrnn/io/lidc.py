@@ -51,6 +51,9 @@ def _row(raw: dict[str, str], line: int, path: Path) -> NoduleRow:
         raise InvalidRecordError(f"{path}: line {line}: label {row.label!r}; expected one of {', '.join(LABELS)}")
     if not row.patient_id or row.nodule < 0 or row.n_slices < 1 or row.slice_thickness_mm <= 0 or row.pixel_spacing_mm <= 0:
         raise InvalidRecordError(f"{path}: line {line}: patient_id empty, or nodule, n_slices or a spacing not positive")
+    if not row.malignancy_ratings or not all(1 <= r <= 5 for r in row.malignancy_ratings):
+        raise InvalidRecordError(f"{path}: line {line}: malignancy_ratings {raw['malignancy_ratings']!r}; expected one to four "
+                                 "space-separated ratings from 1 to 5")  # fmt: skip
     return row
 
 

@@ -275,6 +275,11 @@ class Task(ABC):
 
         return default_figures(item)
 
+    def predict_figures(self, item: InputItem, scores: Scores, pipeline: Pipeline) -> list[tuple[str, Figure]]:
+        """Figures of one predicted input, (name, matplotlib figure), written beside the predictions by `medrnn predict
+        --figures` (OUT.figures/ITEM__NAME.png); default: none (imaging: the slices read with their attention)."""
+        return []
+
     # ---- report ------------------------------------------------------------------------------------------------
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         """The world's part of report.html (beyond the generic metric tables and curves)."""

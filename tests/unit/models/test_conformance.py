@@ -109,7 +109,13 @@ SPECS = {
     "cnn3d": Spec(256, {"linear_head": {"cnn_channels": [4, 8], "hidden_size": 0},
                         "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_static": 3}},
                   _batch),
+    # MONAI ResNet-18 baselines (narrow: widen_factor 1/8) on the slices resampled to a cube: 3-D, and 2.5-D (3 planes)
+    "resnet3d": Spec(256, {"linear_head": {"widen_factor": 0.125, "hidden_size": 0},
+                           "channels_static": {"in_channels": 4, "widen_factor": 0.125, "cube_depth": 6, "num_static": 3}}, _batch),
+    "resnet2p5d": Spec(256, {"linear_head": {"widen_factor": 0.125, "hidden_size": 0},
+                             "channels_static": {"in_channels": 4, "widen_factor": 0.125, "num_static": 3}}, _batch),
 }  # fmt: skip
+NEEDS_MONAI = {"resnet3d", "resnet2p5d"}
 RECURRENT = [name for name in list_models() if issubclass(MODELS.get(name), RecurrentClassifier)]
 
 
@@ -118,6 +124,8 @@ def _declared(name: str) -> Spec | None:
 
 
 def _spec(name: str) -> Spec:
+    if name in NEEDS_MONAI:
+        pytest.importorskip("monai")
     spec = _declared(name)
     if spec is None:
         pytest.fail(f"model {name!r} is registered but declares no conformance variants: add it to SPECS in {__file__}")

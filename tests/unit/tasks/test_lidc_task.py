@@ -77,6 +77,24 @@ def test_slice_model_overfits_a_few_real_nodules(lidc_dir: Path) -> None:
     assert loss.item() < 0.05 and ((probs > 0.5) == (chosen.y == 1)).all()
 
 
+def test_training_stacks_are_augmented_reproducibly(lidc_dir: Path) -> None:
+    pytest.importorskip("monai")
+    task = get_task("lidc")
+    cfg = _config(max_patients=12)
+    data = task.load(cfg)
+    split = task.split(data, cfg)
+    pipeline = task.fit_pipeline(data, split, cfg)
+    first = [task.loaders(data, split, pipeline, cfg)[0].dataset[i][0] for i in range(6)]
+    again = [task.loaders(data, split, pipeline, cfg)[0].dataset[i][0] for i in range(6)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # the run seed fixes every draw
+    plain = pipeline.features(task.subset(data, split.train))[:6]
+    assert any(a.shape != p.shape or not np.allclose(a.numpy(), p) for a, p in zip(first, plain))
+    off = cfg.model_copy(update={"train": cfg.train.model_copy(update={"flip": False, "rotate_deg": 0.0, "intensity_scale": 0.0,
+                                                                       "intensity_shift": 0.0, "slice_dropout": 0.0})})  # fmt: skip
+    unchanged = [task.loaders(data, split, pipeline, off)[0].dataset[i][0].numpy() for i in range(6)]
+    assert all(np.array_equal(a, p) for a, p in zip(unchanged, plain))
+
+
 def test_predict_reads_every_volume_kind(lidc_dir: Path, tmp_path: Path) -> None:
     task = get_task("lidc")
     run_task(task, task.quick_config(), tmp_path / "run", progress=False)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import StrictConfig, TrainConfig
+from medrnn.config.schema import StrictConfig, TrainConfig, VolumeAugmentConfig
 
 
 class AdrenalDataConfig(StrictConfig):
@@ -31,8 +31,8 @@ class AdrenalModelConfig(StrictConfig):
     head_hidden: int = Field(32, ge=0)
 
 
-class AdrenalTrainConfig(TrainConfig):
-    """Early stopping on validation ROC-AUC; no ECG augmentation."""
+class AdrenalTrainConfig(VolumeAugmentConfig, TrainConfig):
+    """Early stopping on validation ROC-AUC; the volume augmentation without its intensity part; no ECG augmentation."""
 
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(40, ge=1)
@@ -40,6 +40,8 @@ class AdrenalTrainConfig(TrainConfig):
     weight_decay: float = Field(1e-4, ge=0)
     monitor: Literal["auto", "val_loss"] = "auto"  # type: ignore[assignment]  # auto: validation ROC-AUC
     augment: bool = False
+    intensity_scale: float = Field(0.0, ge=0, lt=1)  # shape masks: their values say inside/outside, not a grey level
+    intensity_shift: float = Field(0.0, ge=0)
 
 
 class AdrenalRunConfig(StrictConfig):

@@ -11,9 +11,9 @@ import numpy as np
 from torch import nn
 from torch.utils.data import DataLoader
 
-from medrnn.data.batch import SequenceDataset
 from medrnn.data.loaders import make_loader
 from medrnn.data.splits import Split
+from medrnn.data.volumes import VolumeStacks
 from medrnn.errors import InvalidRecordError
 from medrnn.io.volumes import read_volume
 from medrnn.metrics.outputs import evaluate_outputs
@@ -23,6 +23,7 @@ from medrnn.tasks.adrenal_mnist3d.config import AdrenalRunConfig
 from medrnn.tasks.adrenal_mnist3d.data import DATASET, AdrenalPipeline, AdrenalVolumes, load_volumes, official_split, score_volumes
 from medrnn.tasks.base import InputItem, Scores, Task, TaskData, TaskOption, as_index, register_task
 from medrnn.tasks.serving import ServedInput
+from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
 
 
 @register_task
@@ -88,10 +89,12 @@ class AdrenalMnist3dTask(Task):
 
     def loaders(self, data: TaskData, split: Split, pipeline: AdrenalPipeline,
                 config: AdrenalRunConfig) -> tuple[DataLoader, DataLoader, list]:  # fmt: skip
+        settings = VolumeAugmentSettings.from_config(config.train)
         sets = {}
         for name, index in (("train", split.train), ("val", split.val)):
             chosen = self.subset(data, index)
-            sets[name] = SequenceDataset(np.stack(pipeline.features(chosen)), chosen.y)
+            augment = VolumeAugmenter(settings, config.train.seed) if name == "train" and settings.active else None
+            sets[name] = VolumeStacks(pipeline.features(chosen), chosen.y, False, pipeline.side, augment=augment)
         return make_loader(sets["train"], config.train, True), make_loader(sets["val"], config.train, False), []
 
     def predict(self, model: nn.Module, pipeline: AdrenalPipeline, samples: AdrenalVolumes) -> Scores:

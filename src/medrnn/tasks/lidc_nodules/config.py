@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from medrnn.config.schema import StrictConfig, TrainConfig
+from medrnn.config.schema import StrictConfig, TrainConfig, VolumeAugmentConfig
 
 
 class LidcDataConfig(StrictConfig):
@@ -14,8 +14,9 @@ class LidcDataConfig(StrictConfig):
 
     dataset: str = "lidc-nodules"  # the catalogue name, or a folder laid out like it (nodules.csv + <patient>/nodule-<k>/)
     # binary: benign (median rating < 3) vs malignant (> 3), indeterminate (= 3) excluded, as in the literature and in
-    # NoduleMNIST3D; three_class keeps the indeterminate nodules as a class of their own
-    labels: Literal["binary", "three_class"] = "binary"
+    # NoduleMNIST3D; three_class keeps the indeterminate nodules as a class of their own; rating: regression on the mean
+    # of the radiologists' malignancy ratings (1-5), every nodule kept
+    labels: Literal["binary", "three_class", "rating"] = "binary"
     # 32 px (about 22 mm at LIDC pixel spacing) holds most nodules and trains 4x faster on CPU than the full 64 px
     crop_px: int = Field(32, ge=8, le=64, description="central crop of each 64x64 slice (the nodule is centred)")
     max_slices: int = Field(32, ge=1, description="at most this many slices per nodule, the central ones (median 4, max 56)")
@@ -30,7 +31,9 @@ class LidcDataConfig(StrictConfig):
 
 
 class LidcModelConfig(StrictConfig):
-    """The slice model: CNN per slice -> BiLSTM over slices -> additive slice attention -> head (models/slice_rnn.py)."""
+    """The slice model: CNN per slice -> BiLSTM over slices -> additive slice attention -> head (models/slice_rnn.py);
+    the baselines take the fields they share with it (cnn3d, resnet3d, resnet2p5d: hidden_size is their head's hidden
+    layer) and their own (widen_factor, cube_depth)."""
 
     name: str = "slice_rnn"
     cnn_channels: int | list[int] = 16
@@ -40,18 +43,22 @@ class LidcModelConfig(StrictConfig):
     dropout: float = Field(0.3, ge=0, lt=1)
     attention_size: int = Field(32, ge=1)
     head_hidden: int = Field(32, ge=0)
+    # resnet3d / resnet2p5d (MONAI ResNet-18): channel width x this (1.0: 64-128-256-512); resnet3d: planes of the
+    # resampled volume (0: as many as the crop's side, a cube)
+    widen_factor: float = Field(1.0, gt=0)
+    cube_depth: int = Field(0, ge=0)
 
 
-class LidcTrainConfig(TrainConfig):
-    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), no ECG augmentation."""
+class LidcTrainConfig(VolumeAugmentConfig, TrainConfig):
+    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), the volume augmentation
+    (flips and turns, rotation, intensity, slice dropout; each switchable), no ECG augmentation."""
 
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(30, ge=1)
     patience: int = Field(6, ge=1)
     weight_decay: float = Field(1e-4, ge=0)
     monitor: Literal["auto", "val_loss"] = "auto"  # type: ignore[assignment]  # auto: ROC-AUC (binary), macro-F1 (3 classes)
-    augment: bool = False  # the generic module's ECG augmentation; this task's flips and rotations are `flip`
-    flip: bool = True  # training slices: random horizontal/vertical flips and 90-degree turns (one draw per nodule)
+    augment: bool = False  # the generic module's ECG augmentation; this task's is VolumeAugmentConfig's fields
 
 
 class LidcRunConfig(StrictConfig):

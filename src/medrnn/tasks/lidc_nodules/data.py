@@ -21,10 +21,15 @@ from medrnn.tasks.lidc_nodules.config import LidcDataConfig, LidcRunConfig
 
 log = logging.getLogger(__name__)
 DATASET = "lidc-nodules"
-# label scheme -> (class names, nodules.csv label -> class index); labels not in the mapping are left out and counted
+NODULE_LABELS = ("benign", "indeterminate", "malignant")  # nodules.csv `label`: median rating < 3, = 3, > 3
+# label scheme -> (class names, nodules.csv label -> class index); labels not in the mapping are left out and counted.
+# rating: a regression on the mean of the radiologists' malignancy ratings (1-5), every nodule kept; the classes are
+# the nodules.csv labels, for counts and the benign-vs-malignant AUROC of the predicted rating
+RATING = "rating"
 LABEL_SCHEMES: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
     "binary": (("benign", "malignant"), {"benign": 0, "malignant": 1}),
-    "three_class": (("benign", "indeterminate", "malignant"), {"benign": 0, "indeterminate": 1, "malignant": 2}),
+    "three_class": (NODULE_LABELS, {"benign": 0, "indeterminate": 1, "malignant": 2}),
+    RATING: (NODULE_LABELS, {"benign": 0, "indeterminate": 1, "malignant": 2}),
 }
 
 
@@ -32,8 +37,8 @@ LABEL_SCHEMES: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
 class NoduleSet:
     """Nodules as grey-level slice stacks in [0, 1] (each (n_slices, H, W) float32), their outlines and labels.
 
-    `y` is the class index as float (NaN where unknown: a user's input). `masks[i]` is the radiologists' vote map
-    (uint8, 0-4) or None.
+    `y` is the class index as float, or the mean malignancy rating (labels=rating); NaN where unknown (a user's input).
+    `masks[i]` is the radiologists' vote map (uint8, 0-4) or None; `labels[i]` the nodules.csv label ("" when unknown).
     """
 
     ids: list[str]
@@ -42,6 +47,7 @@ class NoduleSet:
     masks: list[np.ndarray | None]
     y: np.ndarray  # (n,) float64
     spacing_mm: list[tuple[float, float, float]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,15 +57,20 @@ class NoduleSet:
         index = np.asarray(index, dtype=np.int64)
         pick = lambda seq: [seq[i] for i in index]  # noqa: E731
         return NoduleSet(pick(self.ids), pick(self.patients), pick(self.images), pick(self.masks), self.y[index],
-                         pick(self.spacing_mm) if self.spacing_mm else [])  # fmt: skip
+                         pick(self.spacing_mm) if self.spacing_mm else [], pick(self.labels) if self.labels else [])  # fmt: skip
 
     @staticmethod
     def concat(parts: list[NoduleSet]) -> NoduleSet:
         """The nodules of every part, in order."""
         spacing = [s for p in parts for s in p.spacing_mm] if all(p.spacing_mm for p in parts) else []
+        labels = [label for p in parts for label in p.labels] if all(p.labels for p in parts) else []
         y = np.concatenate([p.y for p in parts]) if parts else np.zeros(0)
         return NoduleSet([i for p in parts for i in p.ids], [q for p in parts for q in p.patients], [a for p in parts for a in p.images],
-                         [m for p in parts for m in p.masks], y, spacing)  # fmt: skip
+                         [m for p in parts for m in p.masks], y, spacing, labels)  # fmt: skip
+
+    def strata(self) -> np.ndarray:
+        """Per nodule, its nodules.csv label as 0 benign, 1 indeterminate, 2 malignant (-1 unknown): the split's strata."""
+        return np.array([NODULE_LABELS.index(x) if x in NODULE_LABELS else -1 for x in self.labels], dtype=np.int64)
 
 
 def grey_levels(record: VolumeRecord, window: str) -> tuple[np.ndarray, str]:
@@ -103,7 +114,7 @@ def load_nodules(config: LidcDataConfig) -> TaskData:
     root = data_folder(config.dataset)
     names, mapping = LABEL_SCHEMES[config.labels]
     rows, left_out = chosen_rows(read_lidc_table(root), config)
-    ids, patients, images, masks, labels, spacing = [], [], [], [], [], []
+    ids, patients, images, masks, labels, spacing, names_read = [], [], [], [], [], [], []
     failures: dict[str, str] = {}
     for row in rows:
         try:
@@ -115,8 +126,9 @@ def load_nodules(config: LidcDataConfig) -> TaskData:
         patients.append(row.patient_id)
         images.append(grey_levels(record, config.window)[0])
         masks.append(record.mask)
-        labels.append(mapping[row.label])
+        labels.append(float(np.mean(row.malignancy_ratings)) if config.labels == RATING else mapping[row.label])
         spacing.append(record.spacing_mm)
+        names_read.append(row.label)
     if failures:
         log.warning("%d nodules not read (ids and reasons: metrics.json data.failures)", len(failures))
     if not ids:
@@ -125,18 +137,21 @@ def load_nodules(config: LidcDataConfig) -> TaskData:
     info: dict[str, Any] = {
         "dataset": config.dataset, "labels": config.labels, "classes": list(names), "nodules": len(ids),
         "patients": len(set(patients)), "left_out_by_label": left_out, "failures": failures,
-        "class_counts": {n: int((y == k).sum()) for k, n in enumerate(names)},
+        "class_counts": {n: int(sum(label == n for label in names_read)) for n in names},
         "slices_per_nodule": {"median": float(np.median([len(a) for a in images])), "max": int(max(len(a) for a in images))},
         "caveats": ["8-bit windowed crops, not Hounsfield units", "labels are radiologists' suspicion, not pathology"],
     }  # fmt: skip
-    samples = NoduleSet(ids, patients, images, masks, y, spacing)
+    if config.labels == RATING:
+        info["target"] = {"name": "malignancy_rating", "what": "mean of the radiologists' malignancy ratings (1-5) per nodule",
+                          "mean": round(float(y.mean()), 4), "sd": round(float(y.std()), 4)}  # fmt: skip
+    samples = NoduleSet(ids, patients, images, masks, y, spacing, names_read)
     return TaskData(samples, np.array(patients, dtype=str), ids, info)
 
 
 def make_lidc_split(data: TaskData, config: LidcRunConfig) -> Split:
     """Patients split train/val/test, stratified by each patient's most suspicious nodule (seeded)."""
-    return patient_split(list(data.units), config.data.split_sizes, seed=config.train.seed,
-                         stratify=data.samples.y.astype(np.int64))  # fmt: skip
+    return patient_split(list(data.units), config.data.split_sizes, seed=config.train.seed, stratify=data.samples.strata())
 
 
-__all__ = ["DATASET", "LABEL_SCHEMES", "NoduleSet", "data_folder", "grey_levels", "load_nodules", "make_lidc_split"]
+__all__ = ["DATASET", "LABEL_SCHEMES", "NODULE_LABELS", "RATING", "NoduleSet", "data_folder", "grey_levels", "load_nodules",
+           "make_lidc_split"]

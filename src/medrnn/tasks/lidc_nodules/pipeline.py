@@ -11,7 +11,7 @@ import numpy as np
 from medrnn.errors import ArtifactError, InvalidRecordError
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.lidc_nodules.config import LidcDataConfig
-from medrnn.tasks.lidc_nodules.data import LABEL_SCHEMES, NoduleSet
+from medrnn.tasks.lidc_nodules.data import LABEL_SCHEMES, RATING, NoduleSet
 
 LAYOUT = "x = (slices, channels * crop * crop): standardised grey levels [| outline votes / 4], row-major per channel"
 MAX_VOTES = 4.0  # four LIDC radiologists
@@ -19,7 +19,8 @@ MAX_VOTES = 4.0  # four LIDC radiologists
 
 @dataclass
 class LidcPipeline(Pipeline):
-    """Crop, slice cap, label scheme and the grey-level mean/std fitted on the training nodules."""
+    """Crop, slice cap, label scheme and the grey-level mean/std fitted on the training nodules (labels=rating: also the
+    rating's mean/std, the model learns the standardised rating)."""
 
     labels: str
     crop_px: int
@@ -31,17 +32,29 @@ class LidcPipeline(Pipeline):
     std_: float
     layout: str = "slices"
     threshold: float | None = None
+    target_mean_: float = 0.0
+    target_std_: float = 1.0
 
     @property
     def label_names(self) -> list[str]:  # type: ignore[override]
-        """binary: one output, malignant; three_class: benign, indeterminate, malignant."""
+        """binary: one output, malignant; three_class: benign, indeterminate, malignant; rating: malignancy_rating."""
+        if self.labels == RATING:
+            return ["malignancy_rating"]
         names = list(LABEL_SCHEMES[self.labels][0])
         return names[1:] if self.labels == "binary" else names
 
     @property
     def output_kind(self) -> str:  # type: ignore[override]
-        """binary (sigmoid of malignant) or multiclass (softmax over three classes)."""
-        return "binary" if self.labels == "binary" else "multiclass"
+        """binary (sigmoid of malignant), multiclass (softmax over three classes) or regression (the rating)."""
+        return {"binary": "binary", RATING: "regression"}.get(self.labels, "multiclass")
+
+    def scale_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as the model learns them: the rating standardised by the training nodules' mean and SD, else unchanged."""
+        return (y - self.target_mean_) / self.target_std_ if self.labels == RATING else y
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        """Model outputs back in target units (the rating, 1-5 scale)."""
+        return values * self.target_std_ + self.target_mean_ if self.labels == RATING else values
 
     @property
     def in_channels(self) -> int:
@@ -61,6 +74,9 @@ class LidcPipeline(Pipeline):
         pixels = np.concatenate([pipeline.crop(a, i).ravel() for i, a in zip(train.ids, train.images)]).astype(np.float64)
         std = float(pixels.std())
         pipeline.mean_, pipeline.std_ = float(pixels.mean()), std if std > 1e-6 else 1.0
+        if config.labels == RATING:
+            target_std = float(np.std(train.y))
+            pipeline.target_mean_, pipeline.target_std_ = float(np.mean(train.y)), target_std if target_std > 1e-6 else 1.0
         return pipeline
 
     def kept_slices(self, n: int) -> slice:
@@ -99,7 +115,7 @@ class LidcPipeline(Pipeline):
     def state_dict(self) -> dict[str, Any]:
         return {"labels": self.labels, "crop_px": self.crop_px, "max_slices": self.max_slices, "mask_channel": self.mask_channel,
                 "window": self.window, "region_px": self.region_px, "mean": self.mean_, "std": self.std_, "input_layout": self.layout,
-                "layout": LAYOUT}  # fmt: skip
+                "layout": LAYOUT, "target_mean": self.target_mean_, "target_std": self.target_std_}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> LidcPipeline:
@@ -107,10 +123,12 @@ class LidcPipeline(Pipeline):
             raise ArtifactError(f"preprocessing field 'labels' is {state.get('labels')!r}; expected one of {', '.join(LABEL_SCHEMES)}")
         return cls(str(state["labels"]), int(state["crop_px"]), int(state["max_slices"]), bool(state["mask_channel"]),
                    str(state["window"]), int(state["region_px"]), float(state["mean"]), float(state["std"]),
-                   str(state.get("input_layout", "slices")))  # fmt: skip
+                   str(state.get("input_layout", "slices")), target_mean_=float(state.get("target_mean", 0.0)),
+                   target_std_=float(state.get("target_std", 1.0)))  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
-        return {**super().compatibility(), "input": {k: v for k, v in self.state_dict().items() if k not in ("mean", "std")}}
+        fitted = ("mean", "std", "target_mean", "target_std")
+        return {**super().compatibility(), "input": {k: v for k, v in self.state_dict().items() if k not in fitted}}
 
 
 __all__ = ["LAYOUT", "LidcPipeline"]

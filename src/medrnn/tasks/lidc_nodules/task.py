@@ -24,11 +24,15 @@ from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOp
 from medrnn.tasks.lidc_nodules import explain as explaining
 from medrnn.tasks.lidc_nodules.config import LidcRunConfig
 from medrnn.tasks.lidc_nodules.data import DATASET, NoduleSet, grey_levels, load_nodules, make_lidc_split
+from medrnn.tasks.lidc_nodules.examples import write_examples
 from medrnn.tasks.lidc_nodules.outlines import attention_in_outlines
 from medrnn.tasks.lidc_nodules.pipeline import LidcPipeline
 from medrnn.tasks.lidc_nodules.predict import SliceStacks, score_stacks
+from medrnn.tasks.lidc_nodules.rating import rating_auroc
 from medrnn.tasks.lidc_nodules.report import lidc_sections
+from medrnn.tasks.lidc_nodules.strip import strip_figures
 from medrnn.tasks.serving import ServedInput
+from medrnn.transforms.volume_augment import VolumeAugmentSettings, VolumeAugmenter
 
 
 @register_task
@@ -41,19 +45,22 @@ class LidcNodulesTask(Task):
     data = "lidc-nodules (2,097 nodules of 703 patients: 64x64 8-bit crops per slice, outlines, ratings; nodules.csv)"
     readers = ("read_lidc_table", "read_lidc_nodule", "read_slice_stack", "read_dicom_series", "read_nifti")
     split_unit = "patient"
-    output_kinds = ("binary", "multiclass")
+    output_kinds = ("binary", "multiclass", "regression")
     input_axes = ("slice", "region")  # region: square patches of region_px pixels of each slice (slice x H x W, pooled)
     default_model = "slice_rnn"
-    # cnn3d: the 3-D CNN baseline on the same slices; lstm: the rows of the central slice (data.layout=central_slice_rows)
-    models = ("slice_rnn", "cnn3d", "lstm")
+    # cnn3d: the 3-D CNN baseline on the same slices; resnet3d / resnet2p5d: MONAI ResNet-18s on those slices resampled to
+    # a cube (3-D, or its three central planes); lstm: the rows of the central slice (data.layout=central_slice_rows)
+    models = ("slice_rnn", "cnn3d", "resnet3d", "resnet2p5d", "lstm")
     time_estimate = "about 10-20 min on 2 CPU cores (1,345 benign/malignant nodules); --quick: seconds"
     config_class = LidcRunConfig
     predict_help = ("a nodule folder (images/slice-N.png [+ mask/]), a folder of PNG/TIFF slices, a DICOM series folder, a NIfTI "
                     "file (--volume for 4-D) or a .zip of a folder: slices are centre-cropped to the model's crop (the nodule "
                     "must be centred); CT in HU goes through the model's window (lung). One row per input: item_id, nodule_id, "
-                    "p_malignant (or class and p_<class>), n_slices, slices_used, top_slice, slice_attention")  # fmt: skip
+                    "p_malignant (or class and p_<class>, or malignancy_rating), n_slices, slices_used, top_slice, "
+                    "slice_attention")  # fmt: skip
     options = (
-        TaskOption("--labels", "data.labels", "binary: benign vs malignant, indeterminate left out (default); three_class."),
+        TaskOption("--labels", "data.labels", "binary: benign vs malignant, indeterminate left out (default); three_class; "
+                   "rating: regression on the mean malignancy rating (1-5), every nodule kept."),
         TaskOption("--crop-px", "data.crop_px", "Central crop of each 64x64 slice, pixels (default 32).", kind="int"),
         TaskOption("--mask-channel", "data.mask_channel", "Read the radiologists' outline as a second channel.", kind="bool"),
         TaskOption("--max-patients", "data.max_patients", "Only the first N patients (smoke runs).", kind="int"),
@@ -77,10 +84,12 @@ class LidcNodulesTask(Task):
 
     def split(self, data: TaskData, config: LidcRunConfig) -> Split:
         split = make_lidc_split(data, config)
-        y = data.samples.y
+        strata = data.samples.strata()  # the nodules.csv label of each nodule: the classes, or the strata of the rating
+        if config.data.labels == "binary":
+            strata = strata // 2  # benign 0, malignant 2 -> 0, 1: the binary classes' order
         data.info["split"] = {"unit": "patient", "seed": config.train.seed, "sizes": list(config.data.split_sizes),
                               "patients": {k: int(len(set(data.units[v]))) for k, v in split._asdict().items()},
-                              "class_counts": {k: np.bincount(y[v].astype(int), minlength=3).tolist()
+                              "class_counts": {k: np.bincount(strata[v], minlength=3).tolist()
                                                for k, v in split._asdict().items()}}  # fmt: skip
         return split
 
@@ -104,7 +113,8 @@ class LidcNodulesTask(Task):
         rows = pipeline.layout == "central_slice_rows"
         if rows != (config.model.name == "lstm"):
             raise ConfigError(f"model {config.model.name!r} with data.layout={pipeline.layout!r}: the lstm reads the rows of the central "
-                              "slice (data.layout=central_slice_rows); slice_rnn and cnn3d read slices (data.layout=slices)")  # fmt: skip
+                              "slice (data.layout=central_slice_rows); slice_rnn, cnn3d and the resnets read slices "
+                              "(data.layout=slices)")  # fmt: skip
         sizes = {"input_size": pipeline.input_size, "num_classes": len(pipeline.label_names)}
         if not rows:
             sizes["in_channels"] = pipeline.in_channels
@@ -112,12 +122,15 @@ class LidcNodulesTask(Task):
 
     def loaders(self, data: TaskData, split: Split, pipeline: LidcPipeline, config: LidcRunConfig) -> tuple[DataLoader, DataLoader, list]:
         multiclass, t = pipeline.output_kind == "multiclass", config.train
+        settings = VolumeAugmentSettings.from_config(t)
         sets = {}
         for name, index in (("train", split.train), ("val", split.val)):
             chosen = self.subset(data, index)
-            seed = t.seed if name == "train" and t.flip else None
-            seed = seed if pipeline.layout == "slices" else None  # a row sequence is not flipped as an image
-            sets[name] = SliceStacks(pipeline.features(chosen), chosen.y, multiclass, pipeline.crop_px, flip_seed=seed)
+            augment = None
+            if name == "train" and settings.active and pipeline.layout == "slices":  # a row sequence is not an image
+                augment = VolumeAugmenter(settings, t.seed, image_channels=1)  # the outline channel is never intensity-changed
+            y = pipeline.scale_targets(chosen.y)  # the rating standardised; class indices unchanged
+            sets[name] = SliceStacks(pipeline.features(chosen), y, multiclass, pipeline.crop_px, augment=augment)
         return make_loader(sets["train"], t, True), make_loader(sets["val"], t, False), []
 
     def class_weights(self, data: TaskData, split: Split, pipeline: LidcPipeline, config: LidcRunConfig) -> torch.Tensor | None:
@@ -129,22 +142,26 @@ class LidcNodulesTask(Task):
     def predict(self, model: nn.Module, pipeline: LidcPipeline, samples: NoduleSet) -> Scores:
         if len(samples) == 0:
             return Scores(np.zeros((0, len(pipeline.label_names))), {"attention": []})
-        probs, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind == "multiclass", pipeline.crop_px)
-        return Scores(probs, {"attention": attention})
+        values, attention = score_stacks(model, pipeline.features(samples), pipeline.output_kind, pipeline.crop_px)
+        return Scores(pipeline.unscale(values), {"attention": attention})
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: LidcPipeline, config: LidcRunConfig,
                  samples: Any) -> Any:  # fmt: skip
         if pipeline.output_kind == "multiclass":
             return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="patients",
                             n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
-        return evaluate_outputs(y[:, 0], scores.values[:, 0], list(pipeline.label_names), "binary", units=units, unit="patients",
-                                n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
+        report = evaluate_outputs(y[:, 0], scores.values[:, 0], list(pipeline.label_names), pipeline.output_kind, units=units,
+                                  unit="patients", n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
+        if pipeline.output_kind == "regression":
+            report.extras["benign_vs_malignant"] = rating_auroc(samples, scores.values[:, 0], units, config.bootstrap, config.train.seed)
+        return report
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: LidcPipeline, scores: Scores,
                       model: nn.Module, config: LidcRunConfig) -> dict[str, Any]:  # fmt: skip
         test = self.subset(data, split.test)
         share = attention_in_outlines(test, scores.extras.get("attention", []), pipeline)
-        return {"dataset": config.data.dataset, "attention_in_outlines": share}
+        examples = write_examples(run_dir, test, scores.values, scores.extras.get("attention", []), pipeline)
+        return {"dataset": config.data.dataset, "attention_in_outlines": share, "examples": examples}
 
     def report_sections(self, run_dir: Path, metrics: dict[str, Any]) -> list[Section]:
         return lidc_sections(run_dir, metrics)
@@ -154,6 +171,9 @@ class LidcNodulesTask(Task):
 
     def explain_figures(self, item: Any, pipeline: Any) -> list[tuple[str, Any]]:
         return explaining.explain_figures(item)
+
+    def predict_figures(self, item: InputItem, scores: Scores, pipeline: LidcPipeline) -> list[tuple[str, Any]]:
+        return strip_figures(item, scores, pipeline)
 
     def read_input(self, source: str, pipeline: LidcPipeline, options: dict[str, Any]) -> InputItem:
         record = read_volume(source, volume=options.get("volume"))
@@ -180,6 +200,8 @@ class LidcNodulesTask(Task):
             if pipeline.output_kind == "multiclass":
                 names = pipeline.label_names
                 out = {"class": names[int(np.argmax(p))], **{f"p_{n}": round(float(v), 6) for n, v in zip(names, p)}}
+            elif pipeline.output_kind == "regression":
+                out = {pipeline.label_names[0]: round(float(p[0]), 4)}
             else:
                 out = {f"p_{pipeline.label_names[0]}": round(float(p[0]), 6)}
             rows.append({"item_id": item.item_id, "nodule_id": nodule, **out, "n_slices": len(image),
@@ -192,7 +214,7 @@ class LidcNodulesTask(Task):
         from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
 
         names = pipeline.label_names
-        out = ["class", *[f"p_{n}" for n in names]] if pipeline.output_kind == "multiclass" else [f"p_{names[0]}"]
+        out = {"multiclass": ["class", *[f"p_{n}" for n in names]], "regression": names}.get(pipeline.output_kind, [f"p_{names[0]}"])
         return ["item_id", "nodule_id", *out, "n_slices", "slices_used", "top_slice", "slice_attention", *conformal_columns(pipeline)]
 
 
