@@ -23,11 +23,11 @@ from medrnn.errors import ConfigError, ShapeError
 class VolumeAugmentSettings:
     """What to draw per stack; 0 (or False) turns each off."""
 
-    flip: bool = True  # random horizontal flip and 90-degree turn (0, 90, 180, 270 equally likely)
-    rotate_deg: float = 10.0  # in-plane rotation drawn from [-rotate_deg, +rotate_deg]
-    intensity_scale: float = 0.1  # image channels times (1 + f), f drawn from [-scale, +scale]
-    intensity_shift: float = 0.1  # image channels plus an offset drawn from [-shift, +shift] (standardised units)
-    slice_dropout: float = 0.2  # probability of removing one random slice (never the last one left)
+    flip: bool = True  # random 90-degree turn (0, 90, 180, 270 equally likely) and horizontal flip
+    rotate_deg: float = 0.0  # in-plane rotation drawn from [-rotate_deg, +rotate_deg]
+    intensity_scale: float = 0.0  # image channels times (1 + f), f drawn from [-scale, +scale]
+    intensity_shift: float = 0.0  # image channels plus an offset drawn from [-shift, +shift] (standardised units)
+    slice_dropout: float = 0.0  # probability of removing one random slice (never the last one left)
 
     @property
     def active(self) -> bool:
@@ -54,7 +54,7 @@ class VolumeAugmenter:
     """Callable x (slices, channels, H, W) -> augmented copy (slices' or slices - 1, channels, H, W), seeded by `seed`."""
 
     def __init__(self, settings: VolumeAugmentSettings, seed: int, image_channels: int = 1) -> None:
-        from monai.transforms import RandFlip, RandRotate, RandRotate90, RandScaleIntensity, RandShiftIntensity
+        from monai.transforms import RandRotate, RandScaleIntensity, RandShiftIntensity
 
         if settings.rotate_deg < 0 or settings.rotate_deg > 180 or not 0 <= settings.slice_dropout <= 1:
             raise ConfigError(f"volume augmentation: rotate_deg {settings.rotate_deg} (expected 0-180), slice_dropout "
@@ -64,12 +64,12 @@ class VolumeAugmenter:
                               f"{settings.intensity_shift} must be >= 0 (0 turns each off)")  # fmt: skip
         self.settings, self.image_channels = settings, image_channels
         # 2-D transforms on (slices * channels, H, W): the spatial axes are (0, 1) = (H, W) after the channel axis
-        self.flip = RandFlip(prob=0.5, spatial_axis=1)
-        self.turn = RandRotate90(prob=0.75, max_k=3, spatial_axes=(0, 1))  # k = 0 with 1/4, else 1..3: each turn 1/4
+        # flips and turns draw from numpy as the benchmarked LIDC runs did (seed = the run seed), so they reproduce
+        self.flip_rng = np.random.default_rng(seed)
         self.rotate = RandRotate(range_x=math.radians(settings.rotate_deg), prob=1.0, keep_size=True, padding_mode="border")
         self.scale = RandScaleIntensity(factors=settings.intensity_scale, prob=1.0)
         self.shift = RandShiftIntensity(offsets=settings.intensity_shift, prob=1.0)
-        for k, transform in enumerate((self.flip, self.turn, self.rotate, self.scale, self.shift)):
+        for k, transform in enumerate((self.rotate, self.scale, self.shift), start=2):
             transform.set_random_state(seed=(seed * 7919 + k) % 2**32)
         self.slice_rng = np.random.RandomState((seed * 7919 + 5) % 2**32)
 
@@ -77,9 +77,11 @@ class VolumeAugmenter:
         if x.ndim != 4 or x.shape[1] < self.image_channels:
             raise ShapeError(f"volume augmentation: expected (slices, channels >= {self.image_channels}, H, W), got {x.shape}")
         s, n, c = self.settings, len(x), x.shape[1]
+        if s.flip:  # one turn and one flip for every slice and channel alike
+            x = np.rot90(x, int(self.flip_rng.integers(4)), axes=(2, 3))
+            if self.flip_rng.random() < 0.5:
+                x = x[..., ::-1]
         planes = np.ascontiguousarray(x, dtype=np.float32).reshape(n * c, *x.shape[2:])  # every slice's channels as 2-D channels
-        if s.flip:
-            planes = as_numpy(self.turn(self.flip(planes)))
         if s.rotate_deg:
             self.rotate.randomize(None)  # one angle for the image and the outline channels
             stack = planes.reshape(n, c, *planes.shape[1:])

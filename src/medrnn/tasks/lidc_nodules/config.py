@@ -50,8 +50,8 @@ class LidcModelConfig(StrictConfig):
 
 
 class LidcTrainConfig(VolumeAugmentConfig, TrainConfig):
-    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), the volume augmentation
-    (flips and turns, rotation, intensity, slice dropout; each switchable), no ECG augmentation."""
+    """TrainConfig with defaults for nodules: early stopping on validation ROC-AUC (binary), flips and turns (rotation,
+    intensity and slice dropout can be switched on: VolumeAugmentConfig), no ECG augmentation."""
 
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(30, ge=1)
