@@ -46,7 +46,7 @@ class AdrenalMnist3dTask(Task):
                     "0/255): one row per input: item_id, volume_id, p_mass, n_slices, top_slice, slice_attention")  # fmt: skip
     options = (TaskOption("--max-per-split", "data.max_per_split", "Only the first N volumes of each split.", kind="int"),)
     served_input = ServedInput(uploads=(".zip", ".nii", ".gz"), unzip=False)
-    examples = ("medrnn train adrenal --out runs/adrenal", "medrnn predict runs/adrenal/model mask.nii.gz")
+    examples = ("medrnn train adrenal --out runs/adrenal", "medrnn predict --artifact runs/adrenal/model mask.nii.gz --out adrenal.csv")
 
     def quick_config(self) -> AdrenalRunConfig:
         return AdrenalRunConfig.model_validate({

@@ -68,7 +68,7 @@ class EegSeizureTask(Task):
     served_input = ServedInput(uploads=(".edf", ".rec", ".txt"))  # EDF recordings or Bonn segment files
     examples = ("medrnn train bonn --out runs/bonn", "medrnn train bonn --protocol five_sets --out runs/bonn-5",
                 "medrnn train bonn --split cv --fold 2 --augment scale:0.2,noise:20 --out runs/bonn-cv2",
-                "medrnn predict runs/bonn/model S001.txt recording.edf --channel Fp1")  # fmt: skip
+                "medrnn predict --artifact runs/bonn/model S001.txt recording.edf --channel Fp1")  # fmt: skip
 
     def quick_config(self) -> EegRunConfig:
         return EegRunConfig.model_validate({"data": {"max_segments_per_set": 15, "stride_s": 4.0},

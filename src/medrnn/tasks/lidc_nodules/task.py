@@ -68,7 +68,7 @@ class LidcNodulesTask(Task):
     predict_options = (TaskOption("--volume", "volume", "4-D NIfTI: which volume to read (0-based).", kind="int"),)
     served_input = ServedInput(uploads=(".zip", ".nii", ".gz"), unzip=False)  # a NIfTI file, or a zip of a slice/DICOM folder
     examples = ("medrnn train lidc --out runs/lidc", "medrnn train lidc --labels three_class --seed 1 --out runs/lidc-3",
-                "medrnn predict runs/lidc/model LIDC-IDRI-0001/nodule-0 series-folder/ scan.nii.gz")  # fmt: skip
+                "medrnn predict --artifact runs/lidc/model LIDC-IDRI-0001/nodule-0 series-folder/ scan.nii.gz --figures")  # fmt: skip
 
     def quick_config(self) -> LidcRunConfig:
         return LidcRunConfig.model_validate({
