@@ -48,7 +48,9 @@ TARGETS: dict[str, dict[str, Any]] = {
     # the beat task's own epoch cap (15) and recipe; the source is a supervised run of another task
     "mitdb": {"task": "ecg_beats", "set": {}, "max_epochs": None, "source": {"task": "af_rhythm", "set": {}}},
     # scratch: random token embeddings; transfer: `medrnn pretrain notes` (word2vec on every training note, labelled or not)
-    "codiesp": {"task": "icd_coding", "set": {"data.embeddings": "none"}, "max_epochs": None},
+    # MAP over every gold code (the official script's): the run's headline MAP counts only codes in its label set, which
+    # shrinks with the labelled share, so it would not compare across fractions
+    "codiesp": {"task": "icd_coding", "set": {"data.embeddings": "none"}, "max_epochs": None, "metric": "map_all_gold"},
 }
 FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 SPLIT = ("each dataset's default split (MoleculeNet's: scaffold for BBBP and BACE, random for Tox21; MIT-BIH: DS1 train with 4 "
@@ -95,10 +97,10 @@ def source_for(target: str, work: Path) -> Path:
     return out
 
 
-def headline(run: Path) -> tuple[str, float, list[float] | None]:
-    """The run's headline test metric, its value and 95 % CI."""
+def headline(run: Path, metric: str | None = None) -> tuple[str, float, list[float] | None]:
+    """The run's headline test metric (or `metric`), its value and 95 % CI."""
     m = json.loads((run / "metrics.json").read_text())
-    name = m["test"]["headline"]
+    name = metric or m["test"]["headline"]
     ci = m["test"].get("ci", {})
     return name, float(m["test"]["overall"][name]), ci.get(f"overall.{name}", ci.get(name))
 
@@ -170,13 +172,18 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 for mode in ("scratch", "transfer"):
                     path = records / f"{target}-{mode}-{fraction}-{seed}.json"
+                    run = args.work / f"{target}-{mode}-{fraction}-{seed}"
+                    wanted = TARGETS[target].get("metric")
+                    if path.exists() and wanted and json.loads(path.read_text())["metric"] != wanted and (run / "RUN_COMPLETE").exists():
+                        record = json.loads(path.read_text())  # a record of the headline metric: the wanted one, from its run
+                        record["metric"], record["value"], record["ci"] = headline(run, wanted)
+                        path.write_text(json.dumps(record))
                     if path.exists():
                         continue
                     task, cfg = config_for(target, fraction, seed, args.max_epochs, source if mode == "transfer" else None)
-                    run = args.work / f"{target}-{mode}-{fraction}-{seed}"
                     t0 = time.perf_counter()
                     run_task(task, cfg, run, progress=False, overwrite=True)
-                    metric, value, ci = headline(run)
+                    metric, value, ci = headline(run, wanted)
                     path.write_text(json.dumps({"target": target, "mode": mode, "fraction": fraction, "seed": seed, "metric": metric,
                                                 "value": value, "ci": ci, "seconds": round(time.perf_counter() - t0, 1),
                                                 "max_epochs": cfg.train.max_epochs, "source": str(source)}))  # fmt: skip
