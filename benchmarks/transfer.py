@@ -111,16 +111,18 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for target in dict.fromkeys(r["target"] for r in runs):
         mine = [r for r in runs if r["target"] == target]
         curve: dict[str, dict[str, float]] = {"scratch": {}, "transfer": {}}
+        counts: dict[str, dict[str, int]] = {"scratch": {}, "transfer": {}}
         for mode in curve:
             for f in sorted({r["fraction"] for r in mine}):
                 values = [r["value"] for r in mine if r["mode"] == mode and r["fraction"] == f]
                 if values:
                     curve[mode][str(f)] = round(statistics.mean(values), 4)
+                    counts[mode][str(f)] = len(values)
         gain = None
         if "0.1" in curve["scratch"] and "0.1" in curve["transfer"]:
             gain = round(curve["transfer"]["0.1"] - curve["scratch"]["0.1"], 4)
         out[target] = {"metric": mine[0]["metric"], **curve, "gain_at_10pct": gain,
-                       "seeds": sorted({r["seed"] for r in mine})}  # fmt: skip
+                       "seeds": sorted({r["seed"] for r in mine}), "runs_per_cell": counts}  # fmt: skip
     return out
 
 
@@ -203,8 +205,12 @@ def render(path: Path = RESULTS) -> str:
         fractions = sorted(set(s["scratch"]) | set(s["transfer"]), key=float)
         lines += [f"**{target}** ({s['metric']}, test, mean of seeds {s['seeds']}); gain at 10 % labels: {s['gain_at_10pct']}", "",
                   "| labels | " + " | ".join(f"{float(f):.0%}" for f in fractions) + " |", "|---|" + "---|" * len(fractions)]  # fmt: skip
+        n_seeds = len(s["seeds"])
         for mode in ("scratch", "transfer"):
-            lines.append(f"| {mode} | " + " | ".join(f"{s[mode][f]:.3f}" if f in s[mode] else "–" for f in fractions) + " |")
+            counts = s.get("runs_per_cell", {}).get(mode, {})
+            cells = [(f"{s[mode][f]:.3f}" + (f" ({counts[f]} seed)" if counts.get(f, n_seeds) < n_seeds else "")) if f in s[mode] else "–"
+                     for f in fractions]  # fmt: skip
+            lines.append(f"| {mode} | " + " | ".join(cells) + " |")
         lines.append("")
     m = d["machine"]
     lines.append(f"Command: `{d['command'].strip()}`; {d['config']['transfer']}; {d['config']['split']}; max {d['config']['max_epochs']} "
