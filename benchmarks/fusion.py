@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import time
 import traceback
 from datetime import datetime
@@ -38,6 +38,9 @@ import torch
 from medrnn.metrics.outputs import evaluate_outputs
 from medrnn.tasks.base import TaskData, get_task
 from medrnn.train.run import fit_task
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "fusion.json"
 FUSED = ("early", "concat", "late", "gated")
@@ -146,8 +149,7 @@ def gather(records: Path, out: Path, args: argparse.Namespace) -> list[dict[str,
     results = {"benchmark": "fusion", "runs": runs, "summary": summarize(runs),
                "protocol": {d: s["config"] for d, s in DATASETS.items()},
                "command": "python benchmarks/fusion.py --datasets physionet2012 mimic4-demo",
-               "machine": {"cpu_count": os.cpu_count(), "threads": args.threads, "platform": platform.platform(),
-                           "torch": torch.__version__, "python": platform.python_version()}}  # fmt: skip
+               "machine": {**machine(), "threads": args.threads, "torch": torch.__version__}}  # fmt: skip
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(results, indent=1))
     os.replace(tmp, out)
@@ -181,8 +183,8 @@ def render(path: Path = RESULTS) -> str:
         lines.append("")
     m = d["machine"]
     dates = sorted(r["date"][:10] for r in d["runs"])
-    lines.append(f"Command: `{d['command']}`; {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} thread per process; "
-                 f"runs dated {dates[0]} to {dates[-1]}.")  # fmt: skip
+    lines.append(f"Command: `{d['command']}`; {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['threads']} thread per "
+                 f"process; runs dated {dates[0]} to {dates[-1]}.")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from medrnn.artifact import META, load_artifact
-from medrnn.atomic import write_text
+from medrnn.atomic import atomic_path, write_text
 from medrnn.errors import ArtifactError, MedrnnError
 from medrnn.metrics.bootstrap import jsonable
 from medrnn.runfiles import require_complete
@@ -241,10 +241,10 @@ def predict_items(predictor: Any, inputs: list[str], options: dict[str, Any], co
 
 def item_figures(task: Task, item: InputItem, scores: Scores, pipeline: Pipeline) -> dict[str, bytes]:
     """The input's figures as PNGs; one that cannot be drawn is noted on the item (its rows stand), never raised."""
-    from medrnn.predict_figures import draw_item_figures
+    from medrnn.report.plots import figure_to_png
 
     try:
-        return draw_item_figures(task, item, scores, pipeline)
+        return {str(name): figure_to_png(fig) for name, fig in task.predict_figures(item, scores, pipeline)}
     except DEFECTS:
         raise
     except Exception as err:
@@ -321,3 +321,22 @@ def write_predictions(result: Predictions, out: Path) -> Path | None:
         else:
             path.unlink(missing_ok=True)
     return errors if result.failures else None
+
+
+def write_figures(result: Predictions, out: Path) -> tuple[Path, list[Path]]:
+    """Every item's figures as OUT.figures/ITEM__NAME.png (predictions.csv -> predictions.figures/); PNGs of an earlier
+    prediction to the same OUT are removed first, so what lies there is this run's. Returns the folder and the files."""
+    from medrnn.explain.plots import safe
+
+    folder = out.with_suffix(".figures")
+    for old in folder.glob("*.png") if folder.is_dir() else []:
+        old.unlink()
+    written = []
+    for item in result.items:
+        for name, png in (item.figures or {}).items():
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{safe(item.item_id)}__{safe(name)}.png"
+            with atomic_path(path) as tmp:
+                Path(tmp).write_bytes(png)
+            written.append(path)
+    return folder, written

@@ -86,7 +86,7 @@ def run_predict(inputs: list[str], artifact: Path, out: Path, options: dict[str,
             typer.echo(f"{source}: FAILED: {entry['message']}", err=True)
     errors = write_predictions(result, out)
     if figures:
-        from medrnn.predict_figures import write_figures
+        from medrnn.predict import write_figures
 
         folder, written = write_figures(result, out)
         typer.echo(f"{len(written)} figures in {folder}" if written else f"no figures: task {result.task} draws none for these inputs")

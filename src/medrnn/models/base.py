@@ -38,6 +38,14 @@ def last_step(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return h.gather(1, index).squeeze(1)
 
 
+def head_layers(features: int, head_hidden: int, num_classes: int, dropout: float) -> nn.Module:
+    """The head every medrnn model ends with (named `classifier`): Linear -> ReLU -> Dropout -> Linear, or one Linear
+    when head_hidden is 0. One definition, so every model's head (and its saved weight names) is the same."""
+    if head_hidden <= 0:
+        return nn.Linear(features, num_classes)
+    return nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
+
+
 class RecurrentClassifier(nn.Module):
     """Sequence classifier: [token embedding | conv front-end] -> stacked (bi)RNN -> last step or attention -> [static] -> head.
 
@@ -98,11 +106,7 @@ class RecurrentClassifier(nn.Module):
         self.attention = AdditiveAttention(size_in, attention_size) if attention else None
         self.input_size, self.num_static = input_size, num_static
         features = size_in + num_static
-        self.classifier = (
-            nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
-            if head_hidden > 0
-            else nn.Linear(features, num_classes)
-        )
+        self.classifier = head_layers(features, head_hidden, num_classes, dropout)
 
     def _check(self, batch: Batch) -> None:
         if self.embedding is not None:

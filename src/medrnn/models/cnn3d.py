@@ -15,7 +15,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput
+from medrnn.models.base import Encoded, head_layers, ModelOutput
 from medrnn.registry import MODELS
 
 
@@ -47,11 +47,7 @@ class Cnn3dClassifier(nn.Module):
             size_in = size
         self.dropout = nn.Dropout(dropout)
         features = size_in + num_static
-        self.classifier = (
-            nn.Sequential(nn.Linear(features, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, num_classes))
-            if hidden_size > 0
-            else nn.Linear(features, num_classes)
-        )
+        self.classifier = head_layers(features, hidden_size, num_classes, dropout)
 
     def encode(self, batch: Batch) -> Encoded:
         x, lengths = batch.x, batch.lengths

@@ -34,7 +34,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput
+from medrnn.models.base import Encoded, ModelOutput, head_layers
 from medrnn.registry import MODELS
 
 METHODS = ("early", "concat", "late", "gated")
@@ -61,13 +61,6 @@ def make_branch(name: str, input_size: int, options: dict[str, Any]) -> tuple[nn
     size = feature_size(branch)
     branch.classifier = nn.Identity()  # the fusion head decides; an unused head would hold parameters DDP waits for
     return branch, size
-
-
-def head_layers(features: int, head_hidden: int, num_classes: int, dropout: float) -> nn.Module:
-    """The MLP head every medrnn model uses (Linear when head_hidden is 0)."""
-    if head_hidden <= 0:
-        return nn.Linear(features, num_classes)
-    return nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
 
 
 @MODELS.register("fusion")

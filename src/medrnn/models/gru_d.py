@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.models.attention import AdditiveAttention
-from medrnn.models.base import Encoded, ModelOutput, last_step
+from medrnn.models.base import Encoded, head_layers, last_step, ModelOutput
 from medrnn.registry import MODELS
 
 
@@ -94,11 +94,7 @@ class GruDClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attention = AdditiveAttention(hidden_size, attention_size) if attention else None
         features = hidden_size + num_static
-        self.classifier = (
-            nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
-            if head_hidden > 0
-            else nn.Linear(features, num_classes)
-        )
+        self.classifier = head_layers(features, head_hidden, num_classes, dropout)
 
     def set_empirical_mean(self, mean: torch.Tensor) -> None:
         """Set x_mean (V,), the per-variable mean of the observed standardised training values (saved in state_dict)."""

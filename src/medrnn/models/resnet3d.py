@@ -14,7 +14,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput
+from medrnn.models.base import Encoded, head_layers, ModelOutput
 from medrnn.models.cube import slices_to_cube, square_side
 from medrnn.registry import MODELS
 
@@ -42,11 +42,7 @@ class VolumeResNet(nn.Module):
                                  feed_forward=False)  # fmt: skip
         features = int(RESNET18_WIDTH * widen_factor) + num_static
         self.dropout = nn.Dropout(dropout)
-        self.classifier = (
-            nn.Sequential(nn.Linear(features, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, num_classes))
-            if hidden_size > 0
-            else nn.Linear(features, num_classes)
-        )
+        self.classifier = head_layers(features, hidden_size, num_classes, dropout)
 
     def image(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The backbone's input built from the batch's real slices."""

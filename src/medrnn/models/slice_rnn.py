@@ -16,7 +16,7 @@ from torch import nn
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.models.attention import AdditiveAttention
-from medrnn.models.base import Encoded, ModelOutput, reverse_padded
+from medrnn.models.base import Encoded, head_layers, ModelOutput, reverse_padded
 from medrnn.registry import MODELS
 
 
@@ -81,11 +81,7 @@ class SliceRnnClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attention = AdditiveAttention(size_in, attention_size)
         features = size_in + num_static
-        self.classifier = (
-            nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
-            if head_hidden > 0
-            else nn.Linear(features, num_classes)
-        )
+        self.classifier = head_layers(features, head_hidden, num_classes, dropout)
 
     def _check(self, batch: Batch) -> None:
         if batch.x.ndim != 3 or batch.x.shape[2] != self.input_size:

@@ -10,21 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from medrnn import paths
 from medrnn.errors import InvalidRecordError
 from medrnn.tasks.base import check_split, get_task
 from medrnn.tasks.ehr_visits.config import VisitRunConfig
 from medrnn.tasks.ehr_visits.pipeline import VisitPipeline
 from medrnn.tasks.ehr_visits.targets import NextVisitDiagnosisTask, ReadmissionTask
 from medrnn.transforms.codes import CodeVocabulary
-
-
-@pytest.fixture(scope="module")
-def mimic4() -> Path:
-    root = paths.dataset_dir("mimic4-demo")
-    if not (root / "hosp").is_dir():
-        pytest.skip(f"mimic4-demo not found under {root}")
-    return root
 
 
 def _config(task: str = "readmission_30d", **data: object) -> VisitRunConfig:

@@ -9,29 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medrnn import paths
 from medrnn.errors import ConfigError
 from medrnn.predict import Predictor
 from medrnn.tasks.base import get_task
 from medrnn.train.run import fit_task, run_task
 
 SOURCES = ["diagnoses", "procedures", "prescriptions", "labevents"]
-
-
-@pytest.fixture(scope="module")
-def set_a() -> Path:
-    folder = paths.dataset_dir("physionet2012") / "set-a"
-    if not folder.is_dir() or not (folder.parent / "Outcomes-a.txt").exists():
-        pytest.skip(f"PhysioNet 2012 set A not found under the data root ({folder}); run `medrnn data fetch physionet2012`")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def mimic4() -> Path:
-    root = paths.dataset_dir("mimic4-demo")
-    if not root.is_dir():
-        pytest.skip(f"mimic4-demo not found under {root}; run `medrnn data fetch mimic4-demo`")
-    return root
 
 
 @pytest.fixture(scope="module")

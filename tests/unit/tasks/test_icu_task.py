@@ -10,21 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medrnn import paths
 from medrnn.predict import Predictor
 from medrnn.tasks.base import get_task
 from medrnn.tasks.icu_mortality.task import IcuMortalityTask
 from medrnn.train.run import COMPLETE, run_task
 
 OUTCOME = "In-hospital_death"
-
-
-@pytest.fixture(scope="module")
-def set_a() -> Path:
-    folder = paths.dataset_dir("physionet2012") / "set-a"
-    if not folder.is_dir() or not (folder.parent / "Outcomes-a.txt").exists():
-        pytest.skip(f"PhysioNet 2012 set A not found under the data root ({folder}); run `medrnn data fetch physionet2012`")
-    return folder
 
 
 @pytest.fixture(scope="module")

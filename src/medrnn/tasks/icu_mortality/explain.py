@@ -20,7 +20,7 @@ def explain_inputs(pipeline: Any, stays: IcuStays, index: list[int]) -> list[Exp
         return []
     chosen = stays.subset(np.asarray(index))
     x, static = pipeline.features(chosen)
-    present = torch.from_numpy(pipeline.presence(chosen))  # which modalities each stay has (fusion models read it)
+    present = torch.from_numpy(pipeline.presence(chosen, x))  # which modalities each stay has (fusion models read it)
     binned = chosen.binned_on(pipeline.hours, pipeline.bin_minutes)
     n_vars = len(pipeline.variables)
     values_only = np.arange(n_vars)  # x = [values | mask | hours since observed]: the values are attributed

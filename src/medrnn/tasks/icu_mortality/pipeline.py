@@ -67,12 +67,16 @@ class IcuPipeline(Pipeline):
         static = np.nan_to_num(self.static_scaler.transform(with_indicators(raw, base_names, self.static_names)), nan=0.0)
         return x, static
 
-    def presence(self, samples: IcuStays) -> np.ndarray:
-        """(n, 2) float32 0/1 per stay: [any observation in the window, any descriptor], the order of MODALITIES."""
-        binned = samples.binned_on(self.hours, self.bin_minutes)
-        series = np.array([bool(np.asarray(mask).any()) for _, mask in binned], dtype=np.float32)
-        static = np.array([any(np.isfinite(v) for v in s.static.values()) for s in samples.stays], dtype=np.float32)
-        return np.stack([series, static], axis=1).reshape(len(samples), 2)
+    def presence(self, samples: IcuStays, x: np.ndarray | None = None) -> np.ndarray:
+        """(n, 2) float32 0/1 per stay: [any observation in the window, any descriptor], the order of MODALITIES. With
+        the stays' model input `x` (from `features`) the series part is read off its mask channels, not binned again."""
+        if x is None:
+            series = np.array([bool(np.asarray(mask).any()) for _, mask in samples.binned_on(self.hours, self.bin_minutes)])
+        else:
+            v = len(self.variables)
+            series = x[:, :, v : 2 * v].reshape(len(x), -1).any(axis=1)
+        static = [any(np.isfinite(value) for value in stay.static.values()) for stay in samples.stays]
+        return np.stack([np.asarray(series, dtype=np.float32), np.asarray(static, dtype=np.float32)], axis=1).reshape(len(samples), 2)
 
     def state_dict(self) -> dict[str, Any]:
         return {"variables": list(self.variables), "hours": self.hours, "bin_minutes": self.bin_minutes,

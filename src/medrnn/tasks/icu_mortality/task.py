@@ -133,7 +133,7 @@ class IcuMortalityTask(Task):
         for name, index in (("train", split.train), ("val", split.val)):
             stays = self.subset(data, index)
             x, static = pipeline.features(stays)
-            sets[name] = SequenceDataset(x, data.samples.y[as_index(index)], static, pipeline.presence(stays))
+            sets[name] = SequenceDataset(x, data.samples.y[as_index(index)], static, pipeline.presence(stays, x))
         generator = torch.Generator().manual_seed(t.seed)
         train = DataLoader(sets["train"], batch_size=t.batch_size, shuffle=True, collate_fn=collate, generator=generator,
                            num_workers=t.num_workers)  # fmt: skip
@@ -144,7 +144,7 @@ class IcuMortalityTask(Task):
         if len(samples) == 0:
             return Scores(np.zeros((0, 1)))
         x, static = pipeline.features(samples)
-        return Scores(predict_risk(model, x, static, batch_size=VAL_BATCH_SIZE, present=pipeline.presence(samples)))
+        return Scores(predict_risk(model, x, static, batch_size=VAL_BATCH_SIZE, present=pipeline.presence(samples, x)))
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: IcuPipeline, config: IcuRunConfig,
                  samples: Any) -> Any:  # fmt: skip
