@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from torch import nn
 
 from medrnn.errors import ConfigError
-from medrnn.models import bigru_maxpool, caml, cnn3d, fusion, gru, gru_d, laat, lstm, retain, rnn, slice_rnn  # noqa: F401  (registers the models)
+from medrnn.models import beat_rhythm, bigru_maxpool, caml, cnn3d, fusion, gru, gru_d, laat, lstm, retain, rnn, slice_rnn  # noqa: F401  (registers the models)
 from medrnn.models import resnet2p5d, resnet3d  # noqa: F401  (MONAI ResNet-18 baselines; monai is imported when one is built)
 from medrnn.models.base import Encoded, ModelOutput, RecurrentClassifier
 from medrnn.registry import MODELS

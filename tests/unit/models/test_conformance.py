@@ -106,6 +106,10 @@ SPECS = {
                        "concat_groups": {"fusion": "concat", "branch": "lstm", "channel_groups": [0, 0, 0, 1, 1, 1],
                                          "group_names": ["a", "b"], "attention": True},
                        "gated_gru_d": {"num_static": 3, "fusion": "gated", "modality_dropout": 0.0}}, _gru_d_batch),
+    # beats as steps: a 4-sample window (1 lead) + 3 extras, or 2 samples x 2 channels + 3 extras; centre step read
+    "beat_rhythm": Spec(7, {"plain": {"beat_window": 4},
+                            "channels_static": {"beat_window": 2, "beat_channels": 2, "num_layers": 2, "frontend_layers": 1,
+                                                "num_static": 3, "head_hidden": 0}}, _batch),
     "cnn3d": Spec(256, {"linear_head": {"cnn_channels": [4, 8], "hidden_size": 0},
                         "channels_static": {"in_channels": 4, "cnn_channels": 4, "cnn_blocks": 2, "num_static": 3}},
                   _batch),

@@ -13,6 +13,7 @@ import numpy as np
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.records import SignalRecord
 from medrnn.tasks.ecg_beats.config import BeatDataConfig
+from medrnn.tasks.ecg_beats.context import BeatContext, beat_context
 from medrnn.transforms import bandpass, beat_windows, rr_context
 
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
@@ -51,12 +52,15 @@ class BeatSet:
     record: np.ndarray  # record id of every beat (str)
     sfreq_hz: float  # rate of x after downsampling
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count (e.g. "edge": 3)
+    context: BeatContext | None = None  # each beat's neighbouring beats (data.context_beats > 0: the rhythm model's input)
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def subset(self, mask: np.ndarray) -> BeatSet:
-        return BeatSet(self.x[mask], self.rr[mask], self.y[mask], self.sample[mask], self.record[mask], self.sfreq_hz, dict(self.dropped))
+        context = None if self.context is None else self.context.subset(mask)
+        return BeatSet(self.x[mask], self.rr[mask], self.y[mask], self.sample[mask], self.record[mask], self.sfreq_hz,
+                       dict(self.dropped), context)  # fmt: skip
 
     def class_counts(self, classes: tuple[str, ...] = AAMI_CLASSES) -> dict[str, int]:
         return {name: int((self.y == i).sum()) for i, name in enumerate(classes)}
@@ -77,7 +81,15 @@ class BeatSet:
             np.concatenate([s.record for s in sets]),
             sets[0].sfreq_hz,
             dropped,
+            BeatContext.concat([s.context for s in sets]) if all(s.context is not None for s in sets) else None,
         )
+
+    def with_context(self, k: int, decimate: int) -> BeatSet:
+        """These beats with each one's 2k+1-beat neighbourhood in its record (k = 0: none)."""
+        if k <= 0:
+            return self
+        return BeatSet(self.x, self.rr, self.y, self.sample, self.record, self.sfreq_hz, dict(self.dropped),
+                       beat_context(self.x, self.rr, self.record, k, decimate))  # fmt: skip
 
 
 def reference_beats(record: SignalRecord) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,9 @@ class BeatDataConfig(StrictConfig):
     # "raw": the beat window; "template": the beat minus the record's median beat (patient-adaptive);
     # "raw+template": both as two channels
     channels: Literal["raw", "template", "raw+template"] = "template"
+    # the rhythm model (model beat_rhythm): each beat read with its K neighbours on each side, in the same record
+    context_beats: int = Field(0, ge=0, le=64, description="neighbouring beats on each side (0: the beat alone)")
+    context_decimate: int = Field(2, ge=1, description="neighbourhood windows keep every k-th sample (after the band-pass)")
     train_records: list[str] = list(MITDB_DS1)  # DS1: training, validation records held out of it
     test_records: list[str] = list(MITDB_DS2)  # DS2: touched only for the final evaluation
     val_records: int = Field(4, ge=1, description="training records held out (whole) for validation")
@@ -43,3 +46,5 @@ class BeatRunConfig(StrictConfig):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples (by record) for the CIs")
+    # "tuned": per-class weights on the probabilities chosen on the validation records to maximise jκ (decision.py)
+    decision: Literal["argmax", "tuned"] = "argmax"

@@ -24,11 +24,17 @@ _CACHE_VERSION = 1  # bump when extract_beats changes what it writes
 
 def _cache_key(record_path: Path, config: BeatDataConfig) -> str:
     stats = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(record_path.parent.glob(record_path.name + ".*"))]
-    payload = json.dumps([_CACHE_VERSION, config.model_dump(mode="json", exclude={"val_records", "train_records", "test_records"}), stats])
+    # the neighbourhood (context_*) is built from the cached beats, so it does not key the cache
+    cut = config.model_dump(mode="json", exclude={"val_records", "train_records", "test_records", "context_beats", "context_decimate"})
+    payload = json.dumps([_CACHE_VERSION, cut, stats])
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
 def _load_one(record_path: Path, config: BeatDataConfig, cache: bool) -> BeatSet:
+    return _cut_one(record_path, config, cache).with_context(config.context_beats, config.context_decimate)
+
+
+def _cut_one(record_path: Path, config: BeatDataConfig, cache: bool) -> BeatSet:
     cache_file = paths.cache_dir() / "beats" / f"{record_path.name}-{_cache_key(record_path, config)}.npz"
     if cache and cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as z:

@@ -21,6 +21,7 @@ from medrnn.runfiles import load_npz
 from medrnn.tasks.base import Section
 from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet
 from medrnn.tasks.ecg_beats.config import MITDB_DS1, MITDB_DS2, BeatDataConfig
+from medrnn.tasks.ecg_beats.decision import decide
 
 DISPLAY = {"N": "N (normal)", "S": "S (SVEB)", "V": "V (VEB)", "F": "F (fusion)", "Q": "Q (unknown)"}
 KEY_METRICS = (("SVEB Se", "S.se"), ("SVEB +P", "S.ppv"), ("VEB Se", "V.se"), ("VEB +P", "V.ppv"), ("jκ", "overall.jkappa"),
@@ -40,8 +41,10 @@ BENCHMARK = ("medrnn lstm, seeds 0, 1, 2 (mean ± SD)", "docs/benchmarks.md, MIT
              {"SVEB Se": 0.044, "SVEB +P": 0.013, "VEB Se": 0.039, "VEB +P": 0.030, "jκ": 0.006})  # fmt: skip
 
 
-def strip_arrays(beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, window_s: float = 10.0) -> dict[str, Any]:
-    """The 10 s test strip with the most non-N reference beats, for the report's ECG plot."""
+def strip_arrays(beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, window_s: float = 10.0,
+                 weights: list[float] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The 10 s test strip with the most non-N reference beats, for the report's ECG plot (classes by the run's decision
+    rule: `weights` tuned on validation, or plain argmax)."""
     best_rec, best_start, best_n = str(beats.record[0]), int(beats.sample[0]), -1
     win = int(window_s * config.sfreq_hz)
     for rec in np.unique(beats.record):
@@ -61,7 +64,7 @@ def strip_arrays(beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, wind
         "signal": record.lead(config.lead)[start:stop].astype(np.float32),
         "sfreq_hz": record.sfreq_hz,
         "beat_sample": beats.sample[sel] - start,
-        "beat_pred": probs[sel].argmax(axis=1),
+        "beat_pred": decide(probs[sel], weights),
         "beat_true": beats.y[sel],
         "record_id": best_rec,
         "start_s": start / record.sfreq_hz,
@@ -71,9 +74,9 @@ def strip_arrays(beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, wind
     }
 
 
-def write_strip(path: Path, beats: BeatSet, probs: np.ndarray, config: BeatDataConfig) -> None:
+def write_strip(path: Path, beats: BeatSet, probs: np.ndarray, config: BeatDataConfig, weights: list[float] | None = None) -> None:
     """strip.npz beside the run (no pickles), written atomically."""
-    arrays = strip_arrays(beats, probs, config)
+    arrays = strip_arrays(beats, probs, config, weights=weights)
     with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
 

@@ -20,7 +20,7 @@ from medrnn.data.splits import Split
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io import read_wfdb
 from medrnn.metrics import evaluate
-from medrnn.models import build_model
+from medrnn.models import build_model, model_arguments
 from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, register_task
 from medrnn.tasks.ecg_beats import explain as explaining
@@ -28,10 +28,10 @@ from medrnn.tasks.ecg_beats.beats import AAMI_CLASSES, BeatSet, extract_beats
 from medrnn.tasks.ecg_beats.config import BeatRunConfig
 from medrnn.tasks.ecg_beats.sites import SITE_PARTITIONS
 from medrnn.tasks.ecg_beats.data import load_beats, split_validation_records
+from medrnn.tasks.ecg_beats.decision import tune_weights
 from medrnn.tasks.ecg_beats.pipeline import BeatPipeline
 from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.report import beat_sections, write_strip
-from medrnn.transforms import RR_FEATURE_NAMES
 from medrnn.transforms.peaks import detect_r_peaks
 
 
@@ -48,7 +48,7 @@ class EcgBeatsTask(Task):
     output_kinds = ("multiclass",)
     input_axes = ("time", "lead")
     default_model = "lstm"
-    models = ("lstm", "gru", "rnn")
+    models = ("lstm", "gru", "rnn", "beat_rhythm")
     time_estimate = "about 5 min on 2 CPU cores (docs/benchmarks.md); --quick: under a minute"
     config_class = BeatRunConfig
     site_partitions = SITE_PARTITIONS  # `medrnn federate --sites` (sites.py)
@@ -110,7 +110,7 @@ class EcgBeatsTask(Task):
         return BeatSet.concat(parts)
 
     def fit_pipeline(self, data: TaskData, split: Split, config: BeatRunConfig) -> BeatPipeline:
-        return BeatPipeline.fit(self.subset(data, split.train), config.data)
+        return BeatPipeline.fit(self.subset(data, split.train), config.data, tune_decision=config.decision == "tuned")
 
     def pipeline_from_state(self, state: dict[str, Any]) -> BeatPipeline:
         return BeatPipeline.from_state_dict(state)
@@ -119,9 +119,16 @@ class EcgBeatsTask(Task):
         return data.samples.beats.y[np.asarray(index, dtype=np.int64)]
 
     def build_model(self, data: TaskData, split: Split, pipeline: BeatPipeline, config: BeatRunConfig) -> tuple[nn.Module, dict[str, Any]]:
-        x = data.samples.beats.x
-        model = build_model(config.model.name, config.model, input_size=x.shape[2], num_classes=len(pipeline.label_names),
-                            num_static=len(RR_FEATURE_NAMES) if pipeline.rr_scaler else 0)  # fmt: skip
+        rhythm = "beat_window" in model_arguments(config.model.name)
+        if rhythm != (config.data.context_beats > 0):
+            raise ConfigError(f"model {config.model.name!r} with data.context_beats={config.data.context_beats}: the rhythm model "
+                              "(beat_rhythm) reads each beat with its neighbours and needs data.context_beats >= 1 (e.g. 8); "
+                              "the single-beat models (lstm, gru, rnn) need data.context_beats=0")  # fmt: skip
+        if rhythm and config.train.augment:
+            raise ConfigError("train.augment=true with data.context_beats > 0: the batch augmentation shifts the time axis, which "
+                              "for the rhythm model is the beat axis; set train.augment=false")  # fmt: skip
+        sizes = pipeline.model_sizes(data.samples.beats)
+        model = build_model(config.model.name, config.model, num_classes=len(pipeline.label_names), **sizes)
         # reseeded after the weights are drawn, as the published MIT-BIH runs were: batches and dropout reproduce them
         L.seed_everything(config.train.seed, workers=True, verbose=False)
         return model, {}
@@ -130,27 +137,36 @@ class EcgBeatsTask(Task):
         train, val = self.subset(data, split.train), self.subset(data, split.val)
         t = config.train
         weights = class_weights(train.y, len(pipeline.label_names), "balanced")[train.y] if t.sampler == "balanced" else None
-        return (make_loader(BeatDataset(train.x, pipeline.static(train), train.y), t, True, weights),
-                make_loader(BeatDataset(val.x, pipeline.static(val), val.y), t, False), [])  # fmt: skip
+        return (make_loader(BeatDataset(pipeline.inputs(train), pipeline.static(train), train.y), t, True, weights),
+                make_loader(BeatDataset(pipeline.inputs(val), pipeline.static(val), val.y), t, False), [])  # fmt: skip
 
     def class_weights(self, data: TaskData, split: Split, pipeline: BeatPipeline, config: BeatRunConfig) -> torch.Tensor:
         y = data.samples.beats.y[split.train]
         return torch.as_tensor(class_weights(y, len(pipeline.label_names), config.train.class_weighting), dtype=torch.float32)
 
     def predict(self, model: nn.Module, pipeline: BeatPipeline, samples: BeatSet) -> Scores:
-        probs, attention = predict_proba(model, samples.x, pipeline.static(samples))
+        probs, attention = predict_proba(model, pipeline.inputs(samples), pipeline.static(samples))
         return Scores(probs, {"attention": attention} if attention is not None else {})
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: BeatPipeline, config: BeatRunConfig,
                  samples: Any) -> Any:  # fmt: skip
-        # jκ: the inter-patient literature's figure
+        # jκ: the inter-patient literature's figure; classes by the (validation-tuned) decision rule
         return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", headline="jkappa",
-                        n_boot=config.bootstrap, seed=config.train.seed)  # fmt: skip
+                        n_boot=config.bootstrap, seed=config.train.seed, y_pred=pipeline.predicted(scores.values))  # fmt: skip
+
+    def tune(self, pipeline: BeatPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+        """With `decision: tuned`, per-class weights maximising jκ on the validation records (never on test)."""
+        if not pipeline.tune_decision:
+            return {}
+        weights, tuned, plain = tune_weights(y, scores.values, list(pipeline.label_names))
+        pipeline.decision_weights = weights
+        return {"decision_weights": dict(zip(pipeline.label_names, weights)), "decision_tuned_on": "validation records",
+                "val_jkappa_tuned": tuned, "val_jkappa_argmax": plain}  # fmt: skip
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: BeatPipeline, scores: Scores,
                       model: nn.Module, config: BeatRunConfig) -> dict[str, Any]:  # fmt: skip
         test = self.subset(data, split.test)
-        write_strip(run_dir / "strip.npz", test, scores.values, config.data)
+        write_strip(run_dir / "strip.npz", test, scores.values, config.data, pipeline.decision_weights)
         return {}
 
     def explain_inputs(self, pipeline: Any, samples: Any, index: list[int]) -> list[Any]:
@@ -170,7 +186,7 @@ class EcgBeatsTask(Task):
 
         beats: BeatSet = item.samples
         raw_hz = pipeline.config.sfreq_hz
-        labels = scores.values.argmax(axis=1)
+        labels = pipeline.predicted(scores.values)
         # the input as the user gave it, not the record's base name: in/232 and out/232 are two records
         return [{"item_id": item.item_id, "sample": int(s), "time_s": round(float(s) / raw_hz, 4), "class": pipeline.label_names[k],
                  **{f"p_{c}": round(float(p), 5) for c, p in zip(pipeline.label_names, prob)}, **conformal_fields(scores, i, pipeline)}
