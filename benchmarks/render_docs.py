@@ -302,6 +302,31 @@ def fewshot_ecg() -> str:
     return "\n".join(lines)
 
 
+def mitdb_rhythm() -> str:
+    """The rhythm model over neighbouring beats (results/mitdb_interpatient.json: `rhythm`, `rhythm_runs`)."""
+    d = json.loads((RESULTS / "mitdb_interpatient.json").read_text())
+    if "rhythm" not in d:
+        return "(not run yet: python benchmarks/mitdb_interpatient.py --only rhythm)"
+    r, runs, base = d["rhythm"], d["rhythm_runs"], d["summary"]
+    keys = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
+    lines = ["| run | SVEB Se | SVEB +P | VEB Se | VEB +P | jκ (tuned weights) | jκ (argmax) | validation records |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in runs:
+        lines.append(f"| beat_rhythm seed {row['seed']} | " + " | ".join(f"{row[k]:.3f}" for k in keys)
+                     + f" | {row['jkappa']:.3f} | {row['jkappa_argmax']:.3f} | {' '.join(row['val_records'])} |")  # fmt: skip
+    lines.append("| beat_rhythm, mean of seeds | " + " | ".join(f"{r[k]:.3f}" for k in keys)
+                 + f" | {r['jkappa']:.3f} ± {r['jkappa_sd']:.3f} | {r['jkappa_argmax']:.3f} | – |")  # fmt: skip
+    e = r["ensemble"]
+    lines.append(f"| mean probability of the {e['members']} seeds (argmax) | " + " | ".join(f"{e[k]:.3f}" for k in keys)
+                 + f" | – | {e['jkappa']:.3f} | – |")  # fmt: skip
+    lines.append(f"| `{base['model']}` (the default, mean of seeds, above) | " + " | ".join(f"{base[k]:.3f}" for k in keys)
+                 + f" | – | {base['jkappa']:.3f} | – |")  # fmt: skip
+    m = d["machine"]
+    lines += ["", f"Recipe: `{json.dumps(r['config'], separators=(',', ':'))}`; {m['cores']} cores, torch {m['torch']}, date {m['date']}. "
+              "Command: `python benchmarks/mitdb_interpatient.py --only rhythm --threads 1`."]  # fmt: skip
+    return "\n".join(lines)
+
+
 def imaging() -> str:
     """LIDC and AdrenalMNIST3D (results/imaging.json, written by benchmarks/imaging.py)."""
     path = RESULTS / "imaging.json"
@@ -334,7 +359,7 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render, "fewshot": fewshot.render,
                                         "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg,
-                                        "imaging": imaging, "fusion": fusion.render}  # fmt: skip
+                                        "imaging": imaging, "fusion": fusion.render, "mitdb-rhythm": mitdb_rhythm}  # fmt: skip
 
 
 def main() -> int:

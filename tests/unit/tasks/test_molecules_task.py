@@ -20,7 +20,7 @@ from medrnn.transforms.standardize import Standardizer
 
 @pytest.fixture(scope="module")
 def runs(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two quick FreeSolv runs on one split (split seed 0), model seeds 0 and 1."""
+    """Two quick FreeSolv runs on one split (split seed 0), model seeds 0 and 1; seed 1 with RDKit descriptor fusion."""
     from medrnn.train.run import run_task
 
     torch.set_num_threads(1)
@@ -30,6 +30,7 @@ def runs(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> lis
     for seed in (0, 1):
         cfg = task.quick_config().model_copy(deep=True)
         cfg.data.split_seed, cfg.train.seed = 0, seed
+        cfg.data.descriptors = "rdkit2d" if seed == 1 else "none"
         run_task(task, cfg, out / f"seed{seed}", progress=False)
         folders.append(out / f"seed{seed}")
     return folders
@@ -84,6 +85,23 @@ def test_predictor_reproduces_the_runs_test_predictions(runs: list[Path]) -> Non
     scores = task.predict(predictor.model, predictor.pipeline, task.subset(data, split.test))
     recorded = np.load(runs[1] / "predictions.npz")
     np.testing.assert_array_equal(scores.values, recorded["y_score"])
+
+
+def test_descriptor_fusion_is_fitted_on_train_and_travels_in_the_artifact(runs: list[Path], tmp_path: Path) -> None:
+    from medrnn.predict import Predictor
+
+    plain, fused = (json.loads((r / "model" / "artifact.json").read_text())["preprocessing"] for r in runs)
+    assert plain["descriptors"] is None
+    names = fused["descriptors"]["names"]
+    assert {"MolWt", "TPSA", "MolLogP"} <= set(names) and len(fused["descriptors"]["mean"]) == len(names)
+    predictor = Predictor.from_artifact(runs[1])
+    assert predictor.model.num_static == len(names)  # the descriptors join the encoder's features before the head
+    mols = tmp_path / "two.csv"
+    mols.write_text("smiles\nCCO\nCC(=O)Oc1ccccc1C(=O)O\n")
+    rows = predictor.predict([mols]).rows()
+    static = predictor.pipeline.static(["CCO", "CC(=O)Oc1ccccc1C(=O)O"])
+    assert static.shape == (2, len(names)) and np.isfinite(static).all() and np.abs(static).max() < 50
+    assert rows[0]["expt"] != rows[1]["expt"]
 
 
 def test_old_artifact_preprocessing_still_loads() -> None:

@@ -24,6 +24,9 @@ class MoleculeDataConfig(StrictConfig):
     augment: int = Field(1, ge=0, description="random SMILES per molecule per epoch: 0 = canonical only, 1 = enumeration")
     tta: int = Field(8, ge=0, description="test-time averaging over this many random SMILES (plus the canonical one)")
     min_token_freq: int = Field(1, ge=1)
+    # descriptor fusion: RDKit's 2-D descriptors (winsorised, standardised on train) beside the SMILES encoder, joining its
+    # pooled features before the head (chemprop's --features_generator rdkit_2d); transforms/descriptors.py
+    descriptors: Literal["none", "rdkit2d"] = "none"
 
     @field_validator("split_sizes")
     @classmethod

@@ -80,9 +80,12 @@ class SmilesDataset(Dataset):
     """
 
     def __init__(
-        self, smiles: Sequence[str], y: np.ndarray | None, vocab: Vocabulary, augment: bool = False, seed: int = 0, bos_eos: bool = False
+        self, smiles: Sequence[str], y: np.ndarray | None, vocab: Vocabulary, augment: bool = False, seed: int = 0, bos_eos: bool = False,
+        static: np.ndarray | None = None,
     ) -> None:
         self.smiles, self.vocab, self.augment, self.seed, self.bos_eos = list(smiles), vocab, augment, seed, bos_eos
+        # per molecule descriptors (descriptor fusion), the same for every SMILES view of it; None: tokens only
+        self.static = None if static is None else torch.as_tensor(np.asarray(static, dtype=np.float32))
         n = len(self.smiles)
         self.y = torch.full((n, 1), float("nan")) if y is None else torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(n, -1))
         self.epoch = 0
@@ -101,23 +104,25 @@ class SmilesDataset(Dataset):
     def __len__(self) -> int:
         return len(self.smiles)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, i: int) -> tuple:
         if not self.augment:
-            return self._canonical[i], self.y[i], i
-        seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
-        ids, _ = self.vocab.encode(tokenize(randomize_smiles(self.smiles[i], 1, seed)[0]), add_bos_eos=self.bos_eos)
-        return torch.from_numpy(ids), self.y[i], i
+            ids = self._canonical[i]
+        else:
+            seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
+            ids = torch.from_numpy(self.vocab.encode(tokenize(randomize_smiles(self.smiles[i], 1, seed)[0]), add_bos_eos=self.bos_eos)[0])
+        return (ids, self.y[i], i) if self.static is None else (ids, self.y[i], i, self.static[i])
 
 
-def collate_tokens(items: list[tuple[torch.Tensor, torch.Tensor, int]]) -> Batch:
-    """Pad token ids with 0 (<pad>) at the end; mask is True on real tokens."""
+def collate_tokens(items: list[tuple]) -> Batch:
+    """Pad token ids with 0 (<pad>) at the end; mask is True on real tokens; descriptors (4th item) stacked as `static`."""
     tokens = [it[0] for it in items]
     lengths = torch.tensor([len(t) for t in tokens], dtype=torch.long)
     x = torch.nn.utils.rnn.pad_sequence(tokens, batch_first=True, padding_value=0)  # (batch, time)
     mask = torch.arange(x.shape[1])[None, :] < lengths[:, None]
     y = torch.stack([it[1] for it in items])  # (batch, n_tasks)
     ids = torch.tensor([it[2] for it in items], dtype=torch.long)
-    return Batch(x, lengths, mask, y, ids)
+    static = torch.stack([it[3] for it in items]) if len(items[0]) > 3 else None
+    return Batch(x, lengths, mask, y, ids, static)
 
 
 class EpochCallback(L.Callback):

@@ -15,7 +15,7 @@ from medrnn.transforms.smiles import is_atom_token, tokenize
 def explain_inputs(pipeline: Any, table: Any, index: list[int]) -> list[ExplainInput]:
     """Each molecule's canonical SMILES as the model reads it (no test-time augmentation: one view is explained)."""
     smiles = [table.smiles[i] for i in index]
-    dataset = SmilesDataset(smiles, None, pipeline.vocab)
+    dataset = SmilesDataset(smiles, None, pipeline.vocab, static=pipeline.static(smiles))
     ids = list(table.ids) if table.ids else [str(r) for r in table.rows]
     out = []
     for k, i in enumerate(index):

@@ -12,6 +12,7 @@ from medrnn.records import MoleculeTable
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.molecules.config import SmilesRunConfig
 from medrnn.tasks.molecules.domain import Domain
+from medrnn.transforms.descriptors import DescriptorScaler, compute_descriptors, descriptor_names
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer
 
@@ -36,6 +37,7 @@ class SmilesPipeline(Pipeline):
     pretrained: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     pretrain_stats: dict[str, float] | None = None
     domain: Domain | None = field(default=None, repr=False)  # the training molecules' fingerprints (applicability domain)
+    descriptors: DescriptorScaler | None = None  # descriptor fusion: the scaler of RDKit descriptors, fitted on train
 
     @property
     def output_kind(self) -> str:  # type: ignore[override]
@@ -66,7 +68,20 @@ class SmilesPipeline(Pipeline):
                 token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
             vocab = Vocabulary(d.min_token_freq).fit(token_lists)
         scaler = Standardizer().fit(table.targets.astype(np.float32)[train]) if task_type == "regression" else None
-        return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles))
+        descriptors = DescriptorScaler.fit(compute_descriptors(train_smiles), descriptor_names()) if d.descriptors == "rdkit2d" else None
+        return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles),
+                   descriptors)  # fmt: skip
+
+    def static(self, smiles: list[str]) -> np.ndarray | None:
+        """Scaled descriptors of these molecules (molecules, descriptors), or None without descriptor fusion."""
+        if self.descriptors is None:
+            return None
+        return self.descriptors.transform(compute_descriptors(list(smiles)), descriptor_names())
+
+    @property
+    def num_static(self) -> int:
+        """How many descriptors join the encoder's features (0 without descriptor fusion)."""
+        return len(self.descriptors.names) if self.descriptors is not None else 0
 
     def scale(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model is trained on them: float32, standardised for regression (NaN stays NaN)."""
@@ -78,7 +93,8 @@ class SmilesPipeline(Pipeline):
         return {"vocabulary": self.vocab.state_dict(), "target_scaler": self.scaler.state_dict() if self.scaler else None,
                 "task_type": self.task_type, "tta": self.tta, "tta_seed": self.tta_seed, "label_names": list(self.label_names),
                 "smiles": SMILES_NOTE, "threshold": self.threshold,
-                "domain": self.domain.state_dict() if self.domain is not None else None}  # fmt: skip
+                "domain": self.domain.state_dict() if self.domain is not None else None,
+                "descriptors": self.descriptors.state_dict() if self.descriptors is not None else None}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> SmilesPipeline:
@@ -87,9 +103,10 @@ class SmilesPipeline(Pipeline):
         scaler = Standardizer.from_state(state["target_scaler"]) if state.get("target_scaler") else None
         threshold = state.get("threshold")
         domain = Domain.from_state(state["domain"]) if state.get("domain") else None  # older artifacts have neither
+        descriptors = DescriptorScaler.from_state(state["descriptors"]) if state.get("descriptors") else None
         return cls(Vocabulary.from_state(state["vocabulary"]), scaler, str(state["task_type"]), int(state.get("tta", 0)),
                    list(state.get("label_names", [])), int(state.get("tta_seed", 0)), None if threshold is None else float(threshold),
-                   domain=domain)  # fmt: skip
+                   domain=domain, descriptors=descriptors)  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must share labels and task type; vocabularies may differ (each member encodes its own)."""

@@ -35,12 +35,14 @@ def predict_smiles(
     seed: int = 0,
     batch_size: int = 256,
     device: torch.device | None = None,
+    static: np.ndarray | None = None,
 ) -> SmilesScores:
     """Score canonical SMILES, averaged with `tta` random SMILES of each molecule (test-time augmentation).
 
     Probabilities (or scaled regression outputs) are averaged over the 1 + tta views; regression outputs
     are then mapped back to original units with the training `scaler`. A molecule's random views are seeded by its
-    SMILES, so its score does not depend on the molecules scored beside it.
+    SMILES, so its score does not depend on the molecules scored beside it. `static`: each molecule's scaled descriptors
+    (descriptor fusion), the same for all its views.
     """
     device = device or next(model.parameters()).device
     model.eval()
@@ -49,7 +51,7 @@ def predict_smiles(
     ]
     total, attention, tokens, unknown = None, None, [], 0
     for k, view in enumerate(views):
-        dataset = SmilesDataset(view, None, vocab)
+        dataset = SmilesDataset(view, None, vocab, static=static)
         order = np.argsort(dataset.lengths, kind="stable")  # batches of similar length: little padding
         scores: np.ndarray | None = None
         weights: list[np.ndarray | None] = [None] * len(view)

@@ -149,8 +149,8 @@ class MoleculesTask(Task):
 
     def build_model(self, data: TaskData, split: Split, pipeline: SmilesPipeline,
                     config: SmilesRunConfig) -> tuple[nn.Module, dict[str, Any]]:  # fmt: skip
-        model = build_model(config.model.name, config.model, input_size=config.model.embedding_dim,
-                            num_classes=len(pipeline.label_names), vocab_size=len(pipeline.vocab))  # fmt: skip
+        model = build_model(config.model.name, config.model, input_size=config.model.embedding_dim, vocab_size=len(pipeline.vocab),
+                            num_classes=len(pipeline.label_names), num_static=pipeline.num_static)  # fmt: skip
         if pipeline.pretrained is not None:
             from medrnn.tasks.molecules.pretrain import load_pretrained
 
@@ -170,15 +170,17 @@ class MoleculesTask(Task):
         y = pipeline.scale(table.targets)
         smiles = list(table.smiles)
         augment = config.data.augment > 0
-        train_set = SmilesDataset([smiles[i] for i in split.train], y[split.train], pipeline.vocab, augment=augment, seed=t.seed)
-        val_set = SmilesDataset([smiles[i] for i in split.val], y[split.val], pipeline.vocab)
+        train_smiles, val_smiles = [smiles[i] for i in split.train], [smiles[i] for i in split.val]
+        train_set = SmilesDataset(train_smiles, y[split.train], pipeline.vocab, augment=augment, seed=t.seed,
+                                  static=pipeline.static(train_smiles))  # fmt: skip
+        val_set = SmilesDataset(val_smiles, y[split.val], pipeline.vocab, static=pipeline.static(val_smiles))
         return token_loaders(train_set, val_set, t.batch_size, t.seed, t.num_workers)
 
     def predict(self, model: nn.Module, pipeline: SmilesPipeline, samples: MoleculeTable) -> Scores:
         if len(samples) == 0:
             return Scores(np.zeros((0, len(pipeline.label_names))), {"tokens": []})
         out = predict_smiles(model, pipeline.vocab, list(samples.smiles), pipeline.task_type, pipeline.scaler, pipeline.tta,
-                             pipeline.tta_seed)  # fmt: skip
+                             pipeline.tta_seed, static=pipeline.static(list(samples.smiles)))  # fmt: skip
         extras: dict[str, Any] = {"tokens": out.tokens}
         if out.attention is not None:
             extras["attention"] = out.attention
