@@ -70,6 +70,10 @@ class TrainConfig(StrictConfig):
     train_fraction: float = Field(1.0, gt=0, le=1, description="share of the training samples used (seeded; learning curves); "
                                   "validation and test are unchanged")
     threads: int | None = Field(None, ge=1, description="CPU threads torch uses (default: torch's own choice, all cores)")
+    lr_schedule: Literal["none", "plateau"] = Field("none", description="plateau: multiply the learning rate by lr_factor when "
+                                                    "the monitored validation metric has not improved for lr_patience epochs")
+    lr_factor: float = Field(0.5, gt=0, lt=1)
+    lr_patience: int = Field(3, ge=0)
 
 
 class VolumeAugmentConfig(StrictConfig):

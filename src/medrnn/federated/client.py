@@ -144,7 +144,7 @@ def _proximal(model: torch.nn.Module, anchor: list[torch.Tensor], mu: float) -> 
 def _train_plain(module: _SiteModule, loader: Any, local_epochs: int, mu: float) -> list[float]:
     """Ordinary local epochs (shuffled batches, the task's loss + FedProx's term); returns the per-step losses."""
     model = module.model
-    optimizer = module.configure_optimizers()
+    optimizer = module.optimizer()
     anchor = [p.detach().clone() for p in model.parameters()]
     losses = []
     module.train()
@@ -165,7 +165,7 @@ def _train_private(module: _SiteModule, loader: Any, local_epochs: int, mu: floa
     private = dp_compatible(module.model)
     module.model = private
     anchor = [p.detach().clone() for p in private.parameters()]
-    trainer = PrivateTrainer(private, module.configure_optimizers(), plan, seed, rounds_before=server_round - 1)
+    trainer = PrivateTrainer(private, module.optimizer(), plan, seed, rounds_before=server_round - 1)
     losses = []
     module.train()
     try:

@@ -8,6 +8,8 @@ L1 is added on weight matrices; L2 is the optimiser's weight decay.
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 import numpy as np
 import torch
@@ -111,5 +113,15 @@ class TaskModule(L.LightningModule):
         else:
             self.log("val_roc_auc", mean_auroc(y, logits), prog_bar=True, sync_dist=True)  # AUROC is rank-based: logits suffice
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer alone (federated rounds step it themselves; the LR schedule is Lightning's, per epoch)."""
         return make_optimizer(self.model.parameters(), self.config)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer()
+        if getattr(self.config, "lr_schedule", "none") != "plateau":
+            return optimizer
+        name, mode = self.monitor
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=self.config.lr_factor,
+                                                               patience=self.config.lr_patience)  # fmt: skip
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": name, "interval": "epoch"}}

@@ -96,3 +96,18 @@ def test_l1_penalty_is_added_to_the_loss(small_beats) -> None:
     penalised = TaskModule(model, _config(l1=1e-3, augment=False), "multiclass", 5).training_step(batch, 0)
     weights = sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
     assert penalised.item() == pytest.approx(plain.item() + 1e-3 * weights.item(), rel=1e-4)
+
+
+def test_plateau_schedule_lowers_the_learning_rate_when_validation_stalls(small_beats, tmp_path: Path) -> None:
+    """lr_schedule=plateau: Lightning steps ReduceLROnPlateau on the monitored metric after every validation."""
+    config = _config(max_epochs=4, lr_schedule="plateau", lr_patience=1, lr_factor=0.5, monitor="val_loss")
+    result = _fit(small_beats, tmp_path, config)
+    (scheduler_config,) = result.module.trainer.lr_scheduler_configs
+    scheduler = scheduler_config.scheduler
+    assert isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and scheduler_config.monitor == "val_loss"
+    assert scheduler.last_epoch == 4 and scheduler.best == pytest.approx(result.best_score, rel=1e-5)  # stepped every epoch
+    optimizer = scheduler.optimizer
+    for _ in range(2):  # two more epochs without improvement: the rate halves
+        scheduler.step(scheduler.best + 1.0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(config.lr * 0.5)
+    assert not _fit(small_beats, tmp_path / "plain", _config(max_epochs=1)).module.trainer.lr_scheduler_configs
