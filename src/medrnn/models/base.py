@@ -46,7 +46,21 @@ def head_layers(features: int, head_hidden: int, num_classes: int, dropout: floa
     return nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(head_hidden, num_classes))
 
 
-class RecurrentClassifier(nn.Module):
+class ContractModel(nn.Module):
+    """What every registered model shares: `head` is its `classifier` on the encoded features, and `forward` is
+    encode -> head (a model with another head or output, e.g. fusion's late logits or RETAIN's, overrides them)."""
+
+    classifier: nn.Module
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(features)  # (batch, num_classes)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        encoded = self.encode(batch)  # type: ignore[attr-defined]
+        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)
+
+
+class RecurrentClassifier(ContractModel):
     """Sequence classifier: [token embedding | conv front-end] -> stacked (bi)RNN -> last step or attention -> [static] -> head.
 
     With `vocab_size` > 0 the input is token ids (batch, time) (e.g. SMILES tokens) embedded to
@@ -145,10 +159,3 @@ class RecurrentClassifier(nn.Module):
         if self.num_static:
             pooled = torch.cat([pooled, batch.static], dim=-1)
         return Encoded(pooled, weights)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)

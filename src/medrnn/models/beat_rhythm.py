@@ -17,12 +17,12 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput, head_layers, reverse_padded
+from medrnn.models.base import ContractModel, Encoded, head_layers, reverse_padded
 from medrnn.registry import MODELS
 
 
 @MODELS.register("beat_rhythm")
-class BeatRhythm(nn.Module):
+class BeatRhythm(ContractModel):
     """Per-beat CNN embedding + extras -> BiLSTM over neighbouring beats -> centre step [+ static] -> head."""
 
     name = "beat_rhythm"
@@ -81,13 +81,6 @@ class BeatRhythm(nn.Module):
         if self.num_static:
             features = torch.cat([features, batch.static], dim=-1)
         return Encoded(features, None)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), None, encoded.features)
 
 
 __all__ = ["BeatRhythm"]

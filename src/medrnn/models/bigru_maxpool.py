@@ -13,7 +13,6 @@ so it shows what label-wise attention adds.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from medrnn.data.batch import Batch
@@ -68,6 +67,3 @@ class BiGruMaxPoolClassifier(TokenClassifier):
         h = self.rnn(e, batch.lengths)  # (batch, time, 2*hidden)
         pooled = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)  # (batch, 2*hidden), real steps only
         return Encoded(self.dropout(pooled), None)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)

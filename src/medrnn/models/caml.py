@@ -80,6 +80,3 @@ class CamlClassifier(TokenClassifier):
         h = h * mask[..., None]  # padding positions carry no features
         v, alpha = self.attention(h, mask)  # (batch, labels, hidden), (batch, labels, time)
         return Encoded(v, alpha)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)

@@ -15,12 +15,12 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, head_layers, ModelOutput
+from medrnn.models.base import ContractModel, Encoded, head_layers
 from medrnn.registry import MODELS
 
 
 @MODELS.register("cnn3d")
-class Cnn3dClassifier(nn.Module):
+class Cnn3dClassifier(ContractModel):
     """`cnn_blocks` x (Conv3d 3x3x3 -> BatchNorm -> ReLU -> in-plane max-pool 2) -> mean over the real slices -> head
     (a hidden layer of `hidden_size`, 0: linear)."""
 
@@ -64,13 +64,6 @@ class Cnn3dClassifier(nn.Module):
         if self.num_static:
             pooled = torch.cat([pooled, batch.static], dim=-1)
         return Encoded(pooled, None)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), None, encoded.features)
 
 
 __all__ = ["Cnn3dClassifier"]

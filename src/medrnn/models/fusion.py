@@ -34,7 +34,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput, head_layers
+from medrnn.models.base import ContractModel, Encoded, head_layers
 from medrnn.registry import MODELS
 
 METHODS = ("early", "concat", "late", "gated")
@@ -64,7 +64,7 @@ def make_branch(name: str, input_size: int, options: dict[str, Any]) -> tuple[nn
 
 
 @MODELS.register("fusion")
-class FusionClassifier(nn.Module):
+class FusionClassifier(ContractModel):
     """Sequence modalities (any registered branch) + static descriptors, fused early / concat / late / gated."""
 
     name = "fusion"
@@ -252,10 +252,6 @@ class FusionClassifier(nn.Module):
         weights = torch.softmax(self.late_weights, dim=0) * on  # (batch, M)
         weights = weights / weights.sum(dim=1, keepdim=True)
         return (weights.unsqueeze(-1) * logits).sum(dim=1)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)
 
 
 __all__ = ["FusionClassifier", "METHODS"]

@@ -28,12 +28,12 @@ from torch.nn import functional as F
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.models.attention import AdditiveAttention
-from medrnn.models.base import Encoded, head_layers, last_step, ModelOutput
+from medrnn.models.base import ContractModel, Encoded, head_layers, last_step
 from medrnn.registry import MODELS
 
 
 @MODELS.register("gru_d")
-class GruDClassifier(nn.Module):
+class GruDClassifier(ContractModel):
     """GRU-D -> last real step or attention -> [static] -> head, for irregularly sampled multivariate series.
 
     Parameters
@@ -160,10 +160,3 @@ class GruDClassifier(nn.Module):
         if self.num_static:
             pooled = torch.cat([pooled, batch.static], dim=-1)
         return Encoded(pooled, weights)  # (batch, hidden + num_static)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)

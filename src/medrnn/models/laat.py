@@ -16,7 +16,6 @@ so the defaults are 128 / 128; pass the paper's values for paper runs.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from medrnn.data.batch import Batch
@@ -80,6 +79,3 @@ class LaatClassifier(TokenClassifier):
         h = self.rnn(e, batch.lengths)  # (batch, time, 2*hidden)
         v, alpha = self.attention(h, mask)  # (batch, labels, 2*hidden), (batch, labels, time)
         return Encoded(v, alpha)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)

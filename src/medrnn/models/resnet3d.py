@@ -14,14 +14,14 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, head_layers, ModelOutput
+from medrnn.models.base import ContractModel, Encoded, head_layers
 from medrnn.models.cube import slices_to_cube, square_side
 from medrnn.registry import MODELS
 
 RESNET18_WIDTH = 512  # features after layer4 of a ResNet-18 at widen_factor 1 (basic blocks: expansion 1)
 
 
-class VolumeResNet(nn.Module):
+class VolumeResNet(ContractModel):
     """MONAI ResNet-18 backbone (2-D or 3-D) -> dropout -> [static] -> classifier; subclasses say what image it reads."""
 
     name = "volume_resnet"
@@ -62,13 +62,6 @@ class VolumeResNet(nn.Module):
         if self.num_static:
             pooled = torch.cat([pooled, batch.static], dim=-1)
         return Encoded(pooled, None)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), None, encoded.features)
 
 
 @MODELS.register("resnet3d")

@@ -21,12 +21,12 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput, reverse_padded
+from medrnn.models.base import ContractModel, Encoded, ModelOutput, reverse_padded
 from medrnn.registry import MODELS
 
 
 @MODELS.register("retain")
-class RetainClassifier(nn.Module):
+class RetainClassifier(ContractModel):
     """RETAIN over coded visits; forward returns alpha as `attention` and, in eval mode, per-code `contributions`.
 
     Parameters
@@ -102,9 +102,6 @@ class RetainClassifier(nn.Module):
     def encode(self, batch: Batch) -> Encoded:
         alpha, _, context = self._attend(batch)
         return Encoded(self._features(context, batch), alpha)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
 
     def contributions(self, x: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """omega[b, i, j, k] = alpha_i W_k (beta_i * W_emb[:, j]) x_ij: (batch, visits, num_codes, num_classes)."""

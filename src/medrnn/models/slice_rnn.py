@@ -16,7 +16,7 @@ from torch import nn
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
 from medrnn.models.attention import AdditiveAttention
-from medrnn.models.base import Encoded, head_layers, ModelOutput, reverse_padded
+from medrnn.models.base import ContractModel, Encoded, head_layers, reverse_padded
 from medrnn.registry import MODELS
 
 
@@ -38,7 +38,7 @@ class SliceEncoder(nn.Module):
 
 
 @MODELS.register("slice_rnn")
-class SliceRnnClassifier(nn.Module):
+class SliceRnnClassifier(ContractModel):
     """2-D CNN per slice -> BiLSTM over slices (masked) -> additive slice attention -> [static] -> head."""
 
     name = "slice_rnn"
@@ -106,13 +106,6 @@ class SliceRnnClassifier(nn.Module):
         if self.num_static:
             pooled = torch.cat([pooled, batch.static], dim=-1)
         return Encoded(pooled, weights)
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)  # (batch, num_classes)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)
 
 
 __all__ = ["SliceEncoder", "SliceRnnClassifier"]

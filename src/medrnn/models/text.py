@@ -10,7 +10,7 @@ from torch import nn
 
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError, ShapeError
-from medrnn.models.base import Encoded, ModelOutput, reverse_padded
+from medrnn.models.base import ContractModel, Encoded, reverse_padded
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -22,10 +22,10 @@ def check_positive(name: str, **values: Any) -> None:
             raise ConfigError(f"{name}: {key} must be a positive int, got {value!r}")
 
 
-class TokenClassifier(nn.Module):
+class TokenClassifier(ContractModel):
     """Shared plumbing of the text models: input checks, masked embedding, `load_embeddings`, forward.
 
-    Subclasses set `name`, build `self.embedding` (padding_idx=0) and implement `encode` and `head`.
+    Subclasses set `name`, build `self.embedding` (padding_idx=0) and `self.classifier`, and implement `encode`.
     """
 
     name = "token"
@@ -89,13 +89,6 @@ class TokenClassifier(nn.Module):
 
     def encode(self, batch: Batch) -> Encoded:
         raise NotImplementedError
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        encoded = self.encode(batch)
-        return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)
 
 
 class LabelAttention(nn.Module):
