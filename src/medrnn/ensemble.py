@@ -1,8 +1,8 @@
 """Several artifacts of one task served as one: the mean of their probabilities (or values), for every task.
 
 `build_ensemble` checks that members share task, labels and input reading, and, where the task has a decision
-threshold, re-tunes it for the mean on the validation part of the members' data (refused if any member trained on
-it). The ensemble folder holds only ensemble.json, naming its members with their checksums.
+threshold (or per-class decision weights), re-tunes it for the mean on the validation part of the members' data
+(refused if any member trained on it). The ensemble folder holds only ensemble.json, naming its members with their checksums.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class EnsemblePredictor(Served):
         self.pipeline = copy.copy(members[0].pipeline)
         if self.metadata.get("threshold") is not None:
             self.pipeline.threshold = float(self.metadata["threshold"])
+        # members' decision weights were tuned for each member alone: the mean uses the ensemble's own, else plain argmax
+        self.pipeline.decision_weights = self.metadata.get("decision_weights")
 
     @classmethod
     def from_path(cls, path: str | Path, device: str | torch.device | None = None) -> EnsemblePredictor:
@@ -100,11 +102,12 @@ def build_ensemble(member_paths: list[str | Path], out: str | Path, tune: bool =
     ensemble = EnsemblePredictor(members, {}, paths)
     task, pipeline = ensemble.task, ensemble.pipeline
     tuning: dict[str, Any] = {}
-    if tune and pipeline.threshold is not None:
+    if tune and (pipeline.threshold is not None or members[0].pipeline.decision_weights is not None):
         tuning = _tune(ensemble, paths)
     meta = {
         "format": FORMAT, "medrnn_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": task.name, "label_names": list(pipeline.label_names), "threshold": pipeline.threshold, "tuning": tuning,
+        "task": task.name, "label_names": list(pipeline.label_names), "threshold": pipeline.threshold,
+        "decision_weights": pipeline.decision_weights, "tuning": tuning,
         "members": [{"path": str(_relative(p.resolve(), out.resolve())), "weights_sha256": m.metadata.get("weights_sha256")}
                     for p, m in zip(paths, members)],
     }  # fmt: skip

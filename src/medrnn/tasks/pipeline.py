@@ -13,12 +13,14 @@ class Pipeline:
     """Preprocessing fitted on the training samples only; its JSON state goes into the artifact.
 
     Subclasses hold the world's vocabularies, scalers and label sets, and set `label_names` and `output_kind`.
-    `threshold` is the decision threshold of multilabel tasks (tuned on validation), else None.
+    `threshold` is the decision threshold of binary/multilabel tasks (tuned on validation), else None; `decision_weights`
+    the per-class weights on a multiclass task's probabilities (the class is argmax of w * p, tuned on validation), else None.
     """
 
     label_names: list[str]
     output_kind: OutputKind
     threshold: float | None = None
+    decision_weights: list[float] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready state, enough to rebuild the pipeline with `from_state_dict` and no training data."""

@@ -99,7 +99,7 @@ def test_decision_weights_lift_a_class_the_argmax_misses() -> None:
 
 
 @pytest.fixture(scope="module")
-def quick_runs(mitdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+def quick_runs(mitdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict, Path]]:
     """Two quick rhythm runs that differ only in the test records' labels (scrambled in the second)."""
     from medrnn.train.run import run_task
 
@@ -110,6 +110,7 @@ def quick_runs(mitdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
                                     "train": {**config.train.model_dump(), "augment": False}})  # fmt: skip
     load = task.load
     out = []
+    root = tmp_path_factory.mktemp("rhythm")
     for scramble in (False, True):
 
         def loaded(cfg, progress=False, scramble=scramble):
@@ -121,19 +122,34 @@ def quick_runs(mitdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
         task.load = loaded
         try:
-            result = run_task(task, config, tmp_path_factory.mktemp(f"rhythm{int(scramble)}"), progress=False)
+            result = run_task(task, config, root / f"run{int(scramble)}", progress=False)
         finally:
             task.load = load
-        out.append(result.metrics)
-    return out[0], out[1]
+        out.append((result.metrics, root / f"run{int(scramble)}"))
+    return out
 
 
-def test_decision_weights_come_from_validation_records_only(quick_runs: tuple[dict, dict]) -> None:
-    clean, scrambled = quick_runs
+def test_decision_weights_come_from_validation_records_only(quick_runs: list[tuple[dict, Path]]) -> None:
+    (clean, _), (scrambled, _) = quick_runs
     tuned = clean["tuned_on_validation"]["decision_weights"]
     assert clean["tuned_on_validation"]["decision_tuned_on"] == "validation records"
     assert tuned == scrambled["tuned_on_validation"]["decision_weights"]  # test labels scrambled: the same weights
     assert clean["test"]["overall"]["jkappa"] != scrambled["test"]["overall"]["jkappa"]  # while the test score did see the change
+
+
+def test_an_ensemble_retunes_the_weights_for_its_mean_or_reads_plain_argmax(quick_runs: list[tuple[dict, Path]], tmp_path: Path) -> None:
+    from medrnn.ensemble import EnsemblePredictor, build_ensemble
+    from medrnn.predict import Predictor
+
+    folders = [folder for _, folder in quick_runs]
+    member = Predictor.from_artifact(folders[0])
+    assert member.pipeline.decision_weights == list(quick_runs[0][0]["tuned_on_validation"]["decision_weights"].values())
+    meta = build_ensemble(folders, tmp_path / "tuned")
+    assert meta["tuning"]["on"] == "validation" and len(meta["decision_weights"]) == 5
+    assert EnsemblePredictor.from_path(tmp_path / "tuned").pipeline.decision_weights == meta["decision_weights"]
+    plain = build_ensemble(folders, tmp_path / "plain", tune=False)
+    assert plain["decision_weights"] is None and EnsemblePredictor.from_path(tmp_path / "plain").pipeline.decision_weights is None
+    assert member.pipeline.decision_weights is not None  # the members keep their own
 
 
 def test_rhythm_model_and_context_must_go_together() -> None:

@@ -73,8 +73,9 @@ class BeatPipeline(Pipeline):
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> BeatPipeline:
         scaler = Standardizer.from_state(state["rr_scaler"]) if state.get("rr_scaler") else None
+        weights = state.get("decision_weights")  # tuned weights are re-tuned when an ensemble of such models is built
         return cls(BeatDataConfig.model_validate(state["beats"]), scaler, list(state.get("label_names", AAMI_CLASSES)),
-                   decision_weights=state.get("decision_weights"))  # fmt: skip
+                   decision_weights=weights, tune_decision=weights is not None)  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         cut = self.config.model_dump(mode="json", exclude=set(RECORD_LISTS))
