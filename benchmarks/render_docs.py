@@ -309,11 +309,12 @@ def mitdb_rhythm() -> str:
         return "(not run yet: python benchmarks/mitdb_interpatient.py --only rhythm)"
     r, runs, base = d["rhythm"], d["rhythm_runs"], d["summary"]
     keys = ("sveb_se", "sveb_ppv", "veb_se", "veb_ppv")
-    lines = ["| run | SVEB Se | SVEB +P | VEB Se | VEB +P | jκ (tuned weights) | jκ (argmax) | validation records |",
+    lines = ["| run | SVEB Se | SVEB +P | VEB Se | VEB +P | jκ (tuned weights) [95 % CI, 22 records] | jκ (argmax) | validation records |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in runs:
+        ci = row["ci"].get("overall.jkappa") or [float("nan")] * 2
         lines.append(f"| beat_rhythm seed {row['seed']} | " + " | ".join(f"{row[k]:.3f}" for k in keys)
-                     + f" | {row['jkappa']:.3f} | {row['jkappa_argmax']:.3f} | {' '.join(row['val_records'])} |")  # fmt: skip
+                     + f" | {row['jkappa']:.3f} [{ci[0]:.3f}–{ci[1]:.3f}] | {row['jkappa_argmax']:.3f} | {' '.join(row['val_records'])} |")  # fmt: skip
     lines.append("| beat_rhythm, mean of seeds | " + " | ".join(f"{r[k]:.3f}" for k in keys)
                  + f" | {r['jkappa']:.3f} ± {r['jkappa_sd']:.3f} | {r['jkappa_argmax']:.3f} | – |")  # fmt: skip
     e = r["ensemble"]
@@ -322,7 +323,11 @@ def mitdb_rhythm() -> str:
     lines.append(f"| `{base['model']}` (the default, mean of seeds, above) | " + " | ".join(f"{base[k]:.3f}" for k in keys)
                  + f" | – | {base['jkappa']:.3f} | – |")  # fmt: skip
     m = d["machine"]
-    lines += ["", f"Recipe: `{json.dumps(r['config'], separators=(',', ':'))}`; {m['cores']} cores, torch {m['torch']}, date {m['date']}. "
+    c = runs[0]["config"]
+    recipe = (f"model {c['model']['name']} (frontend_channels {c['model']['frontend_channels']}, hidden {c['model']['hidden_size']}), "
+              f"data.context_beats {c['data']['context_beats']}, context_decimate {c['data']['context_decimate']}, "
+              f"train.class_weighting {c['train']['class_weighting']}, augment {c['train']['augment']}, decision {c['decision']}")  # fmt: skip
+    lines += ["", f"Recipe: {recipe}; {m['cores']} cores, torch {m['torch']}, date {m['date']}. "
               "Command: `python benchmarks/mitdb_interpatient.py --only rhythm --threads 1`."]  # fmt: skip
     return "\n".join(lines)
 
