@@ -107,9 +107,18 @@ def run_model(model: str, name: str, split_kind: str, table: MoleculeTable, spli
 # ----------------------------------------------------------------------------------------------- results file
 
 
+def _version(package: str) -> str:
+    """An installed package's version, or "not installed" (medrnn's own runs need no chemprop)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     """Hardware and library versions, so timings can be read in context."""
-    import chemprop
     import rdkit
     import sklearn
     import torch
@@ -119,7 +128,7 @@ def machine_info(threads: int) -> dict[str, Any]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu_count": os.cpu_count(), "cpus_usable": affinity, "threads": threads, "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "python": platform.python_version(),
-            "medrnn": medrnn.__version__, "torch": torch.__version__, "chemprop": chemprop.__version__,
+            "medrnn": medrnn.__version__, "torch": torch.__version__, "chemprop": _version("chemprop"),
             "rdkit": rdkit.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__}  # fmt: skip
 
 

@@ -221,6 +221,11 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                 "medrnn_lm_seeds": "mean of K trainings of medrnn_lm on the same split differing only in model seed "
                                    "(benchmarks/moleculenet_seed_ensemble.py; members and K in the run record); a candidate "
                                    "for summary medrnn where it ran, compared on val_loss_tta",
+                "medrnn_desc": "the default recipe with data.descriptors rdkit2d: RDKit's 2-D descriptors (winsorised, "
+                               "standardised on train) joined to the encoder's features before the head; a candidate",
+                "medrnn_lm_desc": "medrnn_lm with data.descriptors rdkit2d; a candidate for summary medrnn where it ran",
+                "medrnn_lm_plateau": "medrnn_lm with train.lr_schedule plateau (LR x0.5 after 5 epochs without a lower "
+                                     "validation loss), max_epochs 150, patience 15; a candidate where it ran",
                 "rf": "scikit-learn RandomForest, 500 trees, 2048-bit ECFP4 (Morgan r=2), one forest per task, train split only",
                 "chemprop": "chemprop 2.3.1 `chemprop train` CLI defaults (50 epochs, best val_loss checkpoint); "
                             "flags: -t, --splits-file, --pytorch-seed, --num-workers 0, --accelerator cpu",
@@ -228,7 +233,8 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                           "of fit (epochs + validation; no featurisation/prediction); rf = forest fitting. "
                           "wall_seconds: the whole run incl. data preparation and test prediction",
             },
-            "machine": machine,
+            # a run without chemprop installed keeps the version the chemprop runs recorded
+            "machine": {**results.get("machine", {}), **{k: v for k, v in machine.items() if v != "not installed"}},
             "data": {**results.get("data", {}), **data},
             "runs": sorted(runs.values(), key=lambda r: (r["dataset"], r["split"], r["seed"], r["model"])),
         })  # fmt: skip

@@ -313,8 +313,8 @@ def mitdb_rhythm() -> str:
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for row in runs:
         ci = row["ci"].get("overall.jkappa") or [float("nan")] * 2
-        lines.append(f"| beat_rhythm seed {row['seed']} | " + " | ".join(f"{row[k]:.3f}" for k in keys)
-                     + f" | {row['jkappa']:.3f} [{ci[0]:.3f}–{ci[1]:.3f}] | {row['jkappa_argmax']:.3f} | {' '.join(row['val_records'])} |")  # fmt: skip
+        tail = f" | {row['jkappa']:.3f} [{ci[0]:.3f}–{ci[1]:.3f}] | {row['jkappa_argmax']:.3f} | {' '.join(row['val_records'])} |"
+        lines.append(f"| beat_rhythm seed {row['seed']} | " + " | ".join(f"{row[k]:.3f}" for k in keys) + tail)
     lines.append("| beat_rhythm, mean of seeds | " + " | ".join(f"{r[k]:.3f}" for k in keys)
                  + f" | {r['jkappa']:.3f} ± {r['jkappa_sd']:.3f} | {r['jkappa_argmax']:.3f} | – |")  # fmt: skip
     e = r["ensemble"]
@@ -326,7 +326,8 @@ def mitdb_rhythm() -> str:
     c = runs[0]["config"]
     recipe = (f"model {c['model']['name']} (frontend_channels {c['model']['frontend_channels']}, hidden {c['model']['hidden_size']}), "
               f"data.context_beats {c['data']['context_beats']}, context_decimate {c['data']['context_decimate']}, "
-              f"train.class_weighting {c['train']['class_weighting']}, augment {c['train']['augment']}, decision {c['decision']}")  # fmt: skip
+              f"train.class_weighting {c['train']['class_weighting']}, augment {c['train']['augment']}, "
+              f"decision {c['decision']}")  # fmt: skip
     lines += ["", f"Recipe: {recipe}; {m['cores']} cores, torch {m['torch']}, date {m['date']}. "
               "Command: `python benchmarks/mitdb_interpatient.py --only rhythm --threads 1`."]  # fmt: skip
     return "\n".join(lines)
