@@ -52,6 +52,14 @@ def load_source(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     return {k: v.detach().clone() for k, v in model.state_dict().items()}, meta, tokens
 
 
+def source_preprocessing(path: str | Path) -> dict[str, Any]:
+    """The preprocessing state (artifact.json `preprocessing`) of an `--init-from` source, checksums verified."""
+    from medrnn.artifact import read_metadata
+    from medrnn.predict import resolve_artifact
+
+    return dict(read_metadata(resolve_artifact(path)).get("preprocessing") or {})
+
+
 def init_from(model: nn.Module, path: str | Path, target_tokens: list[str] | None = None) -> dict[str, Any]:
     """Copy the encoder of the artifact at `path` into `model` (in place); returns what was copied, for metrics.json.
 

@@ -117,9 +117,12 @@ def target_data() -> tuple[NotesRunConfig, object]:
 
 
 def _target(cfg: NotesRunConfig, data: object, **updates: object) -> tuple[object, object, object]:
-    """Model and pipeline as `fit_task` builds them (half the training notes labelled), before and after `--init-from`."""
+    """Model and pipeline as `fit_task` builds them (half the training notes labelled), before and after `--init-from`,
+    with the run's own vocabulary (as with a source that tokenizes otherwise): the rows must be aligned token by token."""
+    from medrnn.tasks.icd_coding.pipeline import NotesPipeline
+
     split = subsample_train(TASK.split(data, cfg), cfg.train.train_fraction, cfg.train.seed)
-    pipeline = TASK.fit_pipeline(data, split, cfg)
+    pipeline = NotesPipeline.fit(TASK.subset(data, split.train), cfg.data)
     torch.manual_seed(0)
     model, _ = TASK.build_model(data, split, pipeline, cfg)
     before = model.embedding.weight.detach().clone()
@@ -165,6 +168,8 @@ def test_a_whole_run_trains_from_the_transferred_rows(source: Path, target_data:
     weight, tokens = fitted.model.embedding.weight.detach(), fitted.pipeline.tokens()
     rows = [(tokens.index(t), source_tokens.index(t)) for t in tokens[2:] if t in source_tokens]
     assert rows and all(torch.equal(weight[j], state["embedding.weight"][i]) for j, i in rows)
+    # the run reads with the source's vocabulary (every pretraining note's words), not only its labelled half's
+    assert tokens == source_tokens
     assert fitted.model_init["trained_on"] == "train" and fitted.model_init["transfer"]["source_task"] == "icd_coding"
 
 

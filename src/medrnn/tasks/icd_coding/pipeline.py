@@ -42,6 +42,14 @@ class NotesPipeline(Pipeline):
         return cls(ClinicalTokenizer(config.language), vocab, names, counts, config.window, list(config.code_types),
                    min_doc_freq=config.min_doc_freq, dropped_labels=dropped)  # fmt: skip
 
+    def adopt_vocabulary(self, source: dict[str, Any]) -> bool:
+        """Take a transfer source's vocabulary when it tokenizes alike (a `medrnn pretrain notes` artifact: every training
+        note's words, labelled or not), so each of its embedding rows has a place; True when taken."""
+        if not source.get("vocabulary") or source.get("tokenizer") != self.tokenizer.state_dict():
+            return False
+        self.vocab = TextVocabulary.from_state_dict(source["vocabulary"])
+        return True
+
     def encode(self, notes: NoteSet) -> list[np.ndarray]:
         """Token ids of every note (unknown tokens -> <unk>); notes tokenized in another language are refused."""
         if notes.language != self.tokenizer.language:

@@ -109,6 +109,10 @@ class IcdCodingTask(Task):
     def fit_pipeline(self, data: TaskData, split: Split, config: NotesRunConfig) -> NotesPipeline:
         parts = {s: self.subset(data, index) for s, index in zip(SPLITS, split)}
         pipeline = NotesPipeline.fit(parts["train"], config.data)
+        if config.train.init_from:  # transfer: read with the source's vocabulary (all its notes' words, not only the labelled ones)
+            from medrnn.train.transfer import source_preprocessing
+
+            pipeline.adopt_vocabulary(source_preprocessing(config.train.init_from))
         report = text_report(parts, pipeline.vocab, pipeline.label_names, config.data.min_label_count, pipeline.dropped_labels,
                              config.data.min_doc_freq)  # fmt: skip
         report.pop("unseen_gold")  # in metrics.json["unseen_gold_codes"] (write_outputs)
