@@ -38,3 +38,9 @@ def test_a_defect_is_exit_code_3_with_the_traceback(monkeypatch: pytest.MonkeyPa
     assert cli.main(["tasks"]) == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error: ZeroDivisionError: a bug" in err and "defect in medrnn" in err
+
+
+def test_evaluate_names_a_folder_that_is_no_artifact(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "artifact" in err

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from medrnn import __version__
-from medrnn.cli import choose, data, ensemble, explain, federate, fewshot, predict, pretrain, report, serve, tasks, train
+from medrnn.cli import choose, data, ensemble, evaluate, explain, federate, fewshot, predict, pretrain, report, serve, tasks, train
 from medrnn.errors import MedrnnError
 
 app = typer.Typer(
@@ -29,7 +29,8 @@ app = typer.Typer(
         "  medrnn train ehr --task readmission_30d              # coded MIMIC visits -> readmission, RETAIN\n"
         "  medrnn train notes --out runs/notes                  # clinical notes (CodiEsp) -> ICD-10 codes with evidence\n"
         "  medrnn ensemble runs/n0 runs/n1 --out runs/n-ens     # several seeds or recipes served as one\n"
-        "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss\n\n"
+        "  medrnn choose runs/a runs/b runs/n-ens               # pick among them on validation loss\n"
+        "  medrnn evaluate runs/n-ens                           # an ensemble's test figure, with CIs\n\n"
         "Exit codes: 0 all good; 1 some inputs failed (an errors file says which); 2 usage, config, data or artifact "
         "error; 3 internal error (a defect in medrnn; the traceback is printed)."
     ),
@@ -43,6 +44,7 @@ app.add_typer(train.app, name="train")
 app.command("tasks")(tasks.tasks_command)
 app.command("ensemble")(ensemble.ensemble_command)
 app.command("choose")(choose.choose_command)
+app.command("evaluate")(evaluate.evaluate_command)
 app.command("report")(report.report_command)
 app.command("serve")(serve.serve_command)
 app.command("federate")(federate.federate_command)

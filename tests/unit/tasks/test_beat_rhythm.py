@@ -152,6 +152,20 @@ def test_an_ensemble_retunes_the_weights_for_its_mean_or_reads_plain_argmax(quic
     assert member.pipeline.decision_weights is not None  # the members keep their own
 
 
+def test_evaluate_reproduces_a_runs_test_figure_and_scores_an_ensemble(quick_runs: list[tuple[dict, Path]], tmp_path: Path) -> None:
+    from medrnn.ensemble import build_ensemble
+    from medrnn.evaluation import evaluate_on_test
+
+    (metrics, folder), (_, other) = quick_runs
+    report, summary = evaluate_on_test(folder)
+    assert summary["headline"] == "jkappa" and summary["members"] == 1
+    assert report.overall["jkappa"] == pytest.approx(metrics["test"]["overall"]["jkappa"], abs=1e-9)
+    assert summary["decision_weights"] == list(metrics["tuned_on_validation"]["decision_weights"].values())
+    build_ensemble([folder, other], tmp_path / "ens", tune=False)
+    _, ens = evaluate_on_test(tmp_path / "ens")
+    assert ens["members"] == 2 and ens["decision_weights"] is None and 0 <= ens["value"] <= 1
+
+
 def test_rhythm_model_and_context_must_go_together() -> None:
     from medrnn.tasks.ecg_beats.config import BeatRunConfig
 
