@@ -25,7 +25,7 @@ def default_figures(item: Any) -> list[tuple[str, Figure]]:
     out = []
     for e in item.explanations:
         draw = {("time", "lead"): signal_strip, ("hour", "variable"): stay_heatmap, ("visit", "code"): code_bars,
-                ("token",): token_text}.get(tuple(e.axes), signal_strip)  # fmt: skip
+                ("token",): token_text, ("beat", "part"): stay_heatmap}.get(tuple(e.axes), signal_strip)  # fmt: skip
         out.append((f"{safe(e.item_id)}__{safe(e.sample_id)}", draw(e)))
     return out
 
@@ -75,9 +75,9 @@ def signal_strip(e: Explanation) -> Figure:
 
 
 def stay_heatmap(e: Explanation) -> Figure:
-    """Hour x variable attribution; observed cells ringed and labelled with their value."""
+    """Step x feature attribution (hour x variable, beat x part); observed cells ringed where values are given."""
     att = e.attributions[0]  # (hours, variables)
-    names = e.axis_labels.get("variable") or [str(i) for i in range(att.shape[1])]
+    names = e.axis_labels.get(e.axes[1]) or [str(i) for i in range(att.shape[1])]
     keep = np.argsort(-np.abs(att).sum(axis=0))[:15]  # the variables that mattered most
     fig, ax = plt.subplots(figsize=(10, 0.35 * len(keep) + 1.5))
     ax.imshow(att[:, keep].T, aspect="auto", cmap=CMAP, norm=norm_of(att[:, keep]), interpolation="nearest")
@@ -86,8 +86,11 @@ def stay_heatmap(e: Explanation) -> Figure:
         hours, rows = np.nonzero(~np.isnan(obs))
         ax.scatter(hours, rows, s=12, facecolors="none", edgecolors="black", linewidths=0.5)
     ax.set_yticks(range(len(keep)), [names[k] for k in keep], fontsize=8)
+    steps = e.axis_labels.get(e.axes[0])
+    if steps and len(steps) == att.shape[0]:
+        ax.set_xticks(range(len(steps)), steps, fontsize=8)
     ax.set_xlabel(e.axes[0])
-    ax.set_title(f"{e.sample_id} - {title_of(e, 0)} (ringed: observed)", fontsize=10)
+    ax.set_title(f"{e.sample_id} - {title_of(e, 0)}" + (" (ringed: observed)" if e.values is not None else ""), fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -85,6 +85,22 @@ def test_pipeline_inputs_and_model_read_the_centre_beat() -> None:
     assert torch.allclose(out[:6], full[:6]) and torch.allclose(out[7:], full[7:])
 
 
+def test_the_rhythm_model_is_explained_per_neighbouring_beat_and_part() -> None:
+    from medrnn.explain.methods import attribute
+    from medrnn.tasks.ecg_beats.explain import explain_inputs
+
+    beats = _beats([("a", 5), ("b", 7)], window=8)
+    pipeline = BeatPipeline.fit(beats, BeatDataConfig(context_beats=3, context_decimate=2))
+    model = create_model("beat_rhythm", num_classes=5, hidden_size=8, **pipeline.model_sizes(beats)).eval()
+    (first, inner) = explain_inputs(pipeline, beats, [5, 8])  # b's first beat, and one with neighbours on both sides
+    assert first.axes == ("beat", "part") and first.shape == (7, 2) and first.axis_labels["beat"][3] == "+0"
+    assert first.present[:3].sum() == 0 and first.present[3:].all()  # nothing before a record's first beat
+    assert inner.present.all() and tuple(inner.batch.x.shape) == (1, 7, 14)
+    att = attribute(model, inner, target=0, method="ig")
+    assert att.shape == (7, 2) and np.isfinite(att).all() and np.abs(att).sum() > 0
+    assert np.abs(attribute(model, first, target=0, method="ig")[:3]).max() == 0  # empty steps get no credit
+
+
 def test_decision_weights_lift_a_class_the_argmax_misses() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)
