@@ -102,8 +102,10 @@ class FusionClassifier(ContractModel):
         self.modalities = names + (["static"] if num_static else [])
         if fusion not in METHODS and fusion not in self.modalities:
             raise ConfigError(f"fusion={fusion!r}; valid: {', '.join(METHODS)} or one modality alone: {', '.join(self.modalities)}")
-        if branch == "gru_d" and n_groups > 1:
-            raise ConfigError("fusion: branch gru_d reads [values | mask | delta] of all variables together; it takes one channel group")
+        # a branch whose input is [values | mask | delta] per variable (GRU-D) reads all variables together
+        self.layout = getattr(MODELS.get(branch), "input_layout", "features") if branch in MODELS.names() else "features"
+        if self.layout == "values_mask_delta" and n_groups > 1:
+            raise ConfigError(f"fusion: branch {branch} reads [values | mask | delta] of all variables at once; it takes one channel group")
         if not 0 <= modality_dropout < 1:
             raise ConfigError(f"fusion: modality_dropout={modality_dropout} must be in [0, 1)")
         self.fusion, self.branch_name, self.num_static = fusion, branch, num_static
@@ -115,7 +117,7 @@ class FusionClassifier(ContractModel):
         self.branches = nn.ModuleList()
         sizes: list[int] = []
         if fusion == "early":
-            extra = num_static * (3 if branch == "gru_d" else 1)  # GRU-D: each descriptor a variable (value, mask, delta)
+            extra = num_static * (3 if self.layout == "values_mask_delta" else 1)  # GRU-D: each descriptor a variable
             encoder, size = make_branch(branch, input_size + extra, options)
             self.branches.append(encoder)
             sizes.append(size)
@@ -162,7 +164,7 @@ class FusionClassifier(ContractModel):
         nonzero = ((batch.x != 0) & real).any(dim=1).to(batch.x.dtype)  # (batch, channels)
         one_hot = nn.functional.one_hot(self.groups, self.num_groups).to(batch.x.dtype)  # (channels, groups)
         groups = (nonzero @ one_hot > 0).to(batch.x.dtype)
-        if self.num_groups == 1 and self.branch_name == "gru_d":
+        if self.num_groups == 1 and self.layout == "values_mask_delta":
             groups = torch.ones_like(groups)  # GRU-D reads an all-missing series as the training means: present unless said
         groups = torch.where(groups.sum(dim=1, keepdim=True) == 0, torch.ones_like(groups), groups)  # empty input: read as zeros
         parts = [groups] + ([batch.x.new_ones(batch.x.shape[0], 1)] if self.num_static else [])
@@ -192,7 +194,7 @@ class FusionClassifier(ContractModel):
         t = x.shape[1]
         on = present[:, -1:]  # (batch, 1)
         static = (batch.static * on).unsqueeze(1).expand(-1, t, -1)  # (batch, time, s)
-        if self.branch_name != "gru_d":
+        if self.layout != "values_mask_delta":
             return torch.cat([x, static], dim=-1)
         v = x.shape[2] // 3
         values, mask, delta = x[..., :v], x[..., v : 2 * v], x[..., 2 * v :]

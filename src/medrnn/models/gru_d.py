@@ -45,6 +45,7 @@ class GruDClassifier(ContractModel):
     """
 
     name = "gru_d"
+    input_layout = "values_mask_delta"  # x is [values | mask | delta] of every variable (fusion adds descriptors as variables)
     # constructor arguments of earlier medrnn versions, with the only value they could hold: artifacts that carry them load
     retired_args: dict[str, object] = {"frontend": "none", "frontend_channels": 32, "frontend_layers": 2, "frontend_stride": 2}
 

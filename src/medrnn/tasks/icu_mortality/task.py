@@ -19,7 +19,7 @@ from medrnn.datasets import missing_under_root
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.io.physionet2012 import Physionet2012Report, read_physionet2012_record
 from medrnn.metrics.outputs import evaluate_outputs
-from medrnn.models import build_model
+from medrnn.models import build_model, model_arguments
 from medrnn.models.fusion import METHODS
 from medrnn.tasks.serving import ServedInput
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
@@ -111,7 +111,8 @@ class IcuMortalityTask(Task):
     def fit_pipeline(self, data: TaskData, split: Split, config: IcuRunConfig) -> IcuPipeline:
         pipeline = IcuPipeline.fit(self.subset(data, split.train), config.data)
         # a model fusing both modalities predicts for a stay lacking one of them (descriptors only, or no descriptors)
-        pipeline.modalities_optional = config.model.name == "fusion" and config.model.fusion in METHODS
+        fusing = "group_names" in model_arguments(config.model.name)  # a model that reads modalities (models/fusion.py)
+        pipeline.modalities_optional = fusing and config.model.fusion in METHODS
         return pipeline
 
     def pipeline_from_state(self, state: dict[str, Any]) -> IcuPipeline:
@@ -122,7 +123,7 @@ class IcuMortalityTask(Task):
 
     def build_model(self, data: TaskData, split: Split, pipeline: IcuPipeline, config: IcuRunConfig) -> tuple[nn.Module, dict[str, Any]]:
         # gru_d, gru, lstm, rnn and fusion share one IcuModelConfig: build_model drops the fields a model does not take
-        extra = {"group_names": [MODALITIES[0]]} if config.model.name == "fusion" else {}
+        extra = {"group_names": [MODALITIES[0]]} if "group_names" in model_arguments(config.model.name) else {}
         model = build_model(config.model.name, config.model, input_size=pipeline.input_size, num_classes=1,
                             num_static=len(pipeline.static_names), **extra)  # fmt: skip
         return model, {}
