@@ -53,9 +53,11 @@ class ContractModel(nn.Module):
     classifier: nn.Module
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, num_classes) from encoded features."""
         return self.classifier(features)  # (batch, num_classes)
 
     def forward(self, batch: Batch) -> ModelOutput:
+        """encode -> head: logits, the encoder's attention and its features."""
         encoded = self.encode(batch)  # type: ignore[attr-defined]
         return ModelOutput(self.head(encoded.features), encoded.attention, encoded.features)
 

@@ -65,6 +65,7 @@ class BeatRhythm(ContractModel):
         return torch.cat([pooled, x[..., self.signal :]], dim=-1)
 
     def encode(self, batch: Batch) -> Encoded:
+        """Features of the centre beat of each neighbourhood (+ static): (batch, 2 * hidden_size + num_static)."""
         x, lengths = batch.x, batch.lengths
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ShapeError(f"beat_rhythm: x must be (batch, beats, {self.input_size}), got {tuple(x.shape)}")

@@ -80,10 +80,12 @@ class DescriptorScaler:
         return np.nan_to_num(z, nan=0.0).astype(np.float32)
 
     def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state (names, ranges, means, stds) for the artifact."""
         return {"names": list(self.names), **{k: getattr(self, k).tolist() for k in ("low", "high", "mean", "std")}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DescriptorScaler:
+        """Inverse of `state_dict`."""
         return cls(list(state["names"]), *(np.asarray(state[k], dtype=np.float64) for k in ("low", "high", "mean", "std")))
 
 

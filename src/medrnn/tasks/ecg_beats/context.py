@@ -18,10 +18,12 @@ class BeatContext:
     valid: np.ndarray
 
     def subset(self, index: np.ndarray) -> BeatContext:
+        """The neighbourhoods of the beats at `index` (positions or a mask)."""
         return BeatContext(self.x[index], self.rr[index], self.valid[index])
 
     @staticmethod
     def concat(parts: list[BeatContext]) -> BeatContext:
+        """Neighbourhoods of several beat sets, in order."""
         return BeatContext(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("x", "rr", "valid")))
 
 
