@@ -8,7 +8,8 @@ weights and once `--init-from` the source; validation and test are the full ones
   -> CodiEsp-D with random token embeddings otherwise (`--embeddings none`), the task's recipe (LAAT, up to 50 epochs).
 - ECG: the CinC 2017 rhythm model (`medrnn train af`: 4,000 single-lead records, labels N/AF/other/noisy; proxy-task
   pretraining, no MIT-BIH record) -> MIT-BIH inter-patient beats (DS1 -> DS2); its conv front-end layers and forward
-  LSTM move (same shapes), the backward LSTM and attention of the rhythm model have no place in the beat model.
+  LSTM move (same shapes), the backward LSTM and attention of the rhythm model have no place in the beat model; and the
+  other way, the MIT-BIH beat model (`medrnn train mitdb`) -> CinC 2017 (its conv layers and forward LSTM move).
 
     python benchmarks/transfer.py                                   # all targets, 5 fractions, 3 seeds
     python benchmarks/transfer.py --targets bbbp --fractions 0.1,1 --seeds 0
@@ -21,6 +22,8 @@ The same figures with the CLI, per target, fraction F and seed S:
     medrnn train notes --embeddings none --train-fraction F --seed S [--init-from runs/notes-w2v] --out runs/notes-F-S
     medrnn train af --out runs/af-cinc2017
     medrnn train mitdb --train-fraction F --seed S --init-from runs/af-cinc2017 --out runs/mitdb-af-F-S
+    medrnn train mitdb --out runs/mitdb
+    medrnn train af --train-fraction F --seed S --init-from runs/mitdb --out runs/af-mitdb-F-S
 Runs on several processes share the records under --work/records (one file a run); each process gathers them into --out.
 Writes benchmarks/results/transfer.json after every run (a stopped benchmark keeps what it measured).
 """
@@ -47,6 +50,8 @@ TARGETS: dict[str, dict[str, Any]] = {
     "tox21-sr-p53": {"task": "molecules", "set": {"data.data": "tox21", "data.targets": ["SR-p53"]}},
     # the beat task's own epoch cap (15) and recipe; the source is a supervised run of another task
     "mitdb": {"task": "ecg_beats", "set": {}, "max_epochs": None, "source": {"task": "af_rhythm", "set": {}}},
+    # the other direction: the MIT-BIH beat model (48 half-hour records, beat labels) -> CinC 2017 rhythm classes
+    "cinc2017": {"task": "af_rhythm", "set": {}, "max_epochs": None, "source": {"task": "ecg_beats", "set": {}}},
     # scratch: random token embeddings; transfer: `medrnn pretrain notes` (word2vec on every training note, labelled or not)
     # MAP over every gold code (the official script's): the run's headline MAP counts only codes in its label set, which
     # shrinks with the labelled share, so it would not compare across fractions
@@ -54,7 +59,7 @@ TARGETS: dict[str, dict[str, Any]] = {
 }
 FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 SPLIT = ("each dataset's default split (MoleculeNet's: scaffold for BBBP and BACE, random for Tox21; MIT-BIH: DS1 train with 4 "
-         "records held out for validation, DS2 test), full validation and test")
+         "records held out for validation, DS2 test; CinC 2017: the task's seeded stratified record split), full validation and test")
 
 
 def config_for(target: str, fraction: float, seed: int, max_epochs: int, init_from: Path | None) -> Any:
