@@ -122,26 +122,27 @@ def patient_adaptation(run_dir: Any, ks: list[int], n_boot: int = 200, seed: int
     split = task.split(data, config)
     label_names = list(predictor.pipeline.label_names)
 
-    def prepared(index: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    def prepared(index: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         beats = task.subset(data, index)
-        feats = encode_beats(predictor.model, beats.x, predictor.pipeline.static(beats))
-        return beats, predictor.score(InputItem("beats", beats)).values, feats, np.lexsort((beats.sample, beats.record))
+        x = predictor.pipeline.inputs(beats)  # what the model reads: windows, or each beat's neighbourhood (rhythm model)
+        feats = encode_beats(predictor.model, x, predictor.pipeline.static(beats))
+        return beats, x, predictor.score(InputItem("beats", beats)).values, feats, np.lexsort((beats.sample, beats.record))
 
     # the correction's weight is chosen on the validation records (DS1 patients the model did not train on), never on test
-    val, val_probs, val_feats, val_order = prepared(split.val)
+    val, val_x, val_probs, val_feats, val_order = prepared(split.val)
     gains = {}
     for weight in WEIGHTS:
         per_k = []
         for k in ks:
-            parts = adapt_records(predictor.model, val_probs, val.x, None, val.y, val.record, val_order, k, weight, val_feats)
+            parts = adapt_records(predictor.model, val_probs, val_x, None, val.y, val.record, val_order, k, weight, val_feats)
             if parts:
                 per_k.append(summarise(parts, label_names, 0, seed)["jkappa_gain"] or 0.0)
         gains[str(weight)] = float(np.mean(per_k)) if per_k else 0.0
     weight = max(WEIGHTS, key=lambda w: (gains[str(w)], -w))
-    test, probs, feats, order = prepared(split.test)
+    test, test_x, probs, feats, order = prepared(split.test)
     results: dict[str, Any] = {"run": str(run_dir), "support": "the first k beats of each test record, in time",
                                "weight": weight, "validation_jkappa_gain_by_weight": gains, "per_k": {}}  # fmt: skip
     for k in ks:
-        parts = adapt_records(predictor.model, probs, test.x, None, test.y, test.record, order, k, weight, feats)
+        parts = adapt_records(predictor.model, probs, test_x, None, test.y, test.record, order, k, weight, feats)
         results["per_k"][str(k)] = summarise(parts, label_names, n_boot, seed)
     return results
