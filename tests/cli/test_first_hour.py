@@ -119,7 +119,7 @@ BAD_OPTIONS = {
     "data": (["smiles", "--data", "bbbbp"], ["--data 'bbbbp'", "not a MoleculeNet dataset nor a file", "bbbp, bace, hiv"]),
     "model": (
         ["mitdb", "--model", "transformer"],
-        ["--model 'transformer'", "unknown model 'transformer'; available: lstm, gru, rnn (the models ecg_beats trains"],
+        ["--model 'transformer'", "unknown model 'transformer'; available: lstm, gru, rnn, beat_rhythm (the models ecg_beats trains"],
     ),
     "set": (["icu", "--set", "train.lrr=1"], ["--set train.lrr 1", "no such config field", "lr, momentum"]),
 }
