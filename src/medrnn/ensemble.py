@@ -63,6 +63,7 @@ class EnsemblePredictor(Served):
             self.pipeline.threshold = float(self.metadata["threshold"])
         # members' decision weights were tuned for each member alone: the mean uses the ensemble's own, else plain argmax
         self.pipeline.decision_weights = self.metadata.get("decision_weights")
+        self.pipeline.load_tuned_state(self.metadata.get("tuned_state") or {})
 
     @classmethod
     def from_path(cls, path: str | Path, device: str | torch.device | None = None) -> EnsemblePredictor:
@@ -107,7 +108,7 @@ def build_ensemble(member_paths: list[str | Path], out: str | Path, tune: bool =
     meta = {
         "format": FORMAT, "medrnn_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "task": task.name, "label_names": list(pipeline.label_names), "threshold": pipeline.threshold,
-        "decision_weights": pipeline.decision_weights, "tuning": tuning,
+        "decision_weights": pipeline.decision_weights, "tuned_state": pipeline.tuned_state(), "tuning": tuning,
         "members": [{"path": str(_relative(p.resolve(), out.resolve())), "weights_sha256": m.metadata.get("weights_sha256")}
                     for p, m in zip(paths, members)],
     }  # fmt: skip
@@ -133,8 +134,9 @@ def _tune(ensemble: EnsemblePredictor, paths: list[Path]) -> dict[str, Any]:
             raise ConfigError(f"{path}: was not trained on the training part of this split ({len(train_units)} units), so it may have "
                               "trained on the validation units the threshold would be tuned on; members must share one split "
                               "(same data and split seed)")  # fmt: skip
-    scores = ensemble.score_samples(task.subset(data, split.val))
-    info = task.tune(ensemble.pipeline, scores, task.targets(data, split.val, ensemble.pipeline))
+    samples = task.subset(data, split.val)
+    scores = ensemble.score_samples(samples)
+    info = task.tune(ensemble.pipeline, scores, task.targets(data, split.val, ensemble.pipeline), samples=samples)
     return {"on": "validation", "units": len(val_units), "units_sha256": data_hash(val_units), **info}
 
 

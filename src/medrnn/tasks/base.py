@@ -234,8 +234,9 @@ class Task(ABC):
             return float(np.mean((s[mask] - y[mask]) ** 2))
         return mean_bce(y, s)
 
-    def tune(self, pipeline: Pipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
-        """Set decision thresholds on validation scores (in place); returns what was tuned for metrics.json."""
+    def tune(self, pipeline: Pipeline, scores: Scores, y: np.ndarray, samples: Any = None) -> dict[str, Any]:
+        """Set decision thresholds on validation scores (in place); returns what was tuned for metrics.json. `samples` are
+        the validation samples themselves (the task's container), for tuning that reads more than `y`."""
         return {}
 
     @abstractmethod

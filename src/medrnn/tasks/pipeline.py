@@ -40,6 +40,13 @@ class Pipeline:
         """What ensemble members must share to be averaged (labels and input reading); default: labels and kind."""
         return {"label_names": list(self.label_names), "output_kind": self.output_kind}
 
+    def tuned_state(self) -> dict[str, Any]:
+        """JSON state `Task.tune` set beyond `threshold` and `decision_weights` (an ensemble keeps its own); default none."""
+        return {}
+
+    def load_tuned_state(self, state: dict[str, Any]) -> None:
+        """Inverse of `tuned_state` (an ensemble's, over its first member's copy)."""
+
 
 @dataclass
 class ConfigPipeline(Pipeline):

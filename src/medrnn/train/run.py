@@ -120,11 +120,12 @@ def score_fitted(task: Task, config: BaseModel, data: TaskData, split: Any, pipe
     federated run)."""
     method = getattr(config.train, "calibration", "auto")
     model = fit.module.model.eval()
-    val_scores = task.predict(model, pipeline, task.subset(data, split.val))
+    val_samples = task.subset(data, split.val)
+    val_scores = task.predict(model, pipeline, val_samples)
     y_val = task.targets(data, split.val, pipeline)
     uncertainty = fit_uncertainty(method, pipeline.output_kind, list(pipeline.label_names), val_scores.values, y_val)
     val_scores = uncertainty.calibrate(val_scores)  # thresholds are tuned on calibrated scores
-    tuned = task.tune(pipeline, val_scores, y_val)
+    tuned = task.tune(pipeline, val_scores, y_val, samples=val_samples)
     t0 = time.perf_counter()
     test_raw = task.predict(model, pipeline, task.subset(data, split.test))
     seconds["test_inference_seconds"] = time.perf_counter() - t0

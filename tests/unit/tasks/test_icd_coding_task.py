@@ -33,7 +33,8 @@ def test_declarations_and_options_point_at_real_config_fields() -> None:
     raw = NotesRunConfig().model_dump()
     flags = {o.flag for o in TASK.options}
     # the old command's own flags, and the vocabulary's privacy rule
-    assert flags == {"--data", "--language", "--codes", "--window", "--embeddings", "--evidence-weight", "--min-doc-freq"}
+    assert flags == {"--data", "--language", "--codes", "--window", "--embeddings", "--evidence-weight", "--min-doc-freq",
+                     "--code-descriptions"}
     for option in TASK.options:
         section, leaf = option.field.split(".")
         assert leaf in raw[section], option.field
@@ -90,7 +91,7 @@ def test_predictor_codes_note_files_as_the_run_scored_its_test_notes(quick_run: 
     messages = {Path(k).name: v["message"] for k, v in result.failures.items()}
     assert "missing.txt: cannot read" in messages["missing.txt"] and "empty note" in messages["empty.txt"]
     assert "not UTF-8" in messages["latin1.txt"]
-    assert result.columns == ["item_id", "code", "probability", "start", "end", "evidence"]
+    assert result.columns == ["item_id", "code", "probability", "start", "end", "evidence", "basis"]
 
 
 def test_report_sections_show_map_unseen_codes_and_escaped_evidence(quick_run: Path) -> None:

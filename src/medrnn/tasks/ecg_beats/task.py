@@ -154,7 +154,7 @@ class EcgBeatsTask(Task):
         return evaluate(y, scores.values, list(pipeline.label_names), units=units, unit="records", headline="jkappa",
                         n_boot=config.bootstrap, seed=config.train.seed, y_pred=pipeline.predicted(scores.values))  # fmt: skip
 
-    def tune(self, pipeline: BeatPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+    def tune(self, pipeline: BeatPipeline, scores: Scores, y: np.ndarray, samples: Any = None) -> dict[str, Any]:
         """With `decision: tuned`, per-class weights maximising jκ on the validation records (never on test)."""
         if not pipeline.tune_decision:
             return {}

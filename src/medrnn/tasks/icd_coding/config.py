@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from medrnn.config.schema import StrictConfig, TrainConfig
+from medrnn.io.icd_descriptions import catalogue_language
 
 
 class NotesDataConfig(StrictConfig):
@@ -23,10 +24,33 @@ class NotesDataConfig(StrictConfig):
     # when at least `min_doc_freq` training documents hold it (a k-anonymity threshold); rarer words read <unk>
     min_doc_freq: int = Field(5, ge=1, description="words found in fewer training documents map to <unk> and never reach the "
                               "model file (in hospital notes they are names and record numbers)")  # fmt: skip
+    # codes no training note carries, ranked from their code-book titles (tasks/icd_coding/descriptions.py); the catalogue's
+    # language must be the notes' (cie10-es: Spanish CIE-10 titles, the `cie` package; icd10cm-en: CDC ICD-10-CM titles);
+    # auto = the catalogue of data.language
+    code_descriptions: Literal["auto", "none", "cie10-es", "icd10cm-en"] = Field(
+        "auto", description="rank codes outside the label set from their titles: auto (the notes' language), none, cie10-es "
+        "(Spanish notes) or icd10cm-en (English)")
+    description_top_k: int = Field(20, ge=1, description="codes outside the label set ranked per note (code_descriptions)")
     embeddings: Literal["word2vec", "none"] = "word2vec"  # word2vec (gensim) trained on the training text only
     embedding_dim: int = Field(100, ge=1)
     # quick runs and tests: the first N notes of each official split (in file order); None = every note
     documents_per_split: int | None = Field(None, ge=1, description="keep the first N notes of each split (None: all)")
+
+    @property
+    def catalogue(self) -> str | None:
+        """The code-book titles this run matches (None: off)."""
+        if self.code_descriptions == "auto":
+            return {"es": "cie10-es", "en": "icd10cm-en"}[self.language]
+        return None if self.code_descriptions == "none" else self.code_descriptions
+
+    @model_validator(mode="after")
+    def _catalogue_language(self) -> NotesDataConfig:
+        """Titles are matched against the notes' words: their languages must agree."""
+        if self.code_descriptions not in ("none", "auto") and catalogue_language(self.code_descriptions) != self.language:
+            raise ValueError(f"code_descriptions={self.code_descriptions!r} holds {catalogue_language(self.code_descriptions)!r} "
+                             f"titles but the notes are read in {self.language!r}; use "
+                             f"{'cie10-es' if self.language == 'es' else 'icd10cm-en'} (or none)")  # fmt: skip
+        return self
 
     @field_validator("code_types", mode="before")
     @classmethod

@@ -1,14 +1,19 @@
 """What a notes run writes beside its metrics: evidence.json for the first test notes, how often the attended token lies
-inside a gold evidence span, and recall over every gold code (unseen codes counted as misses)."""
+inside a gold evidence span, recall over every gold code (unseen codes counted as misses), and MAP over every gold code
+split into seen and unseen."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medrnn.tasks.icd_coding.data import NoteSet
+from medrnn.tasks.icd_coding.descriptions import map_by_kind, ranked_with_descriptions
 from medrnn.tasks.icd_coding.predict import evidence, predicted_pairs
+
+if TYPE_CHECKING:
+    from medrnn.tasks.icd_coding.pipeline import NotesPipeline
 
 
 def evidence_json(notes: NoteSet, label_names: list[str], probs: np.ndarray, top_token: np.ndarray, threshold: float,
@@ -57,3 +62,13 @@ def micro_recall_all_gold(notes: NoteSet, y: np.ndarray, probs: np.ndarray, thre
     total = sum(len(r.codes) for r in notes.records or [])
     hits = float(((probs >= threshold) & (y > 0)).sum())
     return hits / total if total else float("nan")
+
+
+def gold_maps(pipeline: NotesPipeline, texts: list[str], gold: list[set[str]], probs: np.ndarray) -> dict[str, float | None]:
+    """MAP over every gold code (map_all_gold, CodiEsp's official) with the title-ranked codes when the pipeline ranks them,
+    split into seen (label set) and unseen gold codes; and the same without the titles (`*_labels_only`)."""
+    names = pipeline.label_names
+    with_titles = map_by_kind(ranked_with_descriptions(probs, names, pipeline.describe(texts, probs), pipeline.descriptions),
+                              gold, names)  # fmt: skip
+    labels_only = map_by_kind(ranked_with_descriptions(probs, names, None, None), gold, names)
+    return {**with_titles, "map_all_gold_labels_only": labels_only["map_all_gold"], "map_seen_labels_only": labels_only["map_seen"]}

@@ -11,6 +11,7 @@ from medrnn.errors import ConfigError
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.icd_coding.config import NotesDataConfig
 from medrnn.tasks.icd_coding.data import NoteSet, fit_labels, fit_vocabulary
+from medrnn.tasks.icd_coding.descriptions import DescribedScores, DescriptionRanker
 from medrnn.transforms.text import ClinicalTokenizer, TextVocabulary
 
 
@@ -31,6 +32,7 @@ class NotesPipeline(Pipeline):
     threshold: float | None = None
     output_kind: str = "multilabel"
     min_doc_freq: int | None = None  # training documents a word needed to enter the vocabulary (None: an older artifact)
+    descriptions: DescriptionRanker | None = None  # codes outside the label set ranked from their titles (data.code_descriptions)
     dropped_labels: dict[str, int] = field(default_factory=dict)  # codes under min_label_count (fit only, not saved)
     tuning_: dict[str, Any] = field(default_factory=dict)  # what `tune` found on dev (this run only, not saved)
 
@@ -39,8 +41,25 @@ class NotesPipeline(Pipeline):
         """Vocabulary (words of `min_doc_freq` documents or more) and label set from the training notes only."""
         vocab = fit_vocabulary(train.token_texts(), config.min_token_count, config.min_doc_freq)
         names, counts, dropped = fit_labels(train.records or [], config.min_label_count)
+        ranker = None
+        if config.catalogue is not None:  # calibrated later, on dev, with the coder's dev probabilities (IcdCodingTask.tune)
+            ranker = DescriptionRanker.fit(config.catalogue, train.texts, names, counts, top_k=config.description_top_k)
         return cls(ClinicalTokenizer(config.language), vocab, names, counts, config.window, list(config.code_types),
-                   min_doc_freq=config.min_doc_freq, dropped_labels=dropped)  # fmt: skip
+                   min_doc_freq=config.min_doc_freq, descriptions=ranker, dropped_labels=dropped)  # fmt: skip
+
+    def describe(self, texts: list[str], probs: np.ndarray) -> DescribedScores | None:
+        """The codes outside the label set ranked for each note from their titles (None without a calibrated ranker);
+        `probs` are the coder's (notes, labels) probabilities of those notes."""
+        if self.descriptions is None or self.descriptions.coef is None:
+            return None
+        return self.descriptions.score(texts, probs)
+
+    def tuned_state(self) -> dict[str, Any]:
+        return {"descriptions_calibration": self.descriptions.calibration_state()} if self.descriptions is not None else {}
+
+    def load_tuned_state(self, state: dict[str, Any]) -> None:
+        if self.descriptions is not None and state.get("descriptions_calibration"):
+            self.descriptions = self.descriptions.with_calibration(state["descriptions_calibration"])
 
     def adopt_vocabulary(self, source: dict[str, Any]) -> bool:
         """Take a transfer source's vocabulary when it tokenizes alike (a `medrnn pretrain notes` artifact: every training
@@ -60,7 +79,8 @@ class NotesPipeline(Pipeline):
         return {"tokenizer": self.tokenizer.state_dict(), "vocabulary": self.vocab.state_dict(), "window": self.window,
                 "threshold": self.threshold, "threshold_tuned_on": "dev", "language": self.tokenizer.language,
                 "code_types": list(self.code_types), "label_counts": self.label_counts.tolist(),
-                "label_names": list(self.label_names), "min_doc_freq": self.min_doc_freq}  # fmt: skip
+                "label_names": list(self.label_names), "min_doc_freq": self.min_doc_freq,
+                **({"descriptions": self.descriptions.state_dict()} if self.descriptions is not None else {})}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> NotesPipeline:
@@ -68,7 +88,8 @@ class NotesPipeline(Pipeline):
         return cls(ClinicalTokenizer.from_state_dict(state["tokenizer"]), TextVocabulary.from_state_dict(state["vocabulary"]),
                    list(state["label_names"]), np.asarray(state.get("label_counts", []), dtype=np.int64), int(state["window"]),
                    list(state.get("code_types", ["D"])), None if threshold is None else float(threshold),
-                   min_doc_freq=None if min_doc_freq is None else int(min_doc_freq))  # fmt: skip
+                   min_doc_freq=None if min_doc_freq is None else int(min_doc_freq),
+                   descriptions=DescriptionRanker.from_state_dict(state["descriptions"]) if state.get("descriptions") else None)  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must code the same labels and tokenize alike (evidence offsets must line up); each keeps its

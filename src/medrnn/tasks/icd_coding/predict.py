@@ -70,10 +70,14 @@ def evidence(text: str, tokens: list[Token], index: int, context: int = SNIPPET_
     """The attended token `index` as character offsets into `text`, with a one-line snippet around it."""
     if index < 0 or index >= len(tokens):
         return {"token": None, "start": None, "end": None, "snippet": ""}
-    tok = tokens[index]
-    left, right = max(0, tok.start - context), min(len(text), tok.end + context)
-    snippet = f"{text[left : tok.start]}[{text[tok.start : tok.end]}]{text[tok.end : right]}"
-    return {"token": text[tok.start : tok.end], "start": tok.start, "end": tok.end, "snippet": " ".join(snippet.split())}
+    return span_evidence(text, tokens[index].start, tokens[index].end, context)
+
+
+def span_evidence(text: str, start: int, end: int, context: int = SNIPPET_CHARS) -> dict[str, Any]:
+    """Characters [start, end) of `text` as evidence: offsets and a one-line snippet with the span in brackets."""
+    left, right = max(0, start - context), min(len(text), end + context)
+    snippet = f"{text[left:start]}[{text[start:end]}]{text[end:right]}"
+    return {"token": text[start:end], "start": start, "end": end, "snippet": " ".join(snippet.split())}
 
 
 def ranked_codes(probs: np.ndarray, threshold: float) -> list[int]:

@@ -4,6 +4,7 @@ vocabulary, the label set and word2vec; dev stops training and tunes the decisio
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from medrnn import atomic, paths
 from medrnn.data.batch import collate
 from medrnn.data.sampling import LengthBucketSampler
 from medrnn.data.splits import Split
-from medrnn.errors import NotFittedError
+from medrnn.errors import ConfigError, NotFittedError
 from medrnn.io.codiesp import read_codiesp
 from medrnn.metrics.codes import evaluate_codes, tune_threshold
 from medrnn.models import build_model
@@ -29,9 +30,10 @@ from medrnn.tasks.icd_coding.config import NotesRunConfig
 from medrnn.tasks.icd_coding.data import (SPLITS, NoteSet, gold_counts, label_matrix, notes_task_data, text_report,
                                           train_word2vec, unseen_gold)  # fmt: skip
 from medrnn.tasks.icd_coding.evidence import EvidenceLoss, evidence_supervision
-from medrnn.tasks.icd_coding.outputs import evidence_json, evidence_overlap, micro_recall_all_gold
+from medrnn.tasks.icd_coding.outputs import evidence_json, evidence_overlap, gold_maps, micro_recall_all_gold
 from medrnn.tasks.icd_coding.pipeline import NotesPipeline
-from medrnn.tasks.icd_coding.predict import chunk_dataset, evidence, ranked_codes, read_note_file, score_documents
+from medrnn.tasks.icd_coding.predict import (chunk_dataset, evidence, ranked_codes, read_note_file, score_documents,
+                                             span_evidence)  # fmt: skip
 from medrnn.tasks.icd_coding.report import notes_sections
 from medrnn.transforms.text import chunk_documents
 
@@ -58,7 +60,8 @@ class IcdCodingTask(Task):
     config_class = NotesRunConfig
     predict_help = ("UTF-8 text files, one note each (read byte-exact); one row per (note, code at or above the dev-tuned "
                     "threshold): item_id (the file as given), code, probability, start, end, evidence (the attended token in "
-                    "context)")  # fmt: skip
+                    "context), and with code descriptions basis (trained: a label; description: a code outside the label set "
+                    "whose title the note matches, the matched word as evidence)")  # fmt: skip
     options = (
         TaskOption("--data", "data.data", "codiesp (default; under the data root) or a CodiEsp folder holding train/ dev/ test/ "
                    "(or final_dataset_v4_to_publish/).", short="-d"),
@@ -72,6 +75,9 @@ class IcdCodingTask(Task):
                    "least this many training notes hold it (default 5): rarer words are names and record numbers.", kind="int"),
         TaskOption("--embeddings", "data.embeddings", "word2vec (default; trained on the training notes only, needs gensim) or "
                    "none (random start)."),
+        TaskOption("--code-descriptions", "data.code_descriptions", "Rank codes no training note carries from their code-book "
+                   "titles, calibrated on dev: auto (default: Spanish CIE-10 for es notes, CDC ICD-10-CM for en), none, "
+                   "cie10-es or icd10cm-en. Their rows say basis=description."),
         TaskOption("--evidence-weight", "train.evidence_weight", "Weight of the loss that teaches each code's attention the gold "
                    "evidence spans of the training notes (CodiEsp-X): auto (default: 0.1 for laat/caml on Spanish text, else "
                    "off), 0 (off) or a number."),
@@ -176,21 +182,33 @@ class IcdCodingTask(Task):
         scores = score_documents(model, pipeline.encode(samples), pipeline.window, len(pipeline.label_names))
         return Scores(scores.probs, {"top_token": scores.top_token})
 
-    def tune(self, pipeline: NotesPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+    def tune(self, pipeline: NotesPipeline, scores: Scores, y: np.ndarray, samples: Any = None) -> dict[str, Any]:
         """One global threshold maximising micro-F1 on dev (CAML/LAAT practice); dev MAP and micro-F1 there."""
         threshold = float(tune_threshold(y, scores.values))
         pipeline.threshold = threshold
         overall = evaluate_codes(y, scores.values, pipeline.label_names, threshold, n_boot=0).overall
         pipeline.tuning_ = {"threshold": threshold, "on": "dev", "documents": int(y.shape[0]), "map": overall["map"],
                             "micro_f1": overall["micro_f1"]}  # fmt: skip
+        if pipeline.descriptions is not None:  # the title ranker's calibration reads the coder's dev probabilities
+            if samples is None or samples.records is None:
+                raise ConfigError("icd_coding: data.code_descriptions needs the dev notes with their gold codes to calibrate on")
+            ranker = dataclasses.replace(pipeline.descriptions)  # a copy: an ensemble's pipeline shares its first member's
+            gold = [set(r.codes) for r in samples.records]
+            pipeline.tuning_["code_descriptions"] = ranker.calibrate(samples.texts, gold, scores.values)
+            pipeline.descriptions = ranker
+            pipeline.tuning_["code_descriptions"]["dev"] = gold_maps(pipeline, samples.texts, gold, scores.values)
         return dict(pipeline.tuning_)
+
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: NotesPipeline, config: NotesRunConfig,
                  samples: NoteSet) -> Any:  # fmt: skip
         # units are the note ids (one document each): the bootstrap resamples documents
-        return evaluate_codes(y, scores.values, pipeline.label_names, _threshold(pipeline), train_counts=pipeline.label_counts,
-                              n_boot=config.bootstrap, seed=config.train.seed, gold_counts=gold_counts(samples.records or []),
-                              units=units, unit="documents")  # fmt: skip
+        report = evaluate_codes(y, scores.values, pipeline.label_names, _threshold(pipeline), train_counts=pipeline.label_counts,
+                                n_boot=config.bootstrap, seed=config.train.seed, gold_counts=gold_counts(samples.records or []),
+                                units=units, unit="documents")  # fmt: skip
+        if samples.records is not None:  # map_all_gold counts the title-ranked codes too, when the pipeline ranks them
+            report.overall.update(gold_maps(pipeline, samples.texts, [set(r.codes) for r in samples.records], scores.values))
+        return report
 
     def write_outputs(self, run_dir: Path, data: TaskData, split: Split, pipeline: NotesPipeline, scores: Scores,
                       model: nn.Module, config: NotesRunConfig) -> dict[str, Any]:  # fmt: skip
@@ -238,13 +256,23 @@ class IcdCodingTask(Task):
                 ev = evidence(notes.texts[i], notes.tokens[i], int(top[i, c]))
                 rows.append({"item_id": name, "code": pipeline.label_names[c], "probability": round(float(scores.values[i, c]), 6),
                              "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"],
+                             **({"basis": "trained"} if pipeline.descriptions is not None else {}),
                              **in_set(scores, i, c, pipeline)})  # fmt: skip
+        described = pipeline.describe(notes.texts, scores.values)
+        if described is not None:  # codes outside the label set whose title the note matches, at or above the same threshold
+            for i, name in enumerate(notes.note_ids):
+                for c, p, start, end in zip(described.code[i], described.probability[i], described.start[i], described.end[i]):
+                    if c >= 0 and p >= threshold:
+                        ev = span_evidence(notes.texts[i], int(start), int(end))
+                        rows.append({"item_id": name, "code": pipeline.descriptions.codes[int(c)], "probability": round(float(p), 6),
+                                     "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"], "basis": "description"})  # fmt: skip
         return rows
 
     def columns(self, pipeline: NotesPipeline) -> list[str]:
         from medrnn.uncertainty.rows import conformal_columns  # conformal columns, only when --coverage was asked
 
-        return ["item_id", "code", "probability", "start", "end", "evidence", *conformal_columns(pipeline, per_label=True)]
+        basis = ["basis"] if pipeline.descriptions is not None else []  # trained (a label) or description (title match)
+        return ["item_id", "code", "probability", "start", "end", "evidence", *basis, *conformal_columns(pipeline, per_label=True)]
 
     def merge_extras(self, member_scores: list[Scores]) -> dict[str, Any]:
         """A code's evidence token comes from the member most confident in that code (ties: the first member)."""

@@ -208,7 +208,7 @@ class MoleculesTask(Task):
                                                         part_metric(pipeline.task_type))  # fmt: skip
         return out
 
-    def tune(self, pipeline: SmilesPipeline, scores: Scores, y: np.ndarray) -> dict[str, Any]:
+    def tune(self, pipeline: SmilesPipeline, scores: Scores, y: np.ndarray, samples: Any = None) -> dict[str, Any]:
         """Classification: one decision threshold maximising the mean balanced accuracy over labels on validation."""
         if pipeline.task_type != "classification":
             return {}
