@@ -94,16 +94,6 @@ class DescribedScores:
     start: np.ndarray  # (notes, k) int32
     end: np.ndarray  # (notes, k) int32
 
-    def as_extras(self) -> dict[str, np.ndarray]:
-        return {"described_code": self.code, "described_probability": self.probability, "described_start": self.start,
-                "described_end": self.end}  # fmt: skip
-
-    @classmethod
-    def from_extras(cls, extras: dict[str, Any]) -> DescribedScores | None:
-        if "described_code" not in extras:
-            return None
-        return cls(extras["described_code"], extras["described_probability"], extras["described_start"], extras["described_end"])
-
 
 @dataclass
 class DescriptionRanker:
@@ -170,7 +160,8 @@ class DescriptionRanker:
             rows.append(x)
             labels.extend(self.codes[i] in codes for i in index)
         x, y = np.concatenate(rows) if rows else np.zeros((0, len(FEATURES))), np.array(labels, dtype=bool)
-        reachable = sum(len(codes & set(self.codes)) for codes in gold)
+        described = set(self.codes)
+        reachable = sum(len(codes & described) for codes in gold)
         self.calibration = {"on": "dev", "notes": len(texts), "candidate_pairs": int(len(y)), "positive_pairs": int(y.sum()),
                             "gold_pairs_outside_label_set_with_title": int(reachable), "features": list(FEATURES)}  # fmt: skip
         if y.sum() < 2 or y.all():  # nothing to fit: the ranker stays off (describe gives None), and says why

@@ -85,11 +85,12 @@ class NotesPipeline(Pipeline):
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> NotesPipeline:
         threshold, min_doc_freq = state.get("threshold"), state.get("min_doc_freq")
+        ranker = DescriptionRanker.from_state_dict(state["descriptions"]) if state.get("descriptions") else None
         return cls(ClinicalTokenizer.from_state_dict(state["tokenizer"]), TextVocabulary.from_state_dict(state["vocabulary"]),
                    list(state["label_names"]), np.asarray(state.get("label_counts", []), dtype=np.int64), int(state["window"]),
                    list(state.get("code_types", ["D"])), None if threshold is None else float(threshold),
                    min_doc_freq=None if min_doc_freq is None else int(min_doc_freq),
-                   descriptions=DescriptionRanker.from_state_dict(state["descriptions"]) if state.get("descriptions") else None)  # fmt: skip
+                   descriptions=ranker)  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must code the same labels and tokenize alike (evidence offsets must line up); each keeps its

@@ -264,8 +264,9 @@ class IcdCodingTask(Task):
                 for c, p, start, end in zip(described.code[i], described.probability[i], described.start[i], described.end[i]):
                     if c >= 0 and p >= threshold:
                         ev = span_evidence(notes.texts[i], int(start), int(end))
-                        rows.append({"item_id": name, "code": pipeline.descriptions.codes[int(c)], "probability": round(float(p), 6),
-                                     "start": ev["start"], "end": ev["end"], "evidence": ev["snippet"], "basis": "description"})  # fmt: skip
+                        code = pipeline.descriptions.codes[int(c)]  # type: ignore[union-attr]
+                        rows.append({"item_id": name, "code": code, "probability": round(float(p), 6), "start": ev["start"],
+                                     "end": ev["end"], "evidence": ev["snippet"], "basis": "description"})  # fmt: skip
         return rows
 
     def columns(self, pipeline: NotesPipeline) -> list[str]:
