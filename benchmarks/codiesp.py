@@ -194,9 +194,10 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"model": None, "map": None, "micro_f1": None, "macro_f1": None, "baseline_map": base.get("map"),
                                "baseline_map_all_gold": base.get("map_all_gold"), "baseline_micro_f1": base.get("micro_f1"),
                                "per_model": per_model}  # fmt: skip
+    before = (results.get("summary") or {}).get("per_model", {})
     if any((PREDICTIONS / f"{n}-seed{s}.npz").exists() for n, row in per_model.items() for s in row["seeds"]):
-        for n, row in per_model.items():
-            row["ensemble"] = ensemble(n, row["seeds"], _test_gold_counts())
+        for n, row in per_model.items():  # a recipe whose kept scores are gone (another machine) keeps its recorded figure
+            row["ensemble"] = ensemble(n, row["seeds"], _test_gold_counts()) or (before.get(n) or {}).get("ensemble")
     served = {n: e for n, e in (results.get("served_ensembles") or {}).items() if n in per_model}
     for n, e in served.items():
         per_model[n]["served_ensemble"] = e
