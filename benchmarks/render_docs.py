@@ -343,14 +343,28 @@ def imaging() -> str:
     if not path.exists():
         return "(not run yet)"
     d = json.loads(path.read_text())
-    lines = ["| dataset | model | AUROC per seed | mean | 95 % CI (seed 0) | accuracy |", "|---|---|---|---|---|---|"]
+    lines = ["| dataset | model | AUROC per seed | mean | 95 % CI (seed 0) | accuracy | epochs run (best, counted from 0) per seed |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+
+    def epochs(runs: list[dict]) -> str:
+        return ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in runs) if runs else "–"
+
     for name, s in d["summary"].items():
         ci = s.get("auroc_ci") or [float("nan")] * 2
         per = ", ".join(f"{v:.3f}" for v in s.get("auroc_per_seed", []))
         accuracy = s.get("accuracy", float("nan"))
-        lines.append(f"| {name} | {s['model']} | {per} | {s['auroc']:.3f} | {ci[0]:.3f}–{ci[1]:.3f} | {accuracy:.3f} |")
-        for base, value in (s.get("baselines") or {}).items():
-            lines.append(f"| {name} | {base} (baseline) | – | {value:.3f} | – | – |")
+        own = d["runs"].get(f"{name}/{s['model']}") or []
+        lines.append(f"| {name} | {s['model']} | {per} | {s['auroc']:.3f} | {ci[0]:.3f}–{ci[1]:.3f} | {accuracy:.3f} | {epochs(own)} |")
+        for base, value in (s.get("baselines") or {}).items():  # same seeds = same patient splits as the headline's
+            runs = d["runs"].get(f"{name}/{base}") or []
+            seeds = ", ".join(f"{r['auroc']:.3f} (seed {r['seed']})" for r in runs) or "–"
+            acc = statistics.fmean(r["accuracy"] for r in runs) if runs else float("nan")
+            lines.append(f"| {name} | {base} (baseline) | {seeds} | {value:.3f} | – | {acc:.3f} | {epochs(runs)} |")
+    published = d.get("published") or {}
+    for dataset in ("nodulemnist3d", "adrenalmnist3d"):
+        if published.get(dataset):
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in published[dataset].items())
+            lines += ["", f"Published {dataset} ({published.get('metric', 'AUC')}, 28³, MedMNIST's split): {shown}."]
     att = d["summary"].get("lidc", {}).get("attention_in_outlines")
     if att:
         lines += ["", f"LIDC slice attention on slices outlined by ≥ 2 radiologists: {att['attention_share']:.0%} of the weight (uniform: "
