@@ -147,6 +147,12 @@ def test_a_run_reports_seen_and_unseen_map_and_predict_serves_described_codes(de
     for key in ("map_all_gold", "map_seen", "map_unseen", "map_all_gold_labels_only"):
         assert 0 <= overall[key] <= 1, key
     assert overall["map_seen_labels_only"] == pytest.approx(overall["map"])  # without titles, seen gold = the label set's MAP
+    from medrnn.tasks.base import get_task
+
+    section = next(x for x in get_task("notes").report_sections(described_run, m) if x.title == "ICD coding: MAP")
+    from medrnn.report.numbers import sig
+
+    assert "never seen (ranked from their titles)" in section.html and sig(overall["map_unseen"], 3) in section.html
     predictor = Predictor.from_artifact(described_run)
     predictor.pipeline.threshold = 0.0  # every ranked code, to see the described ones
     note = next((paths.dataset_dir("codiesp") / "final_dataset_v4_to_publish" / "test" / "text_files").glob("*.txt"))

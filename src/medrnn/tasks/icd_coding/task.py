@@ -183,7 +183,8 @@ class IcdCodingTask(Task):
         return Scores(scores.probs, {"top_token": scores.top_token})
 
     def tune(self, pipeline: NotesPipeline, scores: Scores, y: np.ndarray, samples: Any = None) -> dict[str, Any]:
-        """One global threshold maximising micro-F1 on dev (CAML/LAAT practice); dev MAP and micro-F1 there."""
+        """One global threshold maximising micro-F1 on dev (CAML/LAAT practice); dev MAP and micro-F1 there; and, with code
+        descriptions, the title ranker's calibration on the dev notes' codes outside the label set."""
         threshold = float(tune_threshold(y, scores.values))
         pipeline.threshold = threshold
         overall = evaluate_codes(y, scores.values, pipeline.label_names, threshold, n_boot=0).overall
@@ -198,7 +199,6 @@ class IcdCodingTask(Task):
             pipeline.descriptions = ranker
             pipeline.tuning_["code_descriptions"]["dev"] = gold_maps(pipeline, samples.texts, gold, scores.values)
         return dict(pipeline.tuning_)
-
 
     def evaluate(self, y: np.ndarray, scores: Scores, units: np.ndarray, pipeline: NotesPipeline, config: NotesRunConfig,
                  samples: NoteSet) -> Any:  # fmt: skip
