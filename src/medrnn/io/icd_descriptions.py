@@ -32,6 +32,14 @@ def catalogue_language(name: str) -> str:
     return CATALOGUES[name]
 
 
+def catalogue_for(language: str) -> str:
+    """The catalogue whose titles are in `language` ('es' -> cie10-es, 'en' -> icd10cm-en)."""
+    for name, lang in CATALOGUES.items():
+        if lang == language:
+            return name
+    raise ConfigError(f"code descriptions: no catalogue in language {language!r}; catalogues: {CATALOGUES}")
+
+
 def read_code_descriptions(name: str) -> dict[str, str]:
     """Every code of catalogue `name` with its title, in the catalogue's order."""
     catalogue_language(name)
@@ -44,7 +52,7 @@ def read_code_descriptions(name: str) -> dict[str, str]:
 
 def _read_cie10_es() -> dict[str, str]:
     source = resources.files("cie") / "data" / "cie-10.zip"
-    with source.open("rb") as raw, zipfile.ZipFile(io.BytesIO(raw.read())) as archive:
+    with source.open("rb") as raw, zipfile.ZipFile(raw) as archive:
         rows = list(csv.DictReader(io.TextIOWrapper(archive.open("cie-10.csv"), encoding="utf-8")))
     out: dict[str, str] = {}
     for line, row in enumerate(rows, start=2):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from medrnn.config.schema import StrictConfig, TrainConfig
-from medrnn.io.icd_descriptions import catalogue_language
+from medrnn.io.icd_descriptions import catalogue_for, catalogue_language
 
 
 class NotesDataConfig(StrictConfig):
@@ -40,7 +40,7 @@ class NotesDataConfig(StrictConfig):
     def catalogue(self) -> str | None:
         """The code-book titles this run matches (None: off)."""
         if self.code_descriptions == "auto":
-            return {"es": "cie10-es", "en": "icd10cm-en"}[self.language]
+            return catalogue_for(self.language)
         return None if self.code_descriptions == "none" else self.code_descriptions
 
     @model_validator(mode="after")
@@ -48,8 +48,8 @@ class NotesDataConfig(StrictConfig):
         """Titles are matched against the notes' words: their languages must agree."""
         if self.code_descriptions not in ("none", "auto") and catalogue_language(self.code_descriptions) != self.language:
             raise ValueError(f"code_descriptions={self.code_descriptions!r} holds {catalogue_language(self.code_descriptions)!r} "
-                             f"titles but the notes are read in {self.language!r}; use "
-                             f"{'cie10-es' if self.language == 'es' else 'icd10cm-en'} (or none)")  # fmt: skip
+                             f"titles but the notes are read in {self.language!r}; use {catalogue_for(self.language)} (or "
+                             "auto, or none)")  # fmt: skip
         return self
 
     @field_validator("code_types", mode="before")
