@@ -144,9 +144,12 @@ def write(results: dict[str, Any], out: Path) -> None:
     for recipe, new in results["runs"].items():  # a recipe's runs by seed: a new run of a seed replaces the old one
         old = runs.get(recipe) if isinstance(runs.get(recipe), list) else []
         runs[recipe] = new if not isinstance(new, list) else sorted({r["seed"]: r for r in [*old, *new]}.values(), key=lambda r: r["seed"])
-    commands = [c for c in [*merged.get("commands", []), merged.get("command"), *results.get("commands", []), results["command"]] if c]
+    listed = [c for c in [*merged.get("commands", []), merged.get("command"), *results.get("commands", []), results["command"]] if c]
+    held = [r.get("command") for rs in runs.values() if isinstance(rs, list) for r in rs]
+    merges = [c for c in listed if " --merge " in c]
+    legacy = [] if all(held) else [c for c in listed if c not in merges]  # runs written before each run named its command
     merged.update({k: v for k, v in results.items() if k not in ("runs", "commands")})
-    merged["commands"] = list(dict.fromkeys(commands))  # every command whose runs the file holds, in order
+    merged["commands"] = list(dict.fromkeys([*filter(None, held), *legacy, *merges]))  # the commands of the runs the file holds
     merged["runs"], merged["summary"] = runs, summaries(runs)
     with atomic_path(out) as tmp:
         Path(tmp).write_text(json.dumps(merged, indent=2, default=float), encoding="utf-8")
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         runs = []
         for seed in args.seeds:
-            runs.append(run_one(task_name, overrides, seed, args))
+            runs.append({**run_one(task_name, overrides, seed, args), "command": results["command"]})
             print(f"{recipe} seed {seed}: AUROC {runs[-1]['auroc']:.4f} {runs[-1]['auroc_ci']} acc {runs[-1]['accuracy']:.3f} "
                   f"({runs[-1]['train_seconds']:.0f} s)", flush=True)  # fmt: skip
             results["runs"][recipe] = runs

@@ -10,6 +10,9 @@ a class is pulled to it (mostly: this patient's normal beats, the inter-patient 
 it keep the global posterior. The weight is chosen on the validation records; 0 is the global model. (A first version
 also pushed beats outside every prototype to the classes the support lacks; it lowered validation jkappa by 0.12-0.19 at
 every weight and was dropped.) No weight of the network is trained.
+
+This module is the method, generic over the features; a task that has patients to adapt to implements
+`Task.patient_adaptation` with it (the beat world: `tasks/ecg_beats/adaptation.py`).
 """
 
 from __future__ import annotations
@@ -18,24 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
-
-from medrnn.data.batch import make_batch
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # the correction's strength, chosen on validation records (0: the global model)
-
-
-@torch.no_grad()
-def encode_beats(model: nn.Module, x: np.ndarray, static: np.ndarray | None, batch_size: int = 1024) -> np.ndarray:
-    """Encoder features (n, f) of fixed-length beats (the model's `encode`, eval mode)."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(x), batch_size):
-        sb = None if static is None else torch.as_tensor(static[i : i + batch_size], device=device)
-        out.append(model.encode(make_batch(torch.as_tensor(x[i : i + batch_size], device=device), static=sb)).features.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
 def adapt(probs: np.ndarray, features: np.ndarray, support: np.ndarray, support_y: np.ndarray, weight: float = 1.0) -> np.ndarray:
@@ -65,19 +52,29 @@ class Adapted:
     adapted_probs: np.ndarray
 
 
-def adapt_records(model: nn.Module, probs: np.ndarray, x: np.ndarray, static: np.ndarray | None, y: np.ndarray, records: np.ndarray,
-                  order: np.ndarray, k: int, weight: float = 1.0, features: np.ndarray | None = None) -> list[Adapted]:  # fmt: skip
-    """Per record: its first k beats in time (`order` sorts beats by record then sample) are the support, the rest the
-    queries; records with no more than k beats are skipped."""
-    features = encode_beats(model, x, static) if features is None else features
+@dataclass
+class PatientItems:
+    """What adaptation needs of a set of labelled items: the truth, the model's probabilities and encoder features, each
+    item's patient record (`units`), and `order`: positions sorted by record, then in the order a person labels them."""
+
+    y: np.ndarray
+    probs: np.ndarray
+    features: np.ndarray
+    units: np.ndarray
+    order: np.ndarray
+
+
+def adapt_records(items: PatientItems, k: int, weight: float = 1.0) -> list[Adapted]:
+    """Per record: its first k items in `order` (in time) are the support, the rest the queries; records with no more
+    than k items are skipped."""
     out = []
-    for record in dict.fromkeys(records[order].tolist()):
-        index = order[records[order] == record]
+    for record in dict.fromkeys(items.units[items.order].tolist()):
+        index = items.order[items.units[items.order] == record]
         if len(index) <= k:
             continue
         support, query = index[:k], index[k:]
-        adapted = adapt(probs[index], features[index], np.arange(k), y[support], weight)[k:]
-        out.append(Adapted(str(record), y[query], probs[query], adapted))
+        adapted = adapt(items.probs[index], items.features[index], np.arange(k), items.y[support], weight)[k:]
+        out.append(Adapted(str(record), items.y[query], items.probs[query], adapted))
     return out
 
 
@@ -101,48 +98,37 @@ def summarise(parts: list[Adapted], label_names: list[str], n_boot: int, seed: i
 
 
 def patient_adaptation(run_dir: Any, ks: list[int], n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
-    """The inter-patient ECG run at `run_dir` (its config.yaml and model/) adapted to each test patient with k labelled
-    beats, for every k: metrics of the global and the adapted model on the same remaining beats."""
+    """The run at `run_dir` (its config.yaml and model/) adapted to each test patient with k labelled items, for every k:
+    metrics of the global and the adapted model on the same remaining items. The run's task says what an item and a
+    patient are (`Task.patient_items`); one without patients to adapt to is refused before any data is read."""
     from pathlib import Path
 
     from medrnn.config import load_config
     from medrnn.errors import ConfigError
     from medrnn.predict import Predictor
-    from medrnn.tasks.base import InputItem
+    from medrnn.tasks.base import Task
 
     run_dir = Path(run_dir)
     predictor = Predictor.from_artifact(run_dir)
     task = predictor.task
-    if task.name != "ecg_beats":  # this module is the beat world's patient adaptation, not a generic layer
-        raise ConfigError(f"{run_dir}: a {task.name!r} run; patient adaptation adapts a beat classifier (medrnn train mitdb)")
+    if type(task).patient_items is Task.patient_items:
+        task.patient_items(predictor, None, np.zeros(0, dtype=int))  # raises the task's own "no patient adaptation" error
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"{run_dir}: no config.yaml; give the run folder (not RUN/model): its test records are read from it")
     config = load_config(run_dir / "config.yaml", task.config_class)
     data = task.load(config)
     split = task.split(data, config)
     label_names = list(predictor.pipeline.label_names)
-
-    def prepared(index: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        beats = task.subset(data, index)
-        x = predictor.pipeline.inputs(beats)  # what the model reads: windows, or each beat's neighbourhood (rhythm model)
-        feats = encode_beats(predictor.model, x, predictor.pipeline.static(beats))
-        return beats, x, predictor.score(InputItem("beats", beats)).values, feats, np.lexsort((beats.sample, beats.record))
-
-    # the correction's weight is chosen on the validation records (DS1 patients the model did not train on), never on test
-    val, val_x, val_probs, val_feats, val_order = prepared(split.val)
+    # the correction's weight is chosen on the validation records (patients the model did not train on), never on test
+    val = task.patient_items(predictor, data, split.val)
     gains = {}
     for weight in WEIGHTS:
-        per_k = []
-        for k in ks:
-            parts = adapt_records(predictor.model, val_probs, val_x, None, val.y, val.record, val_order, k, weight, val_feats)
-            if parts:
-                per_k.append(summarise(parts, label_names, 0, seed)["jkappa_gain"] or 0.0)
+        per_k = [summarise(parts, label_names, 0, seed)["jkappa_gain"] or 0.0 for k in ks if (parts := adapt_records(val, k, weight))]
         gains[str(weight)] = float(np.mean(per_k)) if per_k else 0.0
     weight = max(WEIGHTS, key=lambda w: (gains[str(w)], -w))
-    test, test_x, probs, feats, order = prepared(split.test)
-    results: dict[str, Any] = {"run": str(run_dir), "support": "the first k beats of each test record, in time",
+    test = task.patient_items(predictor, data, split.test)
+    results: dict[str, Any] = {"run": str(run_dir), "support": f"the first k items of each test record, in time ({task.name})",
                                "weight": weight, "validation_jkappa_gain_by_weight": gains, "per_k": {}}  # fmt: skip
     for k in ks:
-        parts = adapt_records(predictor.model, probs, test_x, None, test.y, test.record, order, k, weight, feats)
-        results["per_k"][str(k)] = summarise(parts, label_names, n_boot, seed)
+        results["per_k"][str(k)] = summarise(adapt_records(test, k, weight), label_names, n_boot, seed)
     return results

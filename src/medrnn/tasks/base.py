@@ -178,6 +178,12 @@ class Task(ABC):
         """The samples with one modality removed from each, as a patient lacking it would come (fusion models)."""
         raise ConfigError(f"{self.name}: no modality can be removed from its samples (it has no fusion model); got {modality!r}")
 
+    def patient_items(self, predictor: Any, data: TaskData | None, index: np.ndarray) -> Any:
+        """The items at `index` as patient adaptation reads them (`fewshot.patient.PatientItems`: truth, the predictor's
+        probabilities and encoder features, each item's record and the order a person labels them in)."""
+        raise ConfigError(f"task {self.name!r} has no patient adaptation: it needs items a person labels a few of in one "
+                          "patient's record, in time (medrnn fewshot ecg adapts a beat classifier: medrnn train mitdb)")  # fmt: skip
+
     @abstractmethod
     def fit_pipeline(self, data: TaskData, split: Split, config: BaseModel) -> Pipeline:
         """Fit vocabularies, scalers and label sets on `split.train` only (never on validation or test)."""

@@ -4,7 +4,7 @@ Every descriptor RDKit lists (`Descriptors._descList`: 217 in RDKit 2026.09; mol
 charges, BCUT, fragment counts ...), as chemprop's `rdkit_2d` features. RDKit computes them; what it does not do is
 scale them for a network: the scaler winsorises each descriptor to its 0.5-99.5 % training range, then standardises it,
 and a value RDKit could not compute (NaN or infinite) becomes the training mean (0 after scaling). Descriptors constant
-on the training molecules are dropped. Values are cached per molecule set under the cache dir.
+on the training molecules are dropped. A dataset split's values can be cached under the cache dir (`cache=True`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ global posterior; weight 0 is the global model; the support is the first k beats
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from medrnn.fewshot.patient import adapt, adapt_records
+from medrnn.fewshot.patient import PatientItems, adapt, adapt_records
 
 
 def test_beats_near_the_support_are_pulled_and_far_ones_are_left() -> None:
@@ -26,18 +25,13 @@ def test_beats_near_the_support_are_pulled_and_far_ones_are_left() -> None:
 
 
 def test_support_is_the_first_k_beats_of_each_record_in_time() -> None:
-    class Identity(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1))
-
     records = np.array(["b", "a", "a", "b", "a", "b", "a"])
     samples = np.array([30, 20, 10, 10, 40, 20, 30])
     order = np.lexsort((samples, records))
     y = np.array([1, 0, 1, 0, 2, 1, 0])
     probs = np.full((7, 3), 1 / 3)
     features = np.arange(7, dtype=float)[:, None]
-    parts = adapt_records(Identity(), probs, np.zeros((7, 1, 1)), None, y, records, order, k=2, weight=0.0, features=features)
+    parts = adapt_records(PatientItems(y, probs, features, records, order), k=2, weight=0.0)
     assert [p.record for p in parts] == ["a", "b"]
     # record a in time: samples 10 (y 1), 20 (y 0), 30 (y 0), 40 (y 2): queries are the last two, in time order
     assert parts[0].y.tolist() == [0, 2] and parts[1].y.tolist() == [1]

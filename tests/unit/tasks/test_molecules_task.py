@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from medrnn import paths
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.tasks.base import Scores, get_task
 from medrnn.tasks.molecules.pipeline import SmilesPipeline
@@ -98,7 +99,11 @@ def test_descriptor_fusion_is_fitted_on_train_and_travels_in_the_artifact(runs: 
     assert predictor.model.num_static == len(names)  # the descriptors join the encoder's features before the head
     mols = tmp_path / "two.csv"
     mols.write_text("smiles\nCCO\nCC(=O)Oc1ccccc1C(=O)O\n")
+    cached = paths.cache_dir() / "descriptors"
+    before = set(cached.glob("*.npy"))
+    assert before  # the run cached its splits' descriptors
     rows = predictor.predict([mols]).rows()
+    assert set(cached.glob("*.npy")) == before  # a predict call leaves no cache file behind (one per call would pile up)
     static = predictor.pipeline.static(["CCO", "CC(=O)Oc1ccccc1C(=O)O"])
     assert static.shape == (2, len(names)) and np.isfinite(static).all() and np.abs(static).max() < 50
     assert rows[0]["expt"] != rows[1]["expt"]

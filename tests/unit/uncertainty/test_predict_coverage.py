@@ -98,3 +98,9 @@ def test_cli_coverage_columns_and_bad_values(run: Path, bonn_file: str, tmp_path
         assert main(["predict", "--artifact", str(run), bonn_file, "--coverage", bad, "--out", str(out)]) == 2
         assert "strictly between 0 and 1" in capsys.readouterr().err
     assert main(["predict", "--artifact", str(run), bonn_file, "--coverage", "abc", "--out", str(out)]) == 2
+
+
+def test_patient_adaptation_refuses_a_task_without_patients(run: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["fewshot", "ecg", "--run", str(run), "--out", str(tmp_path / "fs")]) == 2
+    assert "'eeg_seizure' has no patient adaptation" in capsys.readouterr().err
+    assert not (tmp_path / "fs").exists()

@@ -109,6 +109,11 @@ class EcgBeatsTask(Task):
     def join(self, parts: list[BeatSet]) -> BeatSet:
         return BeatSet.concat(parts)
 
+    def patient_items(self, predictor: Any, data: TaskData, index: np.ndarray) -> Any:
+        from medrnn.tasks.ecg_beats.adaptation import beat_items  # `medrnn fewshot ecg` (docs/fewshot.md)
+
+        return beat_items(self, predictor, data, index)
+
     def fit_pipeline(self, data: TaskData, split: Split, config: BeatRunConfig) -> BeatPipeline:
         return BeatPipeline.fit(self.subset(data, split.train), config.data, tune_decision=config.decision == "tuned")
 

@@ -72,11 +72,13 @@ class SmilesPipeline(Pipeline):
         return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles),
                    descriptors)  # fmt: skip
 
-    def static(self, smiles: list[str]) -> np.ndarray | None:
-        """Scaled descriptors of these molecules (molecules, descriptors), or None without descriptor fusion."""
+    def static(self, smiles: list[str], cache: bool = False) -> np.ndarray | None:
+        """Scaled descriptors of these molecules (molecules, descriptors), or None without descriptor fusion. `cache`:
+        keep the raw values under the cache dir (a dataset's splits, read again by every run); never for predict
+        inputs, which would leave one file per call."""
         if self.descriptors is None:
             return None
-        return self.descriptors.transform(compute_descriptors(list(smiles)), descriptor_names())
+        return self.descriptors.transform(compute_descriptors(list(smiles), cache=cache), descriptor_names())
 
     @property
     def num_static(self) -> int:

@@ -172,8 +172,8 @@ class MoleculesTask(Task):
         augment = config.data.augment > 0
         train_smiles, val_smiles = [smiles[i] for i in split.train], [smiles[i] for i in split.val]
         train_set = SmilesDataset(train_smiles, y[split.train], pipeline.vocab, augment=augment, seed=t.seed,
-                                  static=pipeline.static(train_smiles))  # fmt: skip
-        val_set = SmilesDataset(val_smiles, y[split.val], pipeline.vocab, static=pipeline.static(val_smiles))
+                                  static=pipeline.static(train_smiles, cache=True))  # fmt: skip
+        val_set = SmilesDataset(val_smiles, y[split.val], pipeline.vocab, static=pipeline.static(val_smiles, cache=True))
         return token_loaders(train_set, val_set, t.batch_size, t.seed, t.num_workers)
 
     def predict(self, model: nn.Module, pipeline: SmilesPipeline, samples: MoleculeTable) -> Scores:
