@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # the correction's strength, chosen on validation records (0: the global model)
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # the correction's strength, chosen on validation records (0: the global model)
 
 
 def adapt(probs: np.ndarray, features: np.ndarray, support: np.ndarray, support_y: np.ndarray, weight: float = 1.0) -> np.ndarray:
