@@ -50,7 +50,7 @@ class TrainConfig(StrictConfig):
     monitor: Literal["val_macro_f1", "val_loss"] = "val_macro_f1"
     class_weighting: Literal["none", "balanced", "sqrt"] = "balanced"
     sampler: Literal["none", "balanced"] = "none"
-    augment: bool = True  # random gain, noise and time jitter on training beats
+    augment: bool = True  # the task's batch augmentation (Task.batch_augment; signal worlds: gain, noise, jitter)
     accelerator: str = "auto"
     devices: str | int = "auto"
     strategy: str = "auto"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -219,6 +219,15 @@ class Task(ABC):
 
     def extra_loss(self, data: TaskData, split: Split, pipeline: Pipeline, config: BaseModel, model: nn.Module) -> ExtraLoss | None:
         """A loss term added to the output-kind loss in training (e.g. evidence supervision on `model`'s attention), or None."""
+        return None
+
+    def batch_augment(self, config: BaseModel) -> Callable[[Batch], Batch] | None:
+        """The augmentation applied to every training batch when `train.augment` is on (signal worlds: gain, noise and
+        jitter, `train/augment.py`), or None. A world without one refuses `train.augment=true` (its inputs may be token
+        ids or volumes, which signal noise would corrupt); worlds that augment in their loaders have their own fields."""
+        if getattr(config.train, "augment", False):
+            raise ConfigError(f"task {self.name!r}: train.augment=true, but this task has no batch augmentation (train.augment is "
+                              "the signal worlds' gain, noise and jitter); set train.augment=false")  # fmt: skip
         return None
 
     @abstractmethod

@@ -83,6 +83,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     task = get_task(task) if isinstance(task, str) else task
     MODELS.get(config.model.name)  # an unknown model is refused before any data is read, listing the registered ones
     check_hardware(config.train)  # so are Lightning flags that cannot run
+    augment = task.batch_augment(config)  # and train.augment where the task has no batch augmentation
     if getattr(config.train, "threads", None):
         torch.set_num_threads(config.train.threads)
     seconds: dict[str, float] = {}
@@ -105,7 +106,7 @@ def fit_task(task: Task | str, config: BaseModel, run_dir: str | Path, progress:
     callbacks = [*callbacks, *unfreeze]
     module = TaskModule(model, train_cfg, pipeline.output_kind, len(pipeline.label_names),
                         class_weights=task.class_weights(data, split, pipeline, config),
-                        extra_loss=task.extra_loss(data, split, pipeline, config, model))  # fmt: skip
+                        extra_loss=task.extra_loss(data, split, pipeline, config, model), augment=augment)  # fmt: skip
     fit = fit_module(module, train_loader, val_loader, train_cfg, Path(run_dir), *module.monitor, callbacks=callbacks, resume=resume)
     if not fit.rank_zero:
         return None  # a DDP worker: it helped train; rank 0 scores and writes

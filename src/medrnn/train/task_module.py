@@ -8,6 +8,7 @@ L1 is added on weight matrices; L2 is the optimiser's weight decay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -21,7 +22,6 @@ from medrnn.config import TrainConfig
 from medrnn.data.batch import Batch
 from medrnn.errors import ConfigError
 from medrnn.tasks.base import OUTPUT_KINDS, ExtraLoss
-from medrnn.train.augment import augment_batch
 from medrnn.train.losses import l1_penalty, make_optimizer, masked_loss, mean_auroc, mean_average_precision
 
 
@@ -29,12 +29,14 @@ class TaskModule(L.LightningModule):
     """Trains any registered model for a task of `output_kind`; logs train_loss, val_loss and the monitored metric."""
 
     def __init__(self, model: nn.Module, config: TrainConfig, output_kind: str, num_outputs: int,
-                 class_weights: torch.Tensor | None = None, extra_loss: ExtraLoss | None = None) -> None:  # fmt: skip
+                 class_weights: torch.Tensor | None = None, extra_loss: ExtraLoss | None = None,
+                 augment: Callable[[Batch], Batch] | None = None) -> None:  # fmt: skip
         super().__init__()
         if output_kind not in OUTPUT_KINDS:
             raise ConfigError(f"output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
         self.model, self.config, self.output_kind, self.num_outputs = model, config, output_kind, num_outputs
         self.extra_loss = extra_loss
+        self.augment = augment  # the task's batch augmentation (`Task.batch_augment`), None: none
         if output_kind == "multiclass":
             self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_outputs))
             # per-class F1 on validation; macro over the classes present (AAMI Q has a handful of beats)
@@ -65,8 +67,8 @@ class TaskModule(L.LightningModule):
         return masked_loss(logits, y, "regression" if self.output_kind == "regression" else "classification")
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        if self.config.augment:
-            batch = augment_batch(batch)
+        if self.augment is not None:
+            batch = self.augment(batch)
         out = self.model(batch)
         loss = self._loss(out.logits, batch.y)
         if self.extra_loss is not None:

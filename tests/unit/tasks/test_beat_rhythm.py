@@ -190,8 +190,9 @@ def test_rhythm_model_and_context_must_go_together() -> None:
     with pytest.raises(ConfigError, match="context_beats"):
         task.build_model(_Data(), None, BeatPipeline.fit(_beats([("a", 4)]), bad.data), bad)
     bad = BeatRunConfig.model_validate({"model": {"name": "beat_rhythm"}, "data": {"context_beats": 2}})
-    with pytest.raises(ConfigError, match="train.augment=false"):
-        task.build_model(_Data(), None, BeatPipeline.fit(_beats([("a", 4)]), bad.data), bad)
+    with pytest.raises(ConfigError, match="train.augment=false"):  # before any data is read: fit_task asks first
+        task.batch_augment(bad)
+    assert task.batch_augment(bad.model_copy(update={"train": bad.train.model_copy(update={"augment": False})})) is None
 
 
 class _Data:

@@ -73,3 +73,21 @@ def test_extra_loss_is_added_with_its_weight() -> None:
     plain = TaskModule(model, config, "binary", 1).training_step(batch, 0)
     extra = TaskModule(model, config, "binary", 1, extra_loss=Constant()).training_step(batch, 0)
     assert extra.item() == pytest.approx(plain.item() + 0.5 * 2.0)
+
+
+def test_the_tasks_batch_augmentation_is_what_training_applies() -> None:
+    from medrnn.errors import ConfigError
+    from medrnn.tasks.base import get_task
+    from medrnn.train.augment import augment_batch
+
+    seen = []
+    batch = make_batch(torch.randn(4, 5, 3), y=torch.tensor([[1.0], [0.0], [1.0], [0.0]]))
+    TaskModule(Linear(1), TrainConfig(), "binary", 1, augment=lambda b: seen.append(b) or b).training_step(batch, 0)
+    assert len(seen) == 1  # whatever train.augment says, the module applies the task's augmentation, and only it
+    notes = get_task("icd_coding")
+    config = notes.config_class()
+    assert notes.batch_augment(config) is None
+    with pytest.raises(ConfigError, match="'icd_coding': train.augment=true, but this task has no batch augmentation"):
+        notes.batch_augment(config.model_copy(update={"train": config.train.model_copy(update={"augment": True})}))
+    af = get_task("af_rhythm")
+    assert af.batch_augment(af.config_class()) is augment_batch  # the signal worlds' gain, noise and jitter

@@ -31,6 +31,7 @@ from medrnn.tasks.af_rhythm.data import (CLASSES, AfDataset, AfRecords, collate_
 from medrnn.tasks.af_rhythm.pipeline import AfPipeline
 from medrnn.tasks.af_rhythm.predict import predict_proba
 from medrnn.tasks.af_rhythm.report import af_sections
+from medrnn.train.augment import augment_batch
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
 
 CHALLENGE_CLASSES = ("N", "A", "O")  # the challenge score leaves ~ out
@@ -142,6 +143,9 @@ class AfRhythmTask(Task):
     def class_weights(self, data: TaskData, split: Split, pipeline: AfPipeline, config: AfRunConfig) -> torch.Tensor:
         y = data.samples.y[as_index(split.train)]
         return torch.as_tensor(class_weights(y, len(pipeline.label_names), config.train.class_weighting), dtype=torch.float32)
+
+    def batch_augment(self, config: AfRunConfig) -> Any:
+        return augment_batch if config.train.augment else None  # gain, noise and a few samples of jitter, padding kept at zero
 
     def predict(self, model: nn.Module, pipeline: AfPipeline, samples: AfRecords) -> Scores:
         return Scores(predict_proba(model, samples, len(pipeline.label_names), VAL_BATCH_SIZE))

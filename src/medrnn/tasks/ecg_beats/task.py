@@ -32,6 +32,7 @@ from medrnn.tasks.ecg_beats.decision import tune_weights
 from medrnn.tasks.ecg_beats.pipeline import BeatPipeline
 from medrnn.tasks.ecg_beats.predict import predict_proba
 from medrnn.tasks.ecg_beats.report import beat_sections, write_strip
+from medrnn.train.augment import augment_batch
 from medrnn.transforms.peaks import detect_r_peaks
 
 
@@ -129,9 +130,6 @@ class EcgBeatsTask(Task):
             raise ConfigError(f"model {config.model.name!r} with data.context_beats={config.data.context_beats}: the rhythm model "
                               "(beat_rhythm) reads each beat with its neighbours and needs data.context_beats >= 1 (e.g. 8); "
                               "the single-beat models (lstm, gru, rnn) need data.context_beats=0")  # fmt: skip
-        if rhythm and config.train.augment:
-            raise ConfigError("train.augment=true with data.context_beats > 0: the batch augmentation shifts the time axis, which "
-                              "for the rhythm model is the beat axis; set train.augment=false")  # fmt: skip
         sizes = pipeline.model_sizes(data.samples.beats)
         model = build_model(config.model.name, config.model, num_classes=len(pipeline.label_names), **sizes)
         # reseeded after the weights are drawn, as the published MIT-BIH runs were: batches and dropout reproduce them
@@ -148,6 +146,14 @@ class EcgBeatsTask(Task):
     def class_weights(self, data: TaskData, split: Split, pipeline: BeatPipeline, config: BeatRunConfig) -> torch.Tensor:
         y = data.samples.beats.y[split.train]
         return torch.as_tensor(class_weights(y, len(pipeline.label_names), config.train.class_weighting), dtype=torch.float32)
+
+    def batch_augment(self, config: BeatRunConfig) -> Any:
+        if not config.train.augment:
+            return None
+        if config.data.context_beats > 0:
+            raise ConfigError("train.augment=true with data.context_beats > 0: the batch augmentation shifts the time axis, which "
+                              "for the rhythm model is the beat axis; set train.augment=false")  # fmt: skip
+        return augment_batch  # gain, noise and R-peak jitter on each beat window
 
     def predict(self, model: nn.Module, pipeline: BeatPipeline, samples: BeatSet) -> Scores:
         probs, attention = predict_proba(model, pipeline.inputs(samples), pipeline.static(samples))
