@@ -12,7 +12,7 @@ also pushed beats outside every prototype to the classes the support lacks; it l
 every weight and was dropped.) No weight of the network is trained.
 
 This module is the method, generic over the features; a task that has patients to adapt to implements
-`Task.patient_adaptation` with it (the beat world: `tasks/ecg_beats/adaptation.py`).
+`Task.patient_items` for it (the beat world: `tasks/ecg_beats/adaptation.py`).
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from medrnn.tasks.af_rhythm.data import (CLASSES, AfDataset, AfRecords, collate_
 from medrnn.tasks.af_rhythm.pipeline import AfPipeline
 from medrnn.tasks.af_rhythm.predict import predict_proba
 from medrnn.tasks.af_rhythm.report import af_sections
-from medrnn.train.augment import augment_batch
 from medrnn.tasks.base import InputItem, Scores, Section, Task, TaskData, TaskOption, as_index, register_task
+from medrnn.train.augment import augment_batch
 
 CHALLENGE_CLASSES = ("N", "A", "O")  # the challenge score leaves ~ out
 VAL_BATCH_SIZE = 64
