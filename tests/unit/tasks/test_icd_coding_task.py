@@ -66,7 +66,7 @@ def test_a_quick_run_keeps_everything_the_old_notes_run_recorded(quick_run: Path
     assert unseen["test_share"] == unseen["test"]["unseen_share"] and 0 <= unseen["micro_recall_all_gold"] <= 1
     assert m["data"]["evidence_supervision"]["weight"] == 0.1 and m["evidence_overlap"]["gold"]["pairs"] > 0
     assert m["data"]["text"]["labels"]["count"] == len(json.loads((quick_run / "model/artifact.json").read_text())["class_names"])
-    assert m["data"]["chunks"]["train"]["window"] == 300 and m["model_init"]["trained_on"] == "train"
+    assert m["data"]["chunks"]["train"]["window"] == 300 and m["model_init"] == {"kind": "none", "dim": 16}
     pred = np.load(quick_run / "predictions.npz")
     assert pred["top_token"].shape == pred["y_score"].shape and float(pred["threshold"]) == m["threshold"]
     assert pred["note_id"].tolist() == pred["ids"].tolist()

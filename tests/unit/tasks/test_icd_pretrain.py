@@ -162,6 +162,7 @@ def test_a_whole_run_trains_from_the_transferred_rows(source: Path, target_data:
 
     base, data = target_data
     raw = base.model_dump()
+    raw["data"]["embeddings"] = "word2vec"  # the run's own word2vec first; the transferred rows then replace its shared rows
     raw["train"].update({"init_from": str(source), "freeze": "frontend", "train_fraction": 0.5})
     fitted = fit_task(TASK, NotesRunConfig.model_validate(raw), tmp_path / "run", data=data)
     state, _, source_tokens = load_source(source)

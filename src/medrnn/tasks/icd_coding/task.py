@@ -73,8 +73,8 @@ class IcdCodingTask(Task):
                    "code takes its best window's score.", kind="int"),
         TaskOption("--min-doc-freq", "data.min_doc_freq", "A word enters the vocabulary (saved in the model file) only when at "
                    "least this many training notes hold it (default 5): rarer words are names and record numbers.", kind="int"),
-        TaskOption("--embeddings", "data.embeddings", "word2vec (default; trained on the training notes only, needs gensim) or "
-                   "none (random start)."),
+        TaskOption("--embeddings", "data.embeddings", "none (default: random rows, the better start on CodiEsp-size data) or "
+                   "word2vec (trained on the training notes only, needs gensim; for large note collections)."),
         TaskOption("--code-descriptions", "data.code_descriptions", "Rank codes no training note carries from their code-book "
                    "titles, calibrated on dev: auto (default: Spanish CIE-10 for es notes, CDC ICD-10-CM for en), none, "
                    "cie10-es or icd10cm-en. Their rows say basis=description."),
