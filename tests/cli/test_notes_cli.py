@@ -82,7 +82,7 @@ def test_train_notes_writes_a_complete_run_folder(notes_run: Path) -> None:
     assert 0 < unseen["unseen_pairs"] < unseen["gold_pairs"] and unseen["unseen_share"] == metrics["unseen_gold_codes"]["test_share"]
     assert metrics["threshold_tuned_on"] == "dev" and 0.0 < metrics["threshold"] < 1.0
     assert metrics["data"]["chunks"]["train"]["n_chunked_documents"] > 0  # some notes are longer than the window
-    assert metrics["model_init"]["trained_on"] == "train"  # word2vec on the training notes only
+    assert metrics["model_init"]["kind"] == "none"  # random rows, the default start (word2vec is an option)
     supervision = metrics["data"]["evidence_supervision"]  # default auto: laat on Spanish notes with CodiEsp-X spans
     assert supervision["weight"] == 0.1 and supervision["pairs"] > 0
     overlap = metrics["evidence_overlap"]["gold"]

@@ -48,7 +48,8 @@ class EegRunConfig(StrictConfig):
 
     data: EegDataConfig = EegDataConfig()
     model: ModelConfig = ModelConfig(attention=True, hidden_size=32, frontend_channels=16, frontend_layers=3)
-    # train.augment is the ECG beat augmentation of the generic module: off here; `augment` below is this task's
+    # train.augment: the signal worlds' batch gain, noise and jitter (Task.batch_augment), off by default here (a config
+    # that rebuilds `train` without it, as the quick run, has it on); `augment` below is this task's window augmentation
     train: TrainConfig = TrainConfig(augment=False, batch_size=64, max_epochs=15, patience=4)
     # training-window augmentations: 'name[:strength[:p]]' with names scale, wander, noise, shift, mixup
     augment: list[str] = []

@@ -32,6 +32,7 @@ from medrnn.tasks.eeg_seizure.config import EegRunConfig
 from medrnn.tasks.eeg_seizure.data import EegWindows, cut_windows, load_windows, resample_for_model, segment_scores, split_by_segment
 from medrnn.tasks.eeg_seizure.pipeline import EegPipeline
 from medrnn.tasks.eeg_seizure.predict import AugmentedWindows, predict_proba
+from medrnn.train.augment import augment_batch
 from medrnn.transforms.signal_augment import SignalAugmenter, parse_augments
 
 
@@ -117,6 +118,9 @@ class EegSeizureTask(Task):
     def class_weights(self, data: TaskData, split: Split, pipeline: EegPipeline, config: EegRunConfig) -> torch.Tensor:
         y = data.samples.y[split.train]
         return torch.as_tensor(class_weights(y, len(pipeline.label_names), config.train.class_weighting), dtype=torch.float32)
+
+    def batch_augment(self, config: EegRunConfig) -> Any:
+        return augment_batch if config.train.augment else None  # the signal worlds' gain, noise and jitter on each window
 
     def predict(self, model: nn.Module, pipeline: EegPipeline, samples: EegWindows) -> Scores:
         return Scores(predict_proba(model, samples.x))
