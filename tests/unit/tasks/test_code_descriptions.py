@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from medrnn.io.icd_descriptions import catalogue_language, read_code_descriptions
 from medrnn.errors import ConfigError
+from medrnn.report.numbers import sig
+from medrnn.tasks.base import get_task
 from medrnn.tasks.icd_coding.config import NotesDataConfig
 from medrnn.tasks.icd_coding.descriptions import FEATURES, DescriptionRanker, TitleStemmer, map_by_kind, ranked_with_descriptions
 
@@ -126,7 +128,6 @@ def test_an_ensemble_keeps_its_own_calibration_and_leaves_the_members_alone() ->
 def described_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The task's quick config (20 real CodiEsp notes per split, one epoch) with the Spanish titles."""
     from medrnn import paths
-    from medrnn.tasks.base import get_task
     from medrnn.train.run import run_task
 
     if not (paths.dataset_dir("codiesp") / "final_dataset_v4_to_publish" / "train").is_dir():
@@ -147,11 +148,7 @@ def test_a_run_reports_seen_and_unseen_map_and_predict_serves_described_codes(de
     for key in ("map_all_gold", "map_seen", "map_unseen", "map_all_gold_labels_only"):
         assert 0 <= overall[key] <= 1, key
     assert overall["map_seen_labels_only"] == pytest.approx(overall["map"])  # without titles, seen gold = the label set's MAP
-    from medrnn.tasks.base import get_task
-
     section = next(x for x in get_task("notes").report_sections(described_run, m) if x.title == "ICD coding: MAP")
-    from medrnn.report.numbers import sig
-
     assert "never seen (ranked from their titles)" in section.html and sig(overall["map_unseen"], 3) in section.html
     predictor = Predictor.from_artifact(described_run)
     predictor.pipeline.threshold = 0.0  # every ranked code, to see the described ones
