@@ -73,7 +73,7 @@ def test_train_smiles_needs_targets_for_a_plain_csv(tmp_path: Path, capsys: pyte
     assert "--target" in capsys.readouterr().err
 
 
-def test_pretrain_flag_pretrains_the_encoder_first(moleculenet_dir: Path, tmp_path: Path) -> None:
+def test_pretrain_and_descriptor_flags_set_their_fields(moleculenet_dir: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     lines = (moleculenet_dir / "delaney-processed.csv").read_text().splitlines()
     (tmp_path / "corpus.csv").write_text("\n".join(lines[:201]) + "\n")  # a small LM corpus (ESOL molecules)
@@ -88,8 +88,11 @@ def test_pretrain_flag_pretrains_the_encoder_first(moleculenet_dir: Path, tmp_pa
     metrics = json.loads((tmp_path / "lm" / "metrics.json").read_text())
     assert metrics["model_init"]["pretrain"]["corpus_molecules"] > 150  # ESOL rows minus any molecule of the training file
     assert yaml.safe_load((tmp_path / "lm" / "config.yaml").read_text())["pretrain"]["enabled"] is True
-    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--descriptors", "ecfp4", "--out", str(tmp_path / "plain")]) == 0
     assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["model_init"]["pretrain"] is None
+    assert yaml.safe_load((tmp_path / "plain" / "config.yaml").read_text())["data"]["descriptors"] == "ecfp4"
+    prep = json.loads((tmp_path / "plain" / "model" / "artifact.json").read_text())["preprocessing"]
+    assert prep["ecfp4"] is True and prep["descriptors"] is None  # the fingerprint bits alone, no RDKit descriptors
 
 
 def test_batch_survives_poisoned_files_and_a_molecule_that_crashed_rdkit(smiles_run: Path, moleculenet_dir: Path, poisoned: list[str],

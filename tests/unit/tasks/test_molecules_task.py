@@ -13,6 +13,7 @@ import torch
 from medrnn import paths
 from medrnn.errors import ConfigError, InvalidRecordError
 from medrnn.tasks.base import Scores, get_task
+from medrnn.tasks.molecules.domain import fingerprints
 from medrnn.tasks.molecules.pipeline import SmilesPipeline
 from medrnn.selection import choose, validation_loss
 from medrnn.tasks.molecules.selection import loss_of_scores
@@ -21,7 +22,8 @@ from medrnn.transforms.standardize import Standardizer
 
 @pytest.fixture(scope="module")
 def runs(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two quick FreeSolv runs on one split (split seed 0), model seeds 0 and 1; seed 1 with RDKit descriptor fusion."""
+    """Two quick FreeSolv runs on one split (split seed 0), model seeds 0 and 1; seed 1 with RDKit descriptor and ECFP4
+    fusion."""
     from medrnn.train.run import run_task
 
     torch.set_num_threads(1)
@@ -31,7 +33,7 @@ def runs(moleculenet_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> lis
     for seed in (0, 1):
         cfg = task.quick_config().model_copy(deep=True)
         cfg.data.split_seed, cfg.train.seed = 0, seed
-        cfg.data.descriptors = "rdkit2d" if seed == 1 else "none"
+        cfg.data.descriptors = "rdkit2d+ecfp4" if seed == 1 else "none"
         run_task(task, cfg, out / f"seed{seed}", progress=False)
         folders.append(out / f"seed{seed}")
     return folders
@@ -96,7 +98,9 @@ def test_descriptor_fusion_is_fitted_on_train_and_travels_in_the_artifact(runs: 
     names = fused["descriptors"]["names"]
     assert {"MolWt", "TPSA", "MolLogP"} <= set(names) and len(fused["descriptors"]["mean"]) == len(names)
     predictor = Predictor.from_artifact(runs[1])
-    assert predictor.model.num_static == len(names)  # the descriptors join the encoder's features before the head
+    assert fused["ecfp4"] is True and plain["ecfp4"] is False
+    # the descriptors and the 2,048 fingerprint bits join the encoder's features before the head
+    assert predictor.model.num_static == predictor.pipeline.num_static == len(names) + 2048
     mols = tmp_path / "two.csv"
     mols.write_text("smiles\nCCO\nCC(=O)Oc1ccccc1C(=O)O\n")
     cached = paths.cache_dir() / "descriptors"
@@ -105,7 +109,11 @@ def test_descriptor_fusion_is_fitted_on_train_and_travels_in_the_artifact(runs: 
     rows = predictor.predict([mols]).rows()
     assert set(cached.glob("*.npy")) == before  # a predict call leaves no cache file behind (one per call would pile up)
     static = predictor.pipeline.static(["CCO", "CC(=O)Oc1ccccc1C(=O)O"])
-    assert static.shape == (2, len(names)) and np.isfinite(static).all() and np.abs(static).max() < 50
+    assert static.shape == (2, len(names) + 2048) and np.isfinite(static).all() and np.abs(static).max() < 50
+    bits = static[:, len(names):]
+    assert set(np.unique(bits)) == {0.0, 1.0}  # fingerprint bits stay 0/1, unscaled
+    np.testing.assert_array_equal(np.packbits(bits.astype(bool), axis=1), fingerprints(["CCO", "CC(=O)Oc1ccccc1C(=O)O"]))
+    assert bits[0].sum() < bits[1].sum()  # ethanol sets fewer ECFP4 bits than aspirin
     assert rows[0]["expt"] != rows[1]["expt"]
 
 

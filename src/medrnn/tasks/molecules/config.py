@@ -25,8 +25,9 @@ class MoleculeDataConfig(StrictConfig):
     tta: int = Field(8, ge=0, description="test-time averaging over this many random SMILES (plus the canonical one)")
     min_token_freq: int = Field(1, ge=1)
     # descriptor fusion: RDKit's 2-D descriptors (winsorised, standardised on train) beside the SMILES encoder, joining its
-    # pooled features before the head (chemprop's --features_generator rdkit_2d); transforms/descriptors.py
-    descriptors: Literal["none", "rdkit2d"] = "none"
+    # pooled features before the head (chemprop's --features_generator rdkit_2d); transforms/descriptors.py. "ecfp4": the
+    # 2,048 ECFP4 bits (0/1, chemprop's morgan generator) instead; "rdkit2d+ecfp4": both
+    descriptors: Literal["none", "rdkit2d", "ecfp4", "rdkit2d+ecfp4"] = "none"
 
     @field_validator("split_sizes")
     @classmethod

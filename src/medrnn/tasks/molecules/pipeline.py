@@ -11,7 +11,7 @@ import torch
 from medrnn.records import MoleculeTable
 from medrnn.tasks.base import Pipeline
 from medrnn.tasks.molecules.config import SmilesRunConfig
-from medrnn.tasks.molecules.domain import Domain
+from medrnn.tasks.molecules.domain import N_BITS, Domain, fingerprints
 from medrnn.transforms.descriptors import DescriptorScaler, compute_descriptors, descriptor_names
 from medrnn.transforms.smiles import Vocabulary, randomize_smiles, tokenize
 from medrnn.transforms.standardize import Standardizer
@@ -38,6 +38,7 @@ class SmilesPipeline(Pipeline):
     pretrain_stats: dict[str, float] | None = None
     domain: Domain | None = field(default=None, repr=False)  # the training molecules' fingerprints (applicability domain)
     descriptors: DescriptorScaler | None = None  # descriptor fusion: the scaler of RDKit descriptors, fitted on train
+    ecfp4: bool = False  # fingerprint fusion: the molecule's 2,048 ECFP4 bits (0/1, unscaled) join the encoder's features
 
     @property
     def output_kind(self) -> str:  # type: ignore[override]
@@ -68,22 +69,26 @@ class SmilesPipeline(Pipeline):
                 token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
             vocab = Vocabulary(d.min_token_freq).fit(token_lists)
         scaler = Standardizer().fit(table.targets.astype(np.float32)[train]) if task_type == "regression" else None
-        descriptors = DescriptorScaler.fit(compute_descriptors(train_smiles), descriptor_names()) if d.descriptors == "rdkit2d" else None
+        use_rdkit = d.descriptors in ("rdkit2d", "rdkit2d+ecfp4")
+        descriptors = DescriptorScaler.fit(compute_descriptors(train_smiles), descriptor_names()) if use_rdkit else None
         return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles),
-                   descriptors)  # fmt: skip
+                   descriptors, ecfp4=d.descriptors.endswith("ecfp4"))  # fmt: skip
 
     def static(self, smiles: list[str], cache: bool = False) -> np.ndarray | None:
-        """Scaled descriptors of these molecules (molecules, descriptors), or None without descriptor fusion. `cache`:
-        keep the raw values under the cache dir (a dataset's splits, read again by every run); never for predict
-        inputs, which would leave one file per call."""
-        if self.descriptors is None:
-            return None
-        return self.descriptors.transform(compute_descriptors(list(smiles), cache=cache), descriptor_names())
+        """Per-molecule features beside the tokens (molecules, num_static) float32: scaled RDKit descriptors, then the
+        ECFP4 bits; None without fusion. `cache`: keep the raw descriptors under the cache dir (a dataset's splits, read
+        again by every run); never for predict inputs, which would leave one file per call."""
+        parts = []
+        if self.descriptors is not None:
+            parts.append(self.descriptors.transform(compute_descriptors(list(smiles), cache=cache), descriptor_names()))
+        if self.ecfp4:
+            parts.append(np.unpackbits(fingerprints(list(smiles)), axis=1).astype(np.float32))
+        return np.concatenate(parts, axis=1) if parts else None
 
     @property
     def num_static(self) -> int:
-        """How many descriptors join the encoder's features (0 without descriptor fusion)."""
-        return len(self.descriptors.names) if self.descriptors is not None else 0
+        """How many features join the encoder's before the head (descriptors, fingerprint bits; 0 without fusion)."""
+        return (len(self.descriptors.names) if self.descriptors is not None else 0) + (N_BITS if self.ecfp4 else 0)
 
     def scale(self, y: np.ndarray) -> np.ndarray:
         """Targets as the model is trained on them: float32, standardised for regression (NaN stays NaN)."""
@@ -96,7 +101,7 @@ class SmilesPipeline(Pipeline):
                 "task_type": self.task_type, "tta": self.tta, "tta_seed": self.tta_seed, "label_names": list(self.label_names),
                 "smiles": SMILES_NOTE, "threshold": self.threshold,
                 "domain": self.domain.state_dict() if self.domain is not None else None,
-                "descriptors": self.descriptors.state_dict() if self.descriptors is not None else None}  # fmt: skip
+                "descriptors": self.descriptors.state_dict() if self.descriptors is not None else None, "ecfp4": self.ecfp4}  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> SmilesPipeline:
@@ -108,7 +113,7 @@ class SmilesPipeline(Pipeline):
         descriptors = DescriptorScaler.from_state(state["descriptors"]) if state.get("descriptors") else None
         return cls(Vocabulary.from_state(state["vocabulary"]), scaler, str(state["task_type"]), int(state.get("tta", 0)),
                    list(state.get("label_names", [])), int(state.get("tta_seed", 0)), None if threshold is None else float(threshold),
-                   domain=domain, descriptors=descriptors)  # fmt: skip
+                   domain=domain, descriptors=descriptors, ecfp4=bool(state.get("ecfp4", False)))  # fmt: skip
 
     def compatibility(self) -> dict[str, Any]:
         """Ensemble members must share labels and task type; vocabularies may differ (each member encodes its own)."""

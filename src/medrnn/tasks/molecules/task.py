@@ -76,11 +76,14 @@ class MoleculesTask(Task):
         TaskOption("--pretrain", "pretrain.enabled", "First train the embedding and first biLSTM layer as a SMILES language "
                    "model on every MoleculeNet molecule outside this dataset (pretrain.corpus), then fine-tune; the LM is "
                    "cached, so only the first run per dataset pays for it (minutes).", kind="bool"),
+        TaskOption("--descriptors", "data.descriptors", "Per-molecule features joined to the SMILES encoder's before the head: "
+                   "none, rdkit2d (RDKit's 2-D descriptors, scaled on train), ecfp4 (2,048 ECFP4 bits) or rdkit2d+ecfp4 "
+                   "(default: none; docs/benchmarks.md measures each)."),
     )  # fmt: skip
     served_input = ServedInput(uploads=(".csv",), json_suffix=".csv", json_columns=("smiles",), json_one_file=True,
                                json_example=["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O"])  # a SMILES list: one CSV
     examples = ("medrnn train smiles --data bbbp --out runs/bbbp", "medrnn train smiles --data tox21 --split scaffold --seed 1",
-                "medrnn train smiles --data bace --pretrain --out runs/bace-lm",
+                "medrnn train smiles --data bace --pretrain --descriptors rdkit2d+ecfp4 --out runs/bace-lm-ecfp",
                 "medrnn train smiles --data assays.csv --target pIC50 --split scaffold --out runs/pic50")  # fmt: skip
 
     predict_options = (
