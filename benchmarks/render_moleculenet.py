@@ -23,7 +23,8 @@ LABELS = {"medrnn": "medrnn (chosen on validation)", "chemprop": "chemprop D-MPN
           "medrnn_lm_canon": "medrnn LM-pretrained, canonical SMILES", "medrnn_lm_long": "medrnn LM-pretrained, 150 epochs",
           "medrnn_lm_seeds": "medrnn LM seed ensemble", "medrnn_desc": "medrnn + RDKit descriptors",
           "medrnn_lm_desc": "medrnn LM-pretrained + RDKit descriptors", "medrnn_plateau": "medrnn plain, LR plateau",
-          "medrnn_ecfp": "medrnn + RDKit descriptors + ECFP4", "medrnn_lm_ecfp": "medrnn LM-pretrained + RDKit descriptors + ECFP4"}  # fmt: skip
+          "medrnn_ecfp": "medrnn + RDKit descriptors + ECFP4",
+          "medrnn_lm_ecfp": "medrnn LM-pretrained + RDKit descriptors + ECFP4"}  # fmt: skip
 METRIC = {"roc_auc": "ROC-AUC ↑", "rmse": "RMSE ↓"}
 
 
