@@ -28,6 +28,12 @@ LABELS = {"medrnn": "medrnn (chosen on validation)", "chemprop": "chemprop D-MPN
 METRIC = {"roc_auc": "ROC-AUC ↑", "rmse": "RMSE ↓"}
 
 
+def thread_counts(results: dict[str, Any]) -> str:
+    """The CPU thread counts the runs recorded, e.g. '1/2' (the machine block holds only the last writer's)."""
+    counts = sorted({int(r["threads"]) for r in results.get("runs", []) if r.get("threads")})
+    return "/".join(map(str, counts)) or "?"
+
+
 def cell(mean: float | None, std: float | None, n: int) -> str:
     """'0.912 ± 0.013 (3)', or '–' when nothing ran."""
     if mean is None:
@@ -119,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
            "MoleculeNet (Wu et al. 2018): best model reported there, on its own splits; RMSE in target units. "
            "medrnn ≥ chemprop: medrnn at least as good (higher ROC-AUC, or lower RMSE). medrnn (chosen on validation): "
            "for each split, whichever medrnn candidate (plain, LM-pretrained, the mean of the two, and where they ran the LM "
-           "recipe on canonical SMILES, with 150 epochs, and its seed ensemble) had the lowest validation loss; test never "
+           "recipe on canonical SMILES, with 150 epochs, its seed ensemble, with RDKit descriptors and with descriptors + ECFP4 "
+           "bits) had the lowest validation loss; test never "
            "chooses. Where a candidate did not run, the choice is among those that did.", *_seed_ensemble_note(results), "",
            "### The other split", "", *score_table(results, "summary_other_split", other=True), "",
            f"### Training time (medians over seeds; {machine.get('cpus_usable', '?')} CPU cores, "
-           f"{machine.get('threads', '?')} threads, {machine.get('processor', '')})", "",
+           f"{thread_counts(results)} thread(s) per model as each run recorded, {machine.get('processor', '')})", "",
            *timing_table(results), "",
            "medrnn: Lightning fit incl. per-epoch validation (LM-pretrained: fine-tuning only, the cached LM excluded). "
            "chemprop: Trainer set-up to the end of fit (training + "
