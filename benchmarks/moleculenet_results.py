@@ -23,7 +23,7 @@ RESULTS = Path(__file__).parent / "results" / "moleculenet.json"
 # the runs' folders (checkpoints, logs, test predictions); the ensemble scripts read and add to the same folders
 WORKDIR = Path.home() / ".cache" / "medrnn" / "bench" / "moleculenet"
 MODELS = ("medrnn", "medrnn_lm", "medrnn_lm_canon", "medrnn_lm_long", "medrnn_desc", "medrnn_lm_desc", "medrnn_plateau",
-          "medrnn_ecfp", "medrnn_lm_ecfp", "rf", "chemprop")
+          "medrnn_lm_ecfp", "rf", "chemprop")
 # medrnn's two recipes: plain, and with the encoder first pretrained as a SMILES language model on every other MoleculeNet
 # molecule (`pretrain.enabled`); ENSEMBLE is their mean, rebuilt from the two runs' checkpoints (moleculenet_ensemble.py).
 # summary["medrnn"] takes, for each split, the candidate with the lowest validation loss (test never chooses); each
@@ -34,15 +34,15 @@ MODELS = ("medrnn", "medrnn_lm", "medrnn_lm_canon", "medrnn_lm_long", "medrnn_de
 # DESC and LM_DESC are the plain and LM recipes with RDKit's 2-D descriptors fused before the head (data.descriptors);
 # PLATEAU the default recipe trained to convergence: learning rate halved after 5 epochs without a better validation
 # loss, early stopping after 15, at most 150 epochs (the default's 50-epoch cap stopped BBBP runs still improving).
-# ECFP and LM_ECFP fuse the molecule's 2,048 ECFP4 bits (the forest's input) and RDKit's descriptors before the head.
+# LM_ECFP fuses the molecule's 2,048 ECFP4 bits (the forest's input) and RDKit's descriptors before the head (LM recipe).
 RECIPES = ("medrnn", "medrnn_lm")
 CANONICAL = "medrnn_lm_canon"
 LONG = "medrnn_lm_long"
 ENSEMBLE = "medrnn_ens"
 SEED_ENSEMBLE = "medrnn_lm_seeds"
 DESC, LM_DESC, PLATEAU = "medrnn_desc", "medrnn_lm_desc", "medrnn_plateau"
-ECFP, LM_ECFP = "medrnn_ecfp", "medrnn_lm_ecfp"
-CANDIDATES = (*RECIPES, CANONICAL, LONG, DESC, LM_DESC, PLATEAU, ECFP, LM_ECFP, ENSEMBLE, SEED_ENSEMBLE)
+LM_ECFP = "medrnn_lm_ecfp"
+CANDIDATES = (*RECIPES, CANONICAL, LONG, DESC, LM_DESC, PLATEAU, LM_ECFP, ENSEMBLE, SEED_ENSEMBLE)
 SUMMARY_MODELS = (*MODELS, ENSEMBLE, SEED_ENSEMBLE)
 # each trained medrnn recipe as SmilesRunConfig overrides of the `medrnn train smiles` defaults
 RECIPE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -53,7 +53,6 @@ RECIPE_OVERRIDES: dict[str, dict[str, Any]] = {
     DESC: {"data": {"descriptors": "rdkit2d"}},
     LM_DESC: {"pretrain": {"enabled": True}, "data": {"descriptors": "rdkit2d"}},
     PLATEAU: {"train": {"max_epochs": 150, "lr_schedule": "plateau", "lr_patience": 5}},
-    ECFP: {"data": {"descriptors": "rdkit2d+ecfp4"}},
     LM_ECFP: {"pretrain": {"enabled": True}, "data": {"descriptors": "rdkit2d+ecfp4"}},
 }
 
@@ -155,13 +154,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         head = {"metric": spec.metric} if recommended else {"metric": spec.metric, "split": split}
         stats = {m: _stats(scores.get(m, [])) for m in (*SUMMARY_MODELS, "chosen")}
         for i, suffix in enumerate(("", "_std", "_seeds")):  # "medrnn": the recipe validation chose per split
-            out[f"{prefix}{suffix}"][key] = {**head, "medrnn": stats["chosen"][i], "chemprop": stats["chemprop"][i],
-                                             "rf": stats["rf"][i], "medrnn_plain": stats["medrnn"][i],
-                                             "medrnn_lm": stats["medrnn_lm"][i], "medrnn_ens": stats[ENSEMBLE][i],
-                                             "medrnn_lm_canon": stats[CANONICAL][i], "medrnn_lm_long": stats[LONG][i],
-                                             "medrnn_lm_seeds": stats[SEED_ENSEMBLE][i], "medrnn_desc": stats[DESC][i],
-                                             "medrnn_lm_desc": stats[LM_DESC][i], "medrnn_plateau": stats[PLATEAU][i],
-                                             "medrnn_ecfp": stats[ECFP][i], "medrnn_lm_ecfp": stats[LM_ECFP][i]}  # fmt: skip
+            # summary keys are the model names, except the plain recipe's ("medrnn" is the validation choice)
+            named = {("medrnn_plain" if m == "medrnn" else m): stats[m][i] for m in SUMMARY_MODELS}
+            out[f"{prefix}{suffix}"][key] = {**head, "medrnn": stats["chosen"][i], **named}
         out[prefix][key]["medrnn_recipes"] = picks.get((name, split), [])
         out[prefix][key].update(best_peer(out[prefix][key]))
     return out
@@ -231,9 +226,8 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                 "medrnn_lm_desc": "medrnn_lm with data.descriptors rdkit2d; a candidate for summary medrnn where it ran",
                 "medrnn_plateau": "the default recipe with train.lr_schedule plateau (LR x0.5 after 5 epochs without a "
                                   "lower validation loss), max_epochs 150, patience 15; a candidate where it ran",
-                "medrnn_ecfp": "the default recipe with data.descriptors rdkit2d+ecfp4: RDKit's 2-D descriptors and the "
-                               "2,048 ECFP4 bits (0/1) joined to the encoder's features before the head; a candidate",
-                "medrnn_lm_ecfp": "medrnn_lm with data.descriptors rdkit2d+ecfp4; a candidate where it ran",
+                "medrnn_lm_ecfp": "medrnn_lm with data.descriptors rdkit2d+ecfp4: RDKit's 2-D descriptors and the 2,048 "
+                                  "ECFP4 bits (0/1) joined to the encoder's features before the head; a candidate where it ran",
                 "rf": "scikit-learn RandomForest, 500 trees, 2048-bit ECFP4 (Morgan r=2), one forest per task, train split only",
                 "chemprop": "chemprop 2.3.1 `chemprop train` CLI defaults (50 epochs, best val_loss checkpoint); "
                             "flags: -t, --splits-file, --pytorch-seed, --num-workers 0, --accelerator cpu",

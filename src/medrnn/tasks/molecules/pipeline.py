@@ -69,10 +69,10 @@ class SmilesPipeline(Pipeline):
                 token_lists += [tokenize(r) for i, s in enumerate(train_smiles) for r in randomize_smiles(s, 2, seed * 31 + i)]
             vocab = Vocabulary(d.min_token_freq).fit(token_lists)
         scaler = Standardizer().fit(table.targets.astype(np.float32)[train]) if task_type == "regression" else None
-        use_rdkit = d.descriptors in ("rdkit2d", "rdkit2d+ecfp4")
-        descriptors = DescriptorScaler.fit(compute_descriptors(train_smiles), descriptor_names()) if use_rdkit else None
+        kinds = set(d.descriptors.split("+"))  # none | rdkit2d | ecfp4 | rdkit2d+ecfp4
+        descriptors = DescriptorScaler.fit(compute_descriptors(train_smiles), descriptor_names()) if "rdkit2d" in kinds else None
         return cls(vocab, scaler, task_type, d.tta, list(table.target_names), seed, None, pretrained, stats, Domain.fit(train_smiles),
-                   descriptors, ecfp4=d.descriptors.endswith("ecfp4"))  # fmt: skip
+                   descriptors, ecfp4="ecfp4" in kinds)  # fmt: skip
 
     def static(self, smiles: list[str], cache: bool = False) -> np.ndarray | None:
         """Per-molecule features beside the tokens (molecules, num_static) float32: scaled RDKit descriptors, then the
