@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import applicability  # noqa: E402
 import calibration  # noqa: E402
 import ddp  # noqa: E402
 import explain  # noqa: E402
@@ -383,7 +384,8 @@ BLOCKS: dict[str, Callable[[], str]] = {"refactor-check": refactor_check, "smile
                                         "calibration": calibration.render, "explain": explain.render, "federated": federated.render,
                                         "serve": serve_load.render, "fewshot": fewshot.render,
                                         "transfer": transfer.render, "ddp": ddp.render, "fewshot-ecg": fewshot_ecg,
-                                        "imaging": imaging, "fusion": fusion.render, "mitdb-rhythm": mitdb_rhythm}  # fmt: skip
+                                        "imaging": imaging, "fusion": fusion.render, "mitdb-rhythm": mitdb_rhythm,
+                                        "applicability": applicability.render}  # fmt: skip
 
 
 def main() -> int:

@@ -2,9 +2,10 @@
 
 Every prediction carries the Tanimoto similarity of its ECFP4 fingerprint (Morgan radius 2, 2,048 bits) to the nearest
 training molecule, and `in_domain` = similarity >= 0.4. The cut-off: on ECFP4, pairs below 0.4 rarely share activity
-(Maggiora et al., J Med Chem 2014), and medrnn's BBBP model measured near-chance ROC-AUC (~0.63) on the external BBB
-molecules whose nearest training neighbour lies below it (docs/benchmarks.md). The training fingerprints are stored
-in the artifact (packed bits, base64): molecules, not patient data.
+(Maggiora et al., J Med Chem 2014), and issue #24 measured medrnn's BBBP model near chance (ROC-AUC ~0.63) on external
+BBB molecules whose nearest training neighbour lies below it; docs/benchmarks.md ("Applicability domain") scores models
+on both sides of it. The training fingerprints are stored in the artifact (packed bits, base64): molecules, not patient
+data.
 """
 
 from __future__ import annotations
