@@ -109,7 +109,8 @@ def render(path: Path = RESULTS) -> str:
                      f"{f(row['medrnn_out_of_domain'])} | {f(row['medrnn_all'])} | {f(row['rf_in_domain'])} / "
                      f"{f(row['rf_out_of_domain'])} | {f(row['rf_all'])} |")  # fmt: skip
     m = d["machine"]
-    lines += ["", "Means over the seeds listed. In domain: ECFP4 Tanimoto similarity to the nearest training molecule ≥ 0.4 "
+    lines += ["", "Means over the seeds listed, each column on its own (so `all` need not lie between the two parts). "
+              "In domain: ECFP4 Tanimoto similarity to the nearest training molecule ≥ 0.4 "
               "(`in_domain` in every prediction). ROC-AUC averaged over labels with both classes in that part; RMSE in target "
               "units. medrnn is `medrnn train smiles --data D --seed S` (CLI defaults; the figures are its metrics.json "
               "`applicability_domain`).", "",

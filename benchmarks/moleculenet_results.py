@@ -213,7 +213,8 @@ def save_results(path: Path, new_runs: list[dict[str, Any]], data: dict[str, Any
                 "medrnn": "medrnn.train.run.fit_task('molecules') with its default config (summary: medrnn_plain)",
                 "medrnn_lm": "the same with pretrain.enabled: encoder pretrained as a SMILES LM on the other MoleculeNet "
                              "datasets' molecules, then fine-tuned (summary: medrnn_lm); summary medrnn = per split the recipe "
-                             "with the lower validation loss (best_val), recipes chosen listed in medrnn_recipes",
+                             "with the lower validation loss (val_loss_tta where every candidate has it, else best_val), recipes "
+                             "chosen listed in medrnn_recipes ('medrnn' = the plain recipe)",
                 "medrnn_lm_canon": "medrnn_lm fine-tuned on canonical SMILES only (data.augment 0, data.tta 0); a candidate "
                                    "for summary medrnn where it ran",
                 "medrnn_lm_long": "medrnn_lm with train.max_epochs 150 (default 50; patience 15 unchanged); a candidate for "

@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
            "MoleculeNet (Wu et al. 2018): best model reported there, on its own splits; RMSE in target units. "
            "medrnn ≥ chemprop: medrnn at least as good (higher ROC-AUC, or lower RMSE). medrnn (chosen on validation): "
            "for each split, whichever medrnn candidate (plain, LM-pretrained, the mean of the two, and where they ran the LM "
-           "recipe on canonical SMILES, with 150 epochs, its seed ensemble, with RDKit descriptors and with descriptors + ECFP4 "
-           "bits) had the lowest validation loss; test never "
+           "recipe on canonical SMILES, with 150 epochs, its seed ensemble, with RDKit descriptors, with descriptors + ECFP4 "
+           "bits, and the plain recipe with an LR plateau schedule) had the lowest validation loss; test never "
            "chooses. Where a candidate did not run, the choice is among those that did.", *_seed_ensemble_note(results), "",
            "### The other split", "", *score_table(results, "summary_other_split", other=True), "",
            f"### Training time (medians over seeds; {machine.get('cpus_usable', '?')} CPU cores, "
