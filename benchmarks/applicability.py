@@ -35,14 +35,25 @@ from moleculenet_baselines import run_random_forest  # noqa: E402
 from moleculenet_results import medrnn_config  # noqa: E402
 
 from medrnn import paths  # noqa: E402
-from medrnn.data.splits import Split  # noqa: E402
 from medrnn.io.smiles import read_smiles_csv  # noqa: E402
+from medrnn.records import MoleculeTable  # noqa: E402
 from medrnn.tasks.molecules.decision import domain_report, part_metric  # noqa: E402
 from medrnn.tasks.molecules.spec import MOLECULENET  # noqa: E402
+from medrnn.tasks.molecules.splitfile import split_from_file  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "applicability.json"
 WORKDIR = Path.home() / ".cache" / "medrnn" / "bench" / "applicability"
 PARTS = ("in_domain", "out_of_domain", "all")
+_TABLES: dict[str, tuple[MoleculeTable, int]] = {}
+
+
+def read_table(name: str) -> tuple[MoleculeTable, int]:
+    """A MoleculeNet dataset's table and its number of data rows, read once per process (every seed reuses it)."""
+    if name not in _TABLES:
+        spec = MOLECULENET[name]
+        table, report = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
+        _TABLES[name] = table, report.n_read
+    return _TABLES[name]
 
 
 def one_seed(name: str, seed: int, threads: int, workdir: Path) -> dict[str, Any]:
@@ -59,16 +70,14 @@ def one_seed(name: str, seed: int, threads: int, workdir: Path) -> dict[str, Any
     saved = np.load(result.run_dir / "predictions.npz")
     medrnn = {**result.metrics["applicability_domain"], "all": metric(saved["y_true"], saved["y_score"]), "seconds": seconds}
 
-    table, _ = read_smiles_csv(paths.data_root() / spec.file, spec.targets, spec.smiles_column)
-    position = {int(row): i for i, row in enumerate(table.rows)}
-    parts = json.loads((result.run_dir / "split.json").read_text())  # data rows per part, as `--split-file` reads them
-    split = Split(*(np.array([position[r] for r in parts[k]], dtype=np.int64) for k in ("train", "val", "test")))
+    table, n_rows = read_table(name)
+    split, _ = split_from_file(result.run_dir / "split.json", table.rows, n_rows)  # the run's own split, as `--split-file` reads it
     forest = run_random_forest(table, split, spec.task_type, seed, n_jobs=threads)
     y_test, test_smiles = table.targets[split.test], [table.smiles[i] for i in split.test]
     rf = {**domain_report(result.pipeline.domain, test_smiles, y_test, forest["test_score"], metric),
           "all": metric(y_test, forest["test_score"])}  # fmt: skip
     similarity = result.pipeline.domain.nearest(test_smiles)
-    return {"dataset": name, "split": spec.split, "seed": seed, "metric": "roc_auc" if spec.task_type == "classification" else "rmse",
+    return {"dataset": name, "split": spec.split, "seed": seed, "metric": spec.metric,
             "n_train": len(split.train), "n_test": len(split.test), "median_nn_similarity": float(np.median(similarity)),
             "medrnn": medrnn, "rf": rf, "epochs": result.metrics["training"]["epochs"],
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # fmt: skip
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, default=WORKDIR, help="scratch folder for the run folders")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     runs = previous.get("runs", [])
     done = {(r["dataset"], r["seed"]) for r in runs}
